@@ -1,0 +1,112 @@
+"""The deploy_model component."""
+
+from typing import NamedTuple, Optional
+
+from kfp import dsl
+
+from azml_components._component import azure_component
+from azml_components.runtime import azml_deploy_model
+
+
+@azure_component
+def deploy_model(
+    endpoint_name: str,
+    deployment_name: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint: dsl.Output[dsl.Artifact],
+    registered_model: Optional[dsl.Input[dsl.Model]] = None,
+    model_id: str = "",
+    code: Optional[dsl.Input[dsl.Artifact]] = None,
+    scoring_script: str = "score.py",
+    conda_file: str = "",
+    image: str = "",
+    environment: str = "",
+    instance_type: str = "Standard_DS3_v2",
+    instance_count: int = 1,
+    auth_mode: str = "key",
+    traffic_percent: int = 100,
+    environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    subscription_id: str = "",
+    timeout_seconds: int = 3600,
+) -> NamedTuple("Outputs", [("scoring_uri", str)]):
+    """Deploy a registered model to an Azure ML managed online endpoint.
+
+    Creates the endpoint if it does not exist, creates or updates the deployment and waits for
+    it, then gives it ``traffic_percent`` of the endpoint's traffic (the other deployments keep
+    their proportions of the rest). Traffic moves only after the deployment succeeded: a failed
+    new deployment is deleted (with its logs in the error) and never takes traffic from a working
+    one. MLflow models deploy without code or environment (no-code); custom models need a code
+    folder with a scoring script (init()/run()) and an environment. Keys are never written to
+    outputs.
+
+    Args:
+        endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or
+            hyphens); unique in the Azure region.
+        deployment_name: Deployment name under the endpoint (same rule).
+        resource_group: Resource group of the Azure ML workspace.
+        workspace_name: Name of the Azure ML workspace.
+        registered_model: The registered_model output of register_model. Give this or model_id.
+        model_id: A registered model as azureml:NAME:VERSION or its ARM id. Give this or
+            registered_model.
+        code: Folder holding the scoring script and anything it imports (custom models).
+        scoring_script: File name of the scoring script inside the code folder.
+        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml
+            file inside the code folder.
+        image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
+        environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
+        instance_type: VM size of the deployment, e.g. Standard_DS3_v2.
+        instance_count: Number of instances (at least 1).
+        auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
+        traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
+        environment_variables: Extra environment variables for the scoring container.
+        subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
+        timeout_seconds: How long each long-running operation may take.
+
+    Returns:
+        endpoint: The endpoint; its uri opens it in Azure ML studio and its metadata carries
+            endpoint_name, deployment_name, scoring_uri, swagger_uri, auth_mode, traffic,
+            mirror_traffic, previous_traffic, endpoint_id, deployment_id and model_id.
+        scoring_uri: The endpoint's scoring URI.
+
+    """
+    from collections import namedtuple
+
+    if registered_model is not None and model_id:
+        raise ValueError("registered_model / model_id: give exactly one")
+    if registered_model is not None:
+        model_id = registered_model.metadata.get("asset_id", "")
+        if not model_id:
+            raise ValueError(
+                "registered_model: has no asset_id in its metadata; pass the "
+                "registered_model output of register_model"
+            )
+    if not model_id:
+        raise ValueError("registered_model / model_id: give exactly one")
+    result = azml_deploy_model(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        endpoint_name=endpoint_name,
+        deployment_name=deployment_name,
+        model_id=model_id,
+        code_path=code.path if code is not None else "",
+        scoring_script=scoring_script if code is not None else "",
+        conda_file=conda_file,
+        image=image,
+        environment=environment,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        auth_mode=auth_mode,
+        traffic_percent=traffic_percent,
+        environment_variables=environment_variables,
+        timeout_seconds=timeout_seconds,
+    )
+    endpoint.uri = result.pop("studio_url")
+    endpoint.metadata.update(result)
+    print(
+        f"Deployed {model_id} as {result['endpoint_name']}/{result['deployment_name']}; "
+        f"traffic {result['traffic']}; scoring URI {result['scoring_uri']}"
+    )
+    outputs = namedtuple("Outputs", ["scoring_uri"])
+    return outputs(result["scoring_uri"])

@@ -1,0 +1,19 @@
+"""The one place where the versions that run inside component containers are pinned.
+
+pyproject.toml's extras repeat these pins for local runs; tests/test_pins.py fails if they differ.
+"""
+
+#: Base image of every component: slim keeps pull time down; the Azure SDKs are pure Python.
+BASE_IMAGE = "python:3.11-slim"
+
+AZURE_AI_ML = "azure-ai-ml==1.35.2"
+AZURE_IDENTITY = "azure-identity==1.27.0"
+
+#: What every Azure-facing component installs at container start.
+AZURE_PACKAGES = [AZURE_AI_ML, AZURE_IDENTITY]
+
+#: What the example training component installs.
+EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1.1"]
+
+#: The keys of the Kubernetes secret (and the environment variables they become).
+CREDENTIAL_ENV_VARS = ["AZ_SUBSCRIPTION_ID", "AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET"]

@@ -1,0 +1,92 @@
+"""The register_model component."""
+
+from typing import NamedTuple, Optional
+
+from kfp import dsl
+
+from azml_components._component import azure_component
+from azml_components.runtime import azml_register_model
+
+
+@azure_component
+def register_model(
+    model_name: str,
+    resource_group: str,
+    workspace_name: str,
+    registered_model: dsl.Output[dsl.Model],
+    model: Optional[dsl.Input[dsl.Model]] = None,
+    model_uri: str = "",
+    model_type: str = "custom_model",
+    model_version: str = "",
+    description: str = "",
+    tags: dict = {},  # noqa: B006 - KFP reads defaults from the signature; never mutated
+    properties: dict = {},  # noqa: B006
+    subscription_id: str = "",
+    timeout_seconds: int = 1800,
+    pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+) -> NamedTuple("Outputs", [("model_name", str), ("model_version", str)]):
+    """Register a model version in an Azure Machine Learning workspace.
+
+    The model comes either from an upstream task's Model artifact (its files are uploaded to the
+    workspace's default datastore) or from storage it already lives in (``model_uri``). The run
+    that registered it is recorded in the tags ``kfp_run_id``, ``kfp_pipeline`` and
+    ``kfp_source_uri``. Credentials come from the ``azcreds`` secret (see
+    ``use_azure_credentials``) or the pod's workload/managed identity.
+
+    Args:
+        model_name: Name of the model in the workspace (letters, digits, '-', '_', '.').
+        resource_group: Resource group of the Azure ML workspace.
+        workspace_name: Name of the Azure ML workspace.
+        model: Model artifact (a file or a folder) from an upstream task. Give this or model_uri.
+        model_uri: Existing model location (azureml://, https://, wasbs:// or abfss://). Give
+            this or model.
+        model_type: One of custom_model, mlflow_model (the folder holds an MLmodel file) or
+            triton_model.
+        model_version: Version to create; empty means the next free version number.
+        description: Description shown in Azure ML studio.
+        tags: Extra tags (string values; other values are stored as JSON).
+        properties: Extra properties (immutable after registration).
+        subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
+        timeout_seconds: How long the upload and registration may take.
+        pipeline_run_id: KFP run id recorded as lineage (filled in by KFP).
+        pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
+
+    Returns:
+        registered_model: The registered model (output); its uri opens it in Azure ML studio and its
+            metadata carries name, version, asset_id (azureml:NAME:VERSION), arm_id,
+            model_type and path.
+        model_name: The registered model's name.
+        model_version: The registered model's version.
+
+    """
+    from collections import namedtuple
+
+    model_path = model.path if model is not None else ""
+    source_uri = model.uri if model is not None else model_uri
+    result = azml_register_model(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        model_name=model_name,
+        model_path=model_path,
+        model_uri=model_uri,
+        model_type=model_type,
+        model_version=model_version,
+        description=description,
+        tags=tags,
+        properties=properties,
+        lineage={
+            "kfp_run_id": pipeline_run_id,
+            "kfp_pipeline": pipeline_name,
+            "kfp_source_uri": source_uri,
+        },
+        timeout_seconds=timeout_seconds,
+    )
+    registered_model.uri = result["studio_url"]
+    registered_model.metadata.update(
+        {k: result[k] for k in ("name", "version", "asset_id", "arm_id", "model_type", "path")}
+    )
+    print(f"Registered {result['asset_id']} ({result['arm_id']})")
+    outputs = namedtuple("Outputs", ["model_name", "model_version"])
+    return outputs(result["name"], result["version"])

@@ -1,0 +1,69 @@
+# The runtime: plain functions shared by every component.
+#
+# kfp's `additional_funcs` copies each function's source into the component, so everything here
+# must be a top-level `def` with its imports inside, no module-level state, no classes and no
+# decorators, and comments instead of docstrings (a docstring here would become the component's
+# description in the KFP UI). Tests import these functions directly.
+from azml_components.runtime.azure_client import (
+    azml_credential,
+    azml_ml_client,
+    azml_subscription_id,
+)
+from azml_components.runtime.deploy import (
+    azml_best_effort,
+    azml_check_code,
+    azml_check_model_id,
+    azml_deploy_model,
+    azml_deployment_logs,
+    azml_get_or_none,
+    azml_resolve_environment,
+    azml_set_traffic,
+    azml_studio_endpoint_url,
+)
+from azml_components.runtime.operations import (
+    azml_call,
+    azml_describe_error,
+    azml_wait,
+)
+from azml_components.runtime.register import (
+    azml_register_model,
+    azml_string_map,
+    azml_studio_model_url,
+    azml_validate_model_source,
+)
+from azml_components.runtime.traffic import azml_check_traffic, azml_plan_traffic
+from azml_components.runtime.validation import (
+    azml_check_asset_name,
+    azml_check_choice,
+    azml_check_online_name,
+    azml_check_range,
+)
+
+# Order matters only for readability of the compiled source.
+FUNCTIONS = [
+    azml_subscription_id,
+    azml_credential,
+    azml_ml_client,
+    azml_describe_error,
+    azml_call,
+    azml_wait,
+    azml_check_online_name,
+    azml_check_asset_name,
+    azml_check_choice,
+    azml_check_range,
+    azml_studio_model_url,
+    azml_validate_model_source,
+    azml_string_map,
+    azml_register_model,
+    azml_check_traffic,
+    azml_plan_traffic,
+    azml_studio_endpoint_url,
+    azml_check_model_id,
+    azml_resolve_environment,
+    azml_check_code,
+    azml_get_or_none,
+    azml_best_effort,
+    azml_deployment_logs,
+    azml_set_traffic,
+    azml_deploy_model,
+]

@@ -1,0 +1,82 @@
+# Credentials and the MLClient: the only place that decides how a component authenticates.
+
+from typing import Optional
+
+from azml_components.runtime.validation import azml_check_asset_name
+
+
+def azml_subscription_id(subscription_id: str = "") -> str:
+    # An explicit argument wins; otherwise the azcreds secret's AZ_SUBSCRIPTION_ID.
+    import os
+
+    value = subscription_id or os.environ.get("AZ_SUBSCRIPTION_ID", "")
+    if not value:
+        raise ValueError(
+            "subscription_id: required; pass it as an input or provide AZ_SUBSCRIPTION_ID "
+            "(the azcreds secret, see use_azure_credentials)"
+        )
+    return value
+
+
+def azml_credential(environ: Optional[dict] = None):
+    # A service principal from AZ_TENANT_ID/AZ_CLIENT_ID/AZ_CLIENT_SECRET when all three are set;
+    # none of them set means azure-identity's default chain (workload identity, managed
+    # identity); a partial set is a configuration mistake and is reported, never guessed around.
+    import os
+    from urllib.parse import urlparse
+
+    env = os.environ if environ is None else environ
+    names = ["AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET"]
+    present = [n for n in names if env.get(n)]
+    missing = [n for n in names if not env.get(n)]
+    authority = env.get("AZURE_AUTHORITY_HOST", "")
+    # Instance discovery asks login.microsoftonline.com about the authority; for any other host
+    # (sovereign clouds are known to MSAL, a local stand-in is not) it must be switched off.
+    microsoft_hosts = {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+    custom_authority = bool(authority) and urlparse(authority).hostname not in microsoft_hosts
+    if present and missing:
+        raise ValueError(
+            "Azure credentials: incomplete service principal; missing "
+            + ", ".join(missing)
+            + " (set all of AZ_TENANT_ID, AZ_CLIENT_ID, AZ_CLIENT_SECRET, or none to use the "
+            "default credential chain)"
+        )
+    if present:
+        from azure.identity import ClientSecretCredential
+
+        kwargs = {}
+        if authority:
+            kwargs["authority"] = authority
+        if custom_authority:
+            kwargs["disable_instance_discovery"] = True
+        return ClientSecretCredential(
+            env["AZ_TENANT_ID"], env["AZ_CLIENT_ID"], env["AZ_CLIENT_SECRET"], **kwargs
+        )
+    from azure.identity import DefaultAzureCredential
+
+    kwargs = {}
+    if custom_authority:
+        kwargs["disable_instance_discovery"] = True
+    # AZML_EXCLUDE_MANAGED_IDENTITY lets tests keep the chain off the instance-metadata address.
+    if env.get("AZML_EXCLUDE_MANAGED_IDENTITY", "").lower() in ("1", "true", "yes"):
+        kwargs["exclude_managed_identity_credential"] = True
+    return DefaultAzureCredential(**kwargs)
+
+
+def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str):
+    # One MLClient per component run, bound to the workspace the inputs name.
+    from azure.ai.ml import MLClient
+
+    azml_check_asset_name("resource_group", resource_group)
+    azml_check_asset_name("workspace_name", workspace_name)
+    return MLClient(
+        credential=azml_credential(),
+        subscription_id=azml_subscription_id(subscription_id),
+        resource_group_name=resource_group,
+        workspace_name=workspace_name,
+    )

@@ -1,0 +1,81 @@
+# Calling Azure: error translation and waiting on long-running operations.
+
+
+def azml_describe_error(error: BaseException) -> str:
+    # One line a pipeline user can act on: HTTP status, Azure's error code and message.
+    status = getattr(error, "status_code", None)
+    inner = getattr(error, "error", None)
+    code = getattr(inner, "code", None)
+    message = getattr(inner, "message", None) or getattr(error, "message", None) or str(error)
+    message = " ".join(str(message).split())
+    parts = [type(error).__name__]
+    if status:
+        parts.append(f"HTTP {status}")
+    if code:
+        parts.append(str(code))
+    return f"{' '.join(parts)}: {message}"
+
+
+def azml_call(what: str, function, *args, **kwargs):
+    # Run one SDK call; Azure and SDK errors become a RuntimeError that says what was attempted.
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+    try:
+        from azure.ai.ml.exceptions import MlException
+    except ImportError:  # pragma: no cover - the SDK always has it
+        MlException = AzureError  # noqa: N806
+    try:
+        return function(*args, **kwargs)
+    except ClientAuthenticationError as error:
+        raise RuntimeError(
+            f"{what} failed: Azure rejected the credentials ({azml_describe_error(error)}); check "
+            "the azcreds secret (AZ_TENANT_ID, AZ_CLIENT_ID, AZ_CLIENT_SECRET) or the identity"
+        ) from error
+    except (AzureError, MlException) as error:
+        raise RuntimeError(f"{what} failed: {azml_describe_error(error)}") from error
+
+
+def azml_wait(what: str, function, timeout_seconds: int, poll_seconds: float = 0.5):
+    # Run a blocking SDK call (a poller's result, an upload) with a deadline. The call runs in a
+    # daemon thread so that the deadline and SIGTERM (the pipeline run was cancelled) can end
+    # the wait: the caller gets TimeoutError or InterruptedError and can put things back before
+    # exiting non-zero. Azure errors are translated as in azml_call.
+    import signal
+    import threading
+    import time
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = azml_call(what, function)
+        except BaseException as error:  # handed to the waiting thread
+            outcome["error"] = error
+
+    received = []
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = None
+    if in_main_thread:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    worker = threading.Thread(target=target, name=f"azml-wait: {what}", daemon=True)
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        worker.start()
+        while worker.is_alive():
+            if received:
+                raise InterruptedError(f"{what}: cancelled by SIGTERM while waiting")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{what}: not finished after {timeout_seconds} s; raise timeout_seconds or "
+                    "check the resource in Azure ML studio"
+                )
+            worker.join(min(poll_seconds, remaining))
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    if received:
+        raise InterruptedError(f"{what}: cancelled by SIGTERM while waiting")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -1,0 +1,137 @@
+# Registering a model version.
+from typing import Optional
+
+from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.operations import azml_wait
+from azml_components.runtime.validation import (
+    azml_check_asset_name,
+    azml_check_choice,
+    azml_check_range,
+)
+
+
+def azml_studio_model_url(
+    subscription_id: str, resource_group: str, workspace: str, name: str, version: str
+) -> str:
+    # A page a person can open; KFP shows an https artifact uri as a link.
+    from urllib.parse import quote
+
+    wsid = (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{workspace}"
+    )
+    return (
+        f"https://ml.azure.com/model/{quote(name)}:{quote(str(version))}/details/overview"
+        f"?wsid={quote(wsid)}"
+    )
+
+
+def azml_validate_model_source(model_path: str, model_uri: str, model_type: str) -> str:
+    # Exactly one of a local artifact path and an existing storage URI; returns what to register.
+    import os
+
+    azml_check_choice("model_type", model_type, ["custom_model", "mlflow_model", "triton_model"])
+    if bool(model_path) == bool(model_uri):
+        raise ValueError(
+            "model / model_uri: give exactly one: the model artifact from an upstream task, or "
+            "model_uri pointing at existing storage"
+        )
+    if model_uri:
+        schemes = ("azureml://", "https://", "wasbs://", "abfss://")
+        if not model_uri.startswith(schemes):
+            raise ValueError(
+                f"model_uri: {model_uri!r} must start with one of {', '.join(schemes)}"
+            )
+        return model_uri
+    if not os.path.exists(model_path):
+        raise ValueError(f"model: the artifact's files are missing at {model_path!r}")
+    if os.path.isdir(model_path):
+        has_file = any(files for _, _, files in os.walk(model_path))
+        if not has_file:
+            raise ValueError(f"model: the artifact folder {model_path!r} is empty")
+        if model_type == "mlflow_model" and not os.path.isfile(os.path.join(model_path, "MLmodel")):
+            raise ValueError(
+                "model: model_type 'mlflow_model' needs an MLmodel file at the top of the "
+                f"artifact folder {model_path!r}"
+            )
+    elif model_type == "mlflow_model":
+        raise ValueError("model: model_type 'mlflow_model' needs a folder, not a single file")
+    elif os.path.getsize(model_path) == 0:
+        raise ValueError(f"model: the artifact file {model_path!r} is empty")
+    return model_path
+
+
+def azml_string_map(field: str, value: Optional[dict]) -> dict:
+    # Azure tags and properties are string to string.
+    import json
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be a mapping of names to values")
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{field}: keys must be non-empty strings, got {key!r}")
+        # Non-string values are kept as compact JSON rather than Python reprs.
+        result[key] = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    return result
+
+
+def azml_register_model(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    model_name: str,
+    model_path: str = "",
+    model_uri: str = "",
+    model_type: str = "custom_model",
+    model_version: str = "",
+    description: str = "",
+    tags: Optional[dict] = None,
+    properties: Optional[dict] = None,
+    lineage: Optional[dict] = None,
+    timeout_seconds: int = 1800,
+) -> dict:
+    # Validate everything, then one create_or_update; returns what the outputs carry.
+    azml_check_asset_name("model_name", model_name)
+    if model_version:
+        azml_check_asset_name("model_version", model_version)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
+    source = azml_validate_model_source(model_path, model_uri, model_type)
+    all_tags = azml_string_map("tags", tags)
+    # Lineage goes last so a run can always be traced, whatever the user's tags say.
+    all_tags.update({k: str(v) for k, v in (lineage or {}).items() if v})
+    props = azml_string_map("properties", properties)
+    subscription = azml_subscription_id(subscription_id)
+
+    from azure.ai.ml.entities import Model
+
+    client = azml_ml_client(subscription, resource_group, workspace_name)
+    model = Model(
+        name=model_name,
+        version=model_version or None,
+        path=source,
+        type=model_type,
+        description=description or None,
+        tags=all_tags,
+        properties=props,
+    )
+    registered = azml_wait(
+        f"registering model {model_name!r}",
+        lambda: client.models.create_or_update(model),
+        timeout_seconds,
+    )
+    version = str(registered.version)
+    return {
+        "name": registered.name,
+        "version": version,
+        "asset_id": f"azureml:{registered.name}:{version}",
+        "arm_id": registered.id,
+        "model_type": model_type,
+        "path": str(registered.path),
+        "tags": dict(registered.tags or {}),
+        "studio_url": azml_studio_model_url(
+            subscription, resource_group, workspace_name, registered.name, version
+        ),
+    }
