@@ -7,7 +7,7 @@ into a temporary folder and exits 1 when ``compiled/`` differs from the source.
 
 import argparse
 import filecmp
-import importlib.util
+import importlib
 import sys
 import tempfile
 from pathlib import Path
@@ -22,13 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _load_pipelines(pipelines_dir: Path) -> dict:
     # Every module in pipelines/ that defines PIPELINE (a @dsl.pipeline) is compiled.
+    # pipelines/ is a package beside azml_components (in the repository, not the wheel).
+    if str(pipelines_dir.parent) not in sys.path:
+        sys.path.insert(0, str(pipelines_dir.parent))
     found = {}
     for path in sorted(pipelines_dir.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"_azml_pipeline_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = importlib.import_module(f"{pipelines_dir.name}.{path.stem}")
         if hasattr(module, "PIPELINE"):
             found[path.stem] = module.PIPELINE
     return found
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         print(f"compiled/ matches the source (azml-components {azml_components.__version__})")
         return 0
     for path in compile_all(args.out):
-        print(f"wrote {path.relative_to(args.out.parent) if args.out.parent in path.parents else path}")
+        print(f"wrote {path}")
     return 0
 
 

@@ -17,3 +17,11 @@ EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1
 
 #: The keys of the Kubernetes secret (and the environment variables they become).
 CREDENTIAL_ENV_VARS = ["AZ_SUBSCRIPTION_ID", "AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET"]
+
+#: What the example's scoring environment (its conda file) asks for; the local stand-in builds
+#: scoring environments offline from a wheelhouse that includes these.
+EXAMPLE_SCORING_PACKAGES = [
+    "azureml-inference-server-http==1.5.1",
+    "scikit-learn==1.9.1",
+    "joblib==1.6.0",
+]

@@ -20,6 +20,11 @@ from azml_components.runtime.deploy import (
     azml_set_traffic,
     azml_studio_endpoint_url,
 )
+from azml_components.runtime.invoke import (
+    azml_count_rows,
+    azml_invoke_endpoint,
+    azml_predictions,
+)
 from azml_components.runtime.operations import (
     azml_call,
     azml_describe_error,
@@ -66,4 +71,7 @@ FUNCTIONS = [
     azml_deployment_logs,
     azml_set_traffic,
     azml_deploy_model,
+    azml_count_rows,
+    azml_predictions,
+    azml_invoke_endpoint,
 ]

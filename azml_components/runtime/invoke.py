@@ -1,0 +1,147 @@
+# Calling a deployed endpoint and checking the answer (smoke tests).
+from typing import Optional
+
+from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.operations import azml_describe_error
+from azml_components.runtime.validation import azml_check_online_name, azml_check_range
+
+
+def azml_count_rows(payload) -> Optional[int]:
+    # Rows in the request shapes Azure ML scoring accepts; None when the shape is unknown.
+    if isinstance(payload, list):
+        return len(payload)
+    if not isinstance(payload, dict):
+        return None
+    for key in (
+        "input_data",
+        "data",
+        "inputs",
+        "instances",
+        "dataframe_split",
+        "dataframe_records",
+    ):
+        if key in payload:
+            inner = payload[key]
+            if isinstance(inner, dict) and isinstance(inner.get("data"), list):
+                return len(inner["data"])
+            if isinstance(inner, list):
+                return len(inner)
+    return None
+
+
+def azml_predictions(response):
+    # The list of predictions in a scoring answer, whatever common wrapper it comes in.
+    if isinstance(response, list):
+        return response
+    if isinstance(response, dict):
+        for key in ("predictions", "result", "outputs", "output", "data"):
+            if isinstance(response.get(key), list):
+                return response[key]
+    return None
+
+
+def azml_invoke_endpoint(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    payload: str,
+    deployment_name: str = "",
+    expected_status: int = 200,
+    expect_prediction_per_row: bool = True,
+    json_schema: str = "",
+    max_latency_ms: int = 0,
+) -> dict:
+    # One request through the SDK; returns the answer and a list of failed checks (empty when
+    # all passed). The caller decides how to fail, so the answer can be saved first.
+    import json
+    import os
+    import tempfile
+    import time
+
+    azml_check_online_name("endpoint_name", endpoint_name)
+    if deployment_name:
+        azml_check_online_name("deployment_name", deployment_name)
+    azml_check_range("expected_status", expected_status, 100, 599)
+    azml_check_range("max_latency_ms", max_latency_ms, 0)
+    try:
+        request = json.loads(payload)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"payload: not valid JSON ({error})") from error
+    rows = azml_count_rows(request)
+    if expect_prediction_per_row and rows is None:
+        raise ValueError(
+            "payload: cannot tell how many rows it holds (expected a list, or "
+            "input_data/data/inputs/instances holding a list)"
+        )
+    schema = None
+    if json_schema:
+        try:
+            schema = json.loads(json_schema)
+        except ValueError as error:
+            raise ValueError(f"json_schema: not valid JSON ({error})") from error
+    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+    from azure.core.exceptions import HttpResponseError
+
+    # azure-ai-ml 1.35 writes the key and deployment headers into a shared default dict and
+    # never removes them, so a later call in the same process would reuse them: clear both.
+    shared_headers = EndpointInvokeFields.DEFAULT_HEADER
+    for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
+        shared_headers.pop(header, None)
+    handle, request_file = tempfile.mkstemp(suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(request, out)
+    status, text, error_text = 200, "", ""
+    started = time.perf_counter()
+    try:
+        text = client.online_endpoints.invoke(
+            endpoint_name, request_file=request_file, deployment_name=deployment_name or None
+        )
+    except HttpResponseError as error:
+        status = error.status_code or 0
+        text = error.response.text() if error.response is not None else ""
+        error_text = azml_describe_error(error)
+    finally:
+        latency_ms = (time.perf_counter() - started) * 1000
+        for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
+            shared_headers.pop(header, None)
+        os.unlink(request_file)
+    try:
+        response = json.loads(text)
+        # Scoring scripts often return json.dumps(...) which the server encodes again.
+        if isinstance(response, str):
+            response = json.loads(response)
+    except ValueError:
+        response = text
+    problems = []
+    if status != expected_status:
+        problems.append(f"status: expected {expected_status}, got {status} {error_text}".strip())
+    if expect_prediction_per_row and status < 300:
+        predictions = azml_predictions(response)
+        if predictions is None:
+            problems.append(
+                f"predictions: the answer holds no list of predictions: {str(text)[:300]}"
+            )
+        elif len(predictions) != rows:
+            problems.append(
+                f"predictions: expected one per input row ({rows}), got {len(predictions)}"
+            )
+    if schema is not None and status < 300:
+        import jsonschema
+
+        for failure in jsonschema.Draft202012Validator(schema).iter_errors(response):
+            where = "/".join(map(str, failure.absolute_path)) or "(root)"
+            problems.append(f"json_schema: at {where}: {failure.message}")
+    if max_latency_ms and latency_ms > max_latency_ms:
+        problems.append(f"latency: {latency_ms:.0f} ms is over max_latency_ms {max_latency_ms}")
+    return {
+        "endpoint_name": endpoint_name,
+        "deployment_name": deployment_name,
+        "status": status,
+        "latency_ms": round(latency_ms, 1),
+        "rows": rows,
+        "response": response,
+        "problems": problems,
+    }

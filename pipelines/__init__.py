@@ -1,0 +1,1 @@
+"""Example pipelines built from azml_components (compiled into compiled/pipelines/)."""

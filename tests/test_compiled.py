@@ -1,0 +1,109 @@
+"""compiled/ is generated, current, strictly valid, and carries credentials only by secret."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp import compiler
+from kfp.components import load_component_from_file
+from kfp.kubernetes import kubernetes_executor_config_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from azml_components import compile_all, components, pins
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPILED = sorted((ROOT / "compiled").rglob("*.yaml"))
+CREDENTIAL_KEYS = set(pins.CREDENTIAL_ENV_VARS)
+
+
+def _documents(path: Path) -> list[dict]:
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def test_compiled_matches_source():
+    assert compile_all.drift(ROOT / "compiled") == []
+
+
+def test_compiling_twice_gives_identical_bytes(tmp_path):
+    first = compile_all.compile_all(tmp_path / "a")
+    second = compile_all.compile_all(tmp_path / "b")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    assert len(first) >= len(components())
+
+
+@pytest.mark.parametrize("path", COMPILED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_compiled_file_is_strictly_valid(path):
+    docs = _documents(path)
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(docs[0], spec)  # unknown fields raise
+    deployment = pipeline_spec_pb2.PipelineDeploymentConfig()
+    json_format.ParseDict(docs[0]["deploymentSpec"], deployment)
+    for executor in deployment.executors.values():
+        assert executor.container.image == pins.BASE_IMAGE
+    if len(docs) > 1:
+        platform = pipeline_spec_pb2.PlatformSpec()
+        json_format.ParseDict(docs[1], platform)
+        for config in docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values():
+            json_format.ParseDict(config, kubernetes_executor_config_pb2.KubernetesExecutorConfig())
+
+
+@pytest.mark.parametrize("path", COMPILED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_secret_values_in_compiled_files(path):
+    text = path.read_text()
+    for marker in ("client_secret=", "AZ_CLIENT_SECRET="):
+        assert marker not in text
+
+
+def _azure_executors(doc: dict) -> set[str]:
+    # Executors whose container installs the Azure SDK talk to Azure.
+    executors = doc["deploymentSpec"]["executors"]
+    return {
+        name
+        for name, executor in executors.items()
+        if any(pins.AZURE_AI_ML in part for part in executor["container"].get("command", []))
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "compiled" / "pipelines").glob("*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_every_azure_task_in_a_pipeline_gets_the_azcreds_secret(path):
+    docs = _documents(path)
+    azure = _azure_executors(docs[0])
+    assert azure, "a pipeline here always has Azure-facing tasks"
+    assert len(docs) == 2, "the platform spec (kubernetes secrets) is missing"
+    configs = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for executor in azure:
+        secret_env = configs.get(executor, {}).get("secretAsEnv", [])
+        keys = {m["secretKey"] for s in secret_env for m in s["keyToEnv"]}
+        envs = {m["envVar"] for s in secret_env for m in s["keyToEnv"]}
+        assert keys == CREDENTIAL_KEYS and envs == CREDENTIAL_KEYS, executor
+        names = {s.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant")
+                 or s.get("secretName") for s in secret_env}
+        assert names == {"azcreds"}, executor
+
+
+@pytest.mark.parametrize("name", sorted(components()))
+def test_component_loads_back_with_descriptions(name, tmp_path):
+    original = components()[name]
+    loaded = load_component_from_file(str(ROOT / "compiled" / "components" / f"{name}.yaml"))
+    # kfp re-reads the description from the embedded docstring (which also holds Args:); the
+    # summary and body must come through word for word.
+    words = original.description.split()
+    assert loaded.description.split()[: len(words)] == words
+    assert loaded.description.splitlines()[0].endswith(".")
+    # Descriptions survive a round trip through the loaded component's IR.
+    compiler.Compiler().compile(loaded, str(tmp_path / "again.yaml"))
+    again = _documents(tmp_path / "again.yaml")[0]["components"]
+    spec = next(iter(again.values()))
+    inputs = {**spec["inputDefinitions"].get("parameters", {}),
+              **spec["inputDefinitions"].get("artifacts", {})}
+    outputs = {**spec.get("outputDefinitions", {}).get("parameters", {}),
+               **spec.get("outputDefinitions", {}).get("artifacts", {})}
+    for io_name in original.component_spec.inputs:
+        assert inputs[io_name].get("description"), f"input {io_name} has no description"
+    for io_name in original.component_spec.outputs:
+        assert outputs[io_name].get("description"), f"output {io_name} has no description"

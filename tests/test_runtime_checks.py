@@ -1,0 +1,116 @@
+"""The runtime's input checks and traffic planning: pure functions, no Azure needed."""
+
+import pytest
+
+from azml_components.runtime import (
+    azml_check_asset_name,
+    azml_check_online_name,
+    azml_check_range,
+    azml_check_traffic,
+    azml_credential,
+    azml_plan_traffic,
+    azml_resolve_environment,
+    azml_validate_model_source,
+)
+
+
+@pytest.mark.parametrize("name", ["abc", "Blue-1", "a" * 32, "e2e-endpoint"])
+def test_valid_online_names(name):
+    assert azml_check_online_name("endpoint_name", name) == name
+
+
+@pytest.mark.parametrize("name", ["ab", "1abc", "a" * 33, "has_underscore", "trailing-", ""])
+def test_invalid_online_names_name_the_field_and_rule(name):
+    with pytest.raises(ValueError, match=r"^deployment_name: .*(3-32 characters|end with)"):
+        azml_check_online_name("deployment_name", name)
+
+
+@pytest.mark.parametrize("name", ["-x", "has space", "", "a" * 256, "x/y"])
+def test_invalid_asset_names(name):
+    with pytest.raises(ValueError, match="^model_name: "):
+        azml_check_asset_name("model_name", name)
+
+
+def test_range_rejects_bools_and_out_of_range():
+    with pytest.raises(ValueError, match="instance_count: 0 must be at least 1"):
+        azml_check_range("instance_count", 0, 1)
+    with pytest.raises(ValueError, match="traffic_percent: 101 must be between 0 and 100"):
+        azml_check_range("traffic_percent", 101, 0, 100)
+    with pytest.raises(ValueError, match="whole number"):
+        azml_check_range("instance_count", True, 1)
+
+
+def test_model_source_rules(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="exactly one"):
+        azml_validate_model_source("", "", "custom_model")
+    with pytest.raises(ValueError, match="exactly one"):
+        azml_validate_model_source(str(empty), "azureml://x", "custom_model")
+    with pytest.raises(ValueError, match="is empty"):
+        azml_validate_model_source(str(empty), "", "custom_model")
+    with pytest.raises(ValueError, match="missing"):
+        azml_validate_model_source(str(tmp_path / "nope"), "", "custom_model")
+    with pytest.raises(ValueError, match="model_type: 'onnx' is not one of"):
+        azml_validate_model_source(str(empty), "", "onnx")
+    with pytest.raises(ValueError, match="model_uri: 's3://b/k' must start with"):
+        azml_validate_model_source("", "s3://b/k", "custom_model")
+    (empty / "model.pkl").write_bytes(b"x")
+    with pytest.raises(ValueError, match="MLmodel"):
+        azml_validate_model_source(str(empty), "", "mlflow_model")
+    assert azml_validate_model_source(str(empty), "", "custom_model") == str(empty)
+
+
+def test_plan_traffic_keeps_proportions_and_sums_to_100():
+    assert azml_plan_traffic({"blue": 100}, "green", 10) == {"blue": 90, "green": 10}
+    plan = azml_plan_traffic({"a": 50, "b": 50}, "c", 33)
+    assert sum(plan.values()) == 100 and plan["c"] == 33 and abs(plan["a"] - plan["b"]) <= 1
+    assert azml_plan_traffic({}, "blue", 100) == {"blue": 100}
+    assert azml_plan_traffic({"blue": 0}, "green", 0) == {"blue": 0, "green": 0}
+    assert azml_plan_traffic({"Blue": 100}, "blue", 100) == {"blue": 100}
+
+
+def test_plan_traffic_refuses_a_share_nobody_can_take():
+    with pytest.raises(ValueError, match="traffic_percent: 40 would leave 60%"):
+        azml_plan_traffic({}, "blue", 40)
+
+
+@pytest.mark.parametrize(
+    ("traffic", "mirror", "message"),
+    [
+        ({"blue": 90}, None, "sum to 100"),
+        ({"blue": 100, "ghost": 0}, None, "'ghost' does not exist"),
+        ({"blue": 100}, {"green": 60}, "at most 50"),
+        ({"blue": 50, "green": 50}, {"green": 10}, "cannot also receive mirrored"),
+        ({"blue": 100}, {"green": 10, "red": 10}, "only one deployment"),
+        ({"blue": -5, "green": 105}, None, "between 0 and 100"),
+    ],
+)
+def test_traffic_rules(traffic, mirror, message):
+    with pytest.raises(ValueError, match=message):
+        azml_check_traffic(traffic, mirror, ["blue", "green", "red"])
+
+
+def test_inline_environment_from_code_folder(tmp_path):
+    (tmp_path / "conda.yaml").write_text("dependencies:\n  - python=3.11\n  - pip:\n    - joblib\n")
+    spec = azml_resolve_environment(str(tmp_path), "conda.yaml", "", "")
+    assert spec["conda_file"]["dependencies"][1] == {"pip": ["joblib"]}
+    assert spec["image"].startswith("mcr.microsoft.com/azureml/")
+    with pytest.raises(ValueError, match="conda_file: 'missing.yml' is not a file"):
+        azml_resolve_environment(str(tmp_path), "missing.yml", "", "")
+    with pytest.raises(ValueError, match="not both"):
+        azml_resolve_environment(str(tmp_path), "conda.yaml", "", "azureml:env:1")
+
+
+def test_partial_service_principal_names_what_is_missing():
+    with pytest.raises(ValueError, match="missing AZ_CLIENT_ID, AZ_CLIENT_SECRET"):
+        azml_credential({"AZ_TENANT_ID": "t"})
+
+
+def test_no_service_principal_means_default_chain_without_instance_metadata():
+    from azure.identity import DefaultAzureCredential
+
+    credential = azml_credential({"AZML_EXCLUDE_MANAGED_IDENTITY": "1"})
+    assert isinstance(credential, DefaultAzureCredential)
+    kinds = {type(c).__name__ for c in credential.credentials}
+    assert "ManagedIdentityCredential" not in kinds and "EnvironmentCredential" in kinds
