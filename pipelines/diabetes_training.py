@@ -9,6 +9,7 @@ from azml_components import pins
 
 @dsl.component(base_image=pins.BASE_IMAGE, packages_to_install=pins.EXAMPLE_PACKAGES)
 def train_diabetes_model(
+    scoring_requirements: list,
     model: dsl.Output[dsl.Model],
     code: dsl.Output[dsl.Artifact],
     smoke_request: dsl.Output[dsl.Dataset],
@@ -18,7 +19,6 @@ def train_diabetes_model(
     test_fraction: float = 0.2,
     smoke_rows: int = 5,
     seed: int = 42,
-    scoring_requirements: list = pins.EXAMPLE_SCORING_PACKAGES,
 ) -> NamedTuple("Outputs", [("model_type", str)]):
     """Train a ridge regression on scikit-learn's diabetes data set.
 
@@ -27,12 +27,13 @@ def train_diabetes_model(
     request body of held-out rows for the smoke test, in the shape the chosen deployment takes.
 
     Args:
+        scoring_requirements: pip requirements of the custom scoring environment (pass
+            azml_components.pins.EXAMPLE_SCORING_PACKAGES).
         model_format: mlflow (an MLflow model folder) or custom (model.joblib plus code).
         alpha: Ridge regularisation strength.
         test_fraction: Share of rows held out for evaluation.
         smoke_rows: Held-out rows put into the smoke-test request.
         seed: Random seed of the train/test split.
-        scoring_requirements: pip requirements of the custom scoring environment.
 
     Returns:
         model: The trained model (a folder).
@@ -75,7 +76,11 @@ def train_diabetes_model(
         from mlflow.models import infer_signature
 
         signature = infer_signature(x_train, regressor.predict(x_train))
-        mlflow.sklearn.save_model(regressor, model.path, signature=signature)
+        # cloudpickle: mlflow-skinny's own dependency, so the serving side needs nothing more
+        # (MLflow 3's default, skops, would add a package to both sides).
+        mlflow.sklearn.save_model(
+            regressor, model.path, signature=signature, serialization_format="cloudpickle"
+        )
         request = {
             "input_data": {
                 "columns": list(rows.columns),

@@ -2,7 +2,13 @@
 
 from kfp import dsl
 
-from azml_components import deploy_model, invoke_endpoint, register_model, use_azure_credentials
+from azml_components import (
+    deploy_model,
+    invoke_endpoint,
+    pins,
+    register_model,
+    use_azure_credentials,
+)
 from pipelines.diabetes_training import train_diabetes_model
 
 
@@ -41,7 +47,9 @@ def train_register_deploy(
         "resource_group": resource_group,
         "workspace_name": workspace_name,
     }
-    train = train_diabetes_model(model_format=model_format)
+    train = train_diabetes_model(
+        model_format=model_format, scoring_requirements=pins.EXAMPLE_SCORING_PACKAGES
+    )
     registered = register_model(
         model=train.outputs["model"],
         model_name=model_name,

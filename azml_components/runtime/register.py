@@ -101,7 +101,10 @@ def azml_register_model(
     source = azml_validate_model_source(model_path, model_uri, model_type)
     all_tags = azml_string_map("tags", tags)
     # Lineage goes last so a run can always be traced, whatever the user's tags say.
-    all_tags.update({k: str(v) for k, v in (lineage or {}).items() if v})
+    # A placeholder KFP did not fill in (a default outside a pipeline) is no lineage at all.
+    all_tags.update(
+        {k: str(v) for k, v in (lineage or {}).items() if v and not str(v).startswith("{{$")}
+    )
     props = azml_string_map("properties", properties)
     subscription = azml_subscription_id(subscription_id)
 

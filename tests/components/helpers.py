@@ -1,0 +1,77 @@
+"""Shared test material: small real models and the workspace the stand-in pre-creates."""
+
+import json
+import os
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+SCORE_PY = """\
+import json
+import os
+
+import joblib
+import numpy as np
+
+model = None
+
+
+def init():
+    global model
+    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+
+
+def run(raw_data):
+    return model.predict(np.asarray(json.loads(raw_data)["data"], dtype=float)).tolist()
+"""
+
+CONDA_YAML = """\
+name: scoring
+dependencies:
+  - python=3.11
+  - pip
+  - pip:
+    - azureml-inference-server-http==1.5.1
+    - scikit-learn==1.9.1
+    - joblib==1.6.0
+"""
+
+
+def workspace() -> dict:
+    return {
+        "subscription_id": os.environ["AZ_SUBSCRIPTION_ID"],
+        "resource_group": os.environ["AZML_STANDIN_RESOURCE_GROUP"],
+        "workspace_name": os.environ["AZML_STANDIN_WORKSPACE"],
+    }
+
+
+def diabetes_rows(count: int = 4) -> np.ndarray:
+    return load_diabetes().data[-count:].astype(float)
+
+
+def train_ridge(alpha: float = 0.5) -> Ridge:
+    data = load_diabetes()
+    return Ridge(alpha=alpha).fit(data.data[:-20], data.target[:-20])
+
+
+def write_custom_model(root: Path, alpha: float = 0.5, init_raises: bool = False) -> tuple:
+    """Write model/model.joblib and code/; return (model_dir, code_dir, model)."""
+    model = train_ridge(alpha)
+    model_dir = root / "model"
+    model_dir.mkdir(parents=True)
+    joblib.dump(model, model_dir / "model.joblib")
+    code_dir = root / "code"
+    code_dir.mkdir()
+    script = SCORE_PY
+    if init_raises:
+        script = script.replace("    global model\n", "    raise RuntimeError('init exploded')\n")
+    (code_dir / "score.py").write_text(script)
+    (code_dir / "conda.yaml").write_text(CONDA_YAML)
+    return model_dir, code_dir, model
+
+
+def data_payload(rows: np.ndarray) -> str:
+    return json.dumps({"data": rows.tolist()})

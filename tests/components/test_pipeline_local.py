@@ -1,0 +1,51 @@
+"""The example pipeline end to end through kfp.local against the stand-in (both formats)."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import train_test_split
+
+from azml_components.runtime import azml_credential, azml_invoke_endpoint
+from pipelines.run_local import run_pipeline_locally
+from tests.components.helpers import workspace
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def _expected_predictions(rows: int = 5) -> tuple:
+    # The same split and model as the training component's defaults.
+    data = load_diabetes(as_frame=True)
+    x_train, x_test, y_train, _ = train_test_split(data.data, data.target, test_size=0.2,
+                                                   random_state=42)
+    model = Ridge(alpha=0.1).fit(x_train, y_train)
+    return x_test.head(rows), model.predict(x_test.head(rows))
+
+
+@pytest.mark.parametrize("model_format", ["mlflow", "custom"])
+def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format):
+    ws = workspace()
+    endpoint = f"pipeline-{model_format}"
+    answer = run_pipeline_locally(
+        tmp_path, resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
+        model_format=model_format, endpoint_name=endpoint, model_name=f"diabetes-{model_format}",
+    )
+    rows, expected = _expected_predictions()
+    assert answer["problems"] == [] and answer["status"] == 200
+    assert np.allclose(answer["response"], expected)
+    # The endpoint itself, asked afresh, gives the model's predictions.
+    payload = ({"data": rows.values.tolist()} if model_format == "custom" else
+               {"input_data": {"columns": list(rows.columns), "index": list(range(len(rows))),
+                               "data": rows.values.tolist()}})
+    fresh = azml_invoke_endpoint(**ws, endpoint_name=endpoint, payload=json.dumps(payload))
+    assert np.allclose(fresh["response"], expected)
+    # Lineage: the registered model records the pipeline run.
+    from azure.ai.ml import MLClient
+
+    client = MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
+                      ws["workspace_name"])
+    models = list(client.models.list(name=f"diabetes-{model_format}"))
+    assert models and models[0].tags.get("kfp_source_uri", "").endswith("/model")
+    assert models[0].tags.get("kfp_run_id")

@@ -1,0 +1,97 @@
+"""register_model's runtime through the real azure-ai-ml SDK against the stand-in."""
+
+import pytest
+from azure.ai.ml import MLClient
+
+from azml_components.runtime import azml_credential, azml_register_model
+from tests.components.helpers import workspace, write_custom_model
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def client(standin) -> MLClient:
+    ws = workspace()
+    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
+                    ws["workspace_name"])
+
+
+def test_register_folder_model_with_lineage(standin, client, tmp_path):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    result = azml_register_model(
+        **workspace(), model_name="reg-folder", model_path=str(model_dir),
+        description="a ridge", tags={"team": "ml", "threshold": 0.5},
+        lineage={"kfp_run_id": "run-123", "kfp_pipeline": "p", "kfp_source_uri": "/x/model"},
+    )
+    assert result["name"] == "reg-folder" and result["version"] == "1"
+    assert result["asset_id"] == "azureml:reg-folder:1"
+    assert result["arm_id"].lower().endswith("/models/reg-folder/versions/1")
+    assert result["studio_url"].startswith("https://ml.azure.com/model/reg-folder:1/")
+    stored = client.models.get("reg-folder", version="1")
+    assert stored.tags == {"team": "ml", "threshold": "0.5", "kfp_run_id": "run-123",
+                           "kfp_pipeline": "p", "kfp_source_uri": "/x/model"}
+    assert stored.description == "a ridge"
+    # The files went to the workspace's blob storage: a second version gets the next number.
+    again = azml_register_model(**workspace(), model_name="reg-folder",
+                                model_path=str(model_dir))
+    assert again["version"] == "2"
+
+
+def test_register_single_file_and_existing_uri(standin, client, tmp_path):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    single = azml_register_model(**workspace(), model_name="reg-file",
+                                 model_path=str(model_dir / "model.joblib"), model_version="7")
+    assert single["version"] == "7"
+    # Registering from where the first one already lives copies nothing.
+    from_uri = azml_register_model(**workspace(), model_name="reg-from-uri",
+                                   model_uri=single["path"])
+    assert client.models.get("reg-from-uri", version=from_uri["version"]).path == single["path"]
+
+
+def test_mlflow_model_registers_as_mlflow(standin, client, tmp_path):
+    import mlflow.sklearn
+
+    from tests.components.helpers import train_ridge
+
+    mlflow.sklearn.save_model(train_ridge(), str(tmp_path / "mlmodel"),
+                              serialization_format="cloudpickle")
+    result = azml_register_model(**workspace(), model_name="reg-mlflow",
+                                 model_path=str(tmp_path / "mlmodel"), model_type="mlflow_model")
+    assert client.models.get("reg-mlflow", version=result["version"]).type == "mlflow_model"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model_name": "bad name"}, "^model_name: 'bad name' is not a valid name"),
+        ({"model_type": "onnx"}, "^model_type: 'onnx' is not one of"),
+        ({"model_uri": "azureml://x"}, "exactly one"),
+        ({"model_path": ""}, "exactly one"),
+        ({"model_version": "-1"}, "^model_version: "),
+        ({"tags": {"": "x"}}, "^tags: keys must be non-empty"),
+    ],
+)
+def test_bad_input_fails_before_any_request(standin, tmp_path, overrides, message):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    arguments = {**workspace(), "model_name": "ok", "model_path": str(model_dir), **overrides}
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_register_model(**arguments)
+    assert standin.requests() == []
+
+
+def test_changing_an_existing_version_is_refused(standin, tmp_path):
+    first, _, _ = write_custom_model(tmp_path / "a", alpha=0.1)
+    second, _, _ = write_custom_model(tmp_path / "b", alpha=9.0)
+    azml_register_model(**workspace(), model_name="reg-immutable", model_path=str(first),
+                        model_version="1")
+    with pytest.raises(RuntimeError, match="registering model 'reg-immutable' failed: .*409"):
+        azml_register_model(**workspace(), model_name="reg-immutable", model_path=str(second),
+                            model_version="1")
+
+
+def test_wrong_client_secret_is_reported_as_a_credential_problem(standin, tmp_path, monkeypatch):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    monkeypatch.setenv("AZ_CLIENT_SECRET", "not-the-secret")
+    with pytest.raises(RuntimeError, match="rejected the credentials"):
+        azml_register_model(**workspace(), model_name="reg-denied", model_path=str(model_dir))
