@@ -45,9 +45,20 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def compile(session: nox.Session) -> None:
-    """Regenerate compiled/ from the source (commit the result)."""
+    """Regenerate compiled/ and the README's component reference (commit the result)."""
     _install(session)
     session.run("python", "-m", "azml_components.compile_all")
+    session.run("python", "-m", "azml_components.reference")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The example pipeline end to end on the local stand-in, then check compiled/ is current."""
+    _install(session)
+    _stand_in_prerequisites(session)
+    session.run("python", "-m", "pipelines.run_local", *session.posargs)
+    # The demo never rewrites tracked files; it only reports drift.
+    session.run("python", "-m", "azml_components.compile_all", "--check")
 
 
 @nox.session(python=PYTHON)

@@ -107,3 +107,10 @@ def test_component_loads_back_with_descriptions(name, tmp_path):
         assert inputs[io_name].get("description"), f"input {io_name} has no description"
     for io_name in original.component_spec.outputs:
         assert outputs[io_name].get("description"), f"output {io_name} has no description"
+
+
+def test_readme_reference_matches_the_docstrings():
+    from azml_components import reference
+
+    text = reference.README.read_text()
+    assert reference.updated(text) == text, "run `nox -s compile` to refresh README.md"
