@@ -5,17 +5,24 @@ imported inside the components when they run.
 """
 
 from azml_components.credentials import use_azure_credentials
+from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
 from azml_components.invoke_endpoint import invoke_endpoint
 from azml_components.register_model import register_model
+from azml_components.safe_rollout import safe_rollout
+from azml_components.set_traffic import set_traffic
 
 __version__ = "0.1.0"
 
 __all__ = [
     "components",
+    "delete_deployment",
+    "delete_endpoint",
     "deploy_model",
     "invoke_endpoint",
     "register_model",
+    "safe_rollout",
+    "set_traffic",
     "use_azure_credentials",
 ]
 
@@ -23,7 +30,11 @@ __all__ = [
 def components() -> dict:
     """Return every component of the package by name (what ``compiled/components`` holds)."""
     return {
+        "delete_deployment": delete_deployment,
+        "delete_endpoint": delete_endpoint,
         "deploy_model": deploy_model,
         "invoke_endpoint": invoke_endpoint,
         "register_model": register_model,
+        "safe_rollout": safe_rollout,
+        "set_traffic": set_traffic,
     }

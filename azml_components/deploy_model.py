@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_deploy_model
+from azml_components.runtime import azml_deploy_model, azml_markdown_report
 
 
 @azure_component
@@ -15,6 +15,7 @@ def deploy_model(
     resource_group: str,
     workspace_name: str,
     endpoint: dsl.Output[dsl.Artifact],
+    report: dsl.Output[dsl.Markdown],
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
     code: Optional[dsl.Input[dsl.Artifact]] = None,
@@ -67,6 +68,8 @@ def deploy_model(
         endpoint: The endpoint; its uri opens it in Azure ML studio and its metadata carries
             endpoint_name, deployment_name, scoring_uri, swagger_uri, auth_mode, traffic,
             mirror_traffic, previous_traffic, endpoint_id, deployment_id and model_id.
+        report: Markdown report: endpoint, scoring URI, traffic before and after, the model
+            and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
 
     """
@@ -104,6 +107,23 @@ def deploy_model(
     )
     endpoint.uri = result.pop("studio_url")
     endpoint.metadata.update(result)
+    with open(report.path, "w", encoding="utf-8") as out:
+        out.write(
+            azml_markdown_report(
+                f"Deployment {deployment_name} on {endpoint_name}",
+                {
+                    "endpoint": result["endpoint_name"],
+                    "scoring URI": result["scoring_uri"],
+                    "model": model_id,
+                    "endpoint created by this run": result["created_endpoint"],
+                    "endpoint in studio": endpoint.uri,
+                },
+                result["previous_traffic"],
+                result["traffic"],
+                {deployment_name: model_id},
+                [],
+            )
+        )
     print(
         f"Deployed {model_id} as {result['endpoint_name']}/{result['deployment_name']}; "
         f"traffic {result['traffic']}; scoring URI {result['scoring_uri']}"

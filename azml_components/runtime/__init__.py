@@ -20,6 +20,13 @@ from azml_components.runtime.deploy import (
     azml_set_traffic,
     azml_studio_endpoint_url,
 )
+from azml_components.runtime.endpoints import (
+    azml_delete_deployment,
+    azml_delete_endpoint,
+    azml_parse_traffic,
+    azml_traffic_of,
+    azml_update_traffic,
+)
 from azml_components.runtime.invoke import (
     azml_count_rows,
     azml_invoke_endpoint,
@@ -36,6 +43,8 @@ from azml_components.runtime.register import (
     azml_studio_model_url,
     azml_validate_model_source,
 )
+from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.rollout import azml_check_steps, azml_safe_rollout
 from azml_components.runtime.traffic import azml_check_traffic, azml_plan_traffic
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -74,4 +83,12 @@ FUNCTIONS = [
     azml_count_rows,
     azml_predictions,
     azml_invoke_endpoint,
+    azml_traffic_of,
+    azml_parse_traffic,
+    azml_update_traffic,
+    azml_delete_deployment,
+    azml_delete_endpoint,
+    azml_markdown_report,
+    azml_check_steps,
+    azml_safe_rollout,
 ]

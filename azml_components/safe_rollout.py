@@ -1,0 +1,143 @@
+"""The safe_rollout component: blue/green with smoke tests and automatic rollback."""
+
+from typing import NamedTuple, Optional
+
+from kfp import dsl
+
+from azml_components._component import azure_component
+from azml_components.runtime import azml_markdown_report, azml_safe_rollout
+
+
+@azure_component
+def safe_rollout(
+    endpoint_name: str,
+    deployment_name: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint: dsl.Output[dsl.Artifact],
+    report: dsl.Output[dsl.Markdown],
+    registered_model: Optional[dsl.Input[dsl.Model]] = None,
+    model_id: str = "",
+    code: Optional[dsl.Input[dsl.Artifact]] = None,
+    scoring_script: str = "score.py",
+    conda_file: str = "",
+    image: str = "",
+    environment: str = "",
+    instance_type: str = "Standard_DS3_v2",
+    instance_count: int = 1,
+    payload: str = "",
+    payload_file: Optional[dsl.Input[dsl.Dataset]] = None,
+    traffic_steps: list = [10, 50, 100],  # noqa: B006 - KFP reads defaults; never mutated
+    mirror_percent: int = 0,
+    expected_status: int = 200,
+    expect_prediction_per_row: bool = True,
+    json_schema: str = "",
+    max_latency_ms: int = 0,
+    remove_old: bool = False,
+    subscription_id: str = "",
+    timeout_seconds: int = 3600,
+) -> NamedTuple("Outputs", [("scoring_uri", str)]):
+    """Roll a new model out to an online endpoint in steps, rolling back on any failure.
+
+    Deploys the model as a new deployment with 0% traffic, smoke-tests it directly, optionally
+    mirrors a share of live traffic to it, then shifts live traffic in ``traffic_steps`` (the
+    old deployments keep their proportions of the rest) with a smoke test of the new deployment
+    and of the endpoint after each step. When anything fails, or the run is cancelled
+    (SIGTERM), the previous live and mirror traffic are restored exactly, the new deployment is
+    deleted and the task fails with the reason. On success the old deployments are deleted if
+    ``remove_old``.
+
+    Args:
+        endpoint_name: Online endpoint to roll out to (created if missing).
+        deployment_name: Name of the new deployment; it must not exist yet.
+        resource_group: Resource group of the Azure ML workspace.
+        workspace_name: Name of the Azure ML workspace.
+        registered_model: The registered_model output of register_model. Give this or model_id.
+        model_id: A registered model as azureml:NAME:VERSION or its ARM id.
+        code: Folder with the scoring script (custom models).
+        scoring_script: File name of the scoring script inside the code folder.
+        conda_file: Conda environment: YAML content or a .yml file name in the code folder.
+        image: Base image for the conda environment.
+        environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
+        instance_type: VM size of the new deployment.
+        instance_count: Number of instances of the new deployment.
+        payload: JSON request body for the smoke tests. Give this or payload_file.
+        payload_file: Dataset artifact holding the smoke-test request body.
+        traffic_steps: Live traffic shares for the new deployment, rising and ending at 100.
+        mirror_percent: Share of live traffic (0-50) mirrored to the new deployment before
+            the shift starts; 0 skips mirroring.
+        expected_status: HTTP status every smoke test must get.
+        expect_prediction_per_row: Require one prediction per input row in smoke tests.
+        json_schema: JSON schema every smoke-test answer must match; empty skips it.
+        max_latency_ms: Upper bound for each smoke-test call in milliseconds (0 = none).
+        remove_old: Delete the deployments that had traffic before, once the rollout is done.
+        subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
+        timeout_seconds: How long each long-running operation may take.
+
+    Returns:
+        endpoint: The endpoint (uri: Azure ML studio); metadata carries traffic_before,
+            traffic, mirror_traffic, scoring_uri, removed deployments and the steps taken.
+        report: Markdown report: endpoint, scoring URI, traffic before and after per
+            deployment with its model, the steps, and Azure ML studio links.
+        scoring_uri: The endpoint's scoring URI.
+
+    """
+    from collections import namedtuple
+
+    if registered_model is not None and model_id:
+        raise ValueError("registered_model / model_id: give exactly one")
+    if registered_model is not None:
+        model_id = registered_model.metadata.get("asset_id", "")
+    if not model_id:
+        raise ValueError("registered_model / model_id: give exactly one")
+    if bool(payload) == (payload_file is not None):
+        raise ValueError("payload / payload_file: give exactly one")
+    if payload_file is not None:
+        with open(payload_file.path, encoding="utf-8") as handle:
+            payload = handle.read()
+    result = azml_safe_rollout(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        endpoint_name=endpoint_name,
+        deployment_name=deployment_name,
+        model_id=model_id,
+        payload=payload,
+        code_path=code.path if code is not None else "",
+        scoring_script=scoring_script if code is not None else "",
+        conda_file=conda_file,
+        image=image,
+        environment=environment,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        traffic_steps=traffic_steps,
+        mirror_percent=mirror_percent,
+        expected_status=expected_status,
+        expect_prediction_per_row=expect_prediction_per_row,
+        json_schema=json_schema,
+        max_latency_ms=max_latency_ms,
+        remove_old=remove_old,
+        timeout_seconds=timeout_seconds,
+    )
+    endpoint.uri = result["studio_url"]
+    endpoint.metadata.update({k: v for k, v in result.items() if k != "studio_url"})
+    with open(report.path, "w", encoding="utf-8") as out:
+        out.write(
+            azml_markdown_report(
+                f"Rollout of {deployment_name} to {endpoint_name}",
+                {
+                    "endpoint": endpoint_name,
+                    "scoring URI": result["scoring_uri"],
+                    "new model": model_id,
+                    "removed deployments": ", ".join(result["removed"]) or "none",
+                    "endpoint in studio": result["studio_url"],
+                },
+                result["traffic_before"],
+                result["traffic"],
+                result["models"],
+                result["steps"],
+            )
+        )
+    print("\n".join(result["steps"]))
+    outputs = namedtuple("Outputs", ["scoring_uri"])
+    return outputs(result["scoring_uri"])
