@@ -1,5 +1,7 @@
 """The delete_deployment and delete_endpoint components (clean-up, e.g. in dsl.ExitHandler)."""
 
+from typing import NamedTuple
+
 from azml_components._component import azure_component
 from azml_components.runtime import azml_delete_deployment, azml_delete_endpoint
 
@@ -13,7 +15,7 @@ def delete_deployment(
     missing_ok: bool = True,
     subscription_id: str = "",
     timeout_seconds: int = 1800,
-) -> bool:
+) -> NamedTuple("Outputs", [("deleted", bool)]):
     """Delete one deployment of an online endpoint.
 
     Refuses, before any write, to delete a deployment that still takes live traffic; a
@@ -41,6 +43,7 @@ def delete_deployment(
         missing_ok=missing_ok,
         timeout_seconds=timeout_seconds,
     )
+    return namedtuple("Outputs", ["deleted"])(deleted)
 
 
 @azure_component
@@ -51,7 +54,7 @@ def delete_endpoint(
     missing_ok: bool = True,
     subscription_id: str = "",
     timeout_seconds: int = 1800,
-) -> bool:
+) -> NamedTuple("Outputs", [("deleted", bool)]):
     """Delete an online endpoint and every deployment under it.
 
     Meant for test endpoints, typically as the exit task of a ``dsl.ExitHandler`` so it runs
@@ -77,3 +80,4 @@ def delete_endpoint(
         missing_ok=missing_ok,
         timeout_seconds=timeout_seconds,
     )
+    return namedtuple("Outputs", ["deleted"])(deleted)
