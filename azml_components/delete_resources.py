@@ -31,10 +31,12 @@ def delete_deployment(
         timeout_seconds: How long the deletion may take.
 
     Returns:
-        True when a deployment was deleted, False when there was nothing to delete.
+        deleted: True when a deployment was deleted, False when there was nothing to delete.
 
     """
-    return azml_delete_deployment(
+    from collections import namedtuple
+
+    deleted = azml_delete_deployment(
         subscription_id=subscription_id,
         resource_group=resource_group,
         workspace_name=workspace_name,
@@ -69,10 +71,12 @@ def delete_endpoint(
         timeout_seconds: How long the deletion may take.
 
     Returns:
-        True when an endpoint was deleted, False when there was nothing to delete.
+        deleted: True when an endpoint was deleted, False when there was nothing to delete.
 
     """
-    return azml_delete_endpoint(
+    from collections import namedtuple
+
+    deleted = azml_delete_endpoint(
         subscription_id=subscription_id,
         resource_group=resource_group,
         workspace_name=workspace_name,
