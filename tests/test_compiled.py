@@ -114,3 +114,10 @@ def test_readme_reference_matches_the_docstrings():
 
     text = reference.README.read_text()
     assert reference.updated(text) == text, "run `nox -s compile` to refresh README.md"
+
+
+@pytest.mark.parametrize("name", sorted(components()))
+def test_azure_components_exec_into_python_so_sigterm_reaches_them(name):
+    command = "\n".join(components()[name].component_spec.implementation.container.command)
+    assert '&& exec "$0" "$@"' in command
+    assert "_KFP_RUNTIME=true exec python3 -m kfp.dsl.executor_main" in command

@@ -1,0 +1,189 @@
+"""Rollout lifecycle through kfp.local against the stand-in: safe_rollout, set_traffic, clean-up.
+
+Each test owns one endpoint with a working blue deployment (a joblib model served by a scoring
+script) and rolls a green out over it with the example blue_green_rollout pipeline.
+"""
+
+import json
+import signal
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+from azure.ai.ml import MLClient
+from kfp import dsl, local
+
+from azml_components import delete_endpoint, deploy_model, invoke_endpoint, set_traffic
+from azml_components.runtime import (
+    azml_credential,
+    azml_deploy_model,
+    azml_invoke_endpoint,
+    azml_register_model,
+    azml_update_traffic,
+)
+from pipelines.blue_green_rollout import blue_green_rollout
+from tests.components.helpers import data_payload, diabetes_rows, workspace, write_custom_model
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def client(standin) -> MLClient:
+    ws = workspace()
+    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
+                    ws["workspace_name"])
+
+
+@pytest.fixture(scope="module")
+def blue_model(standin, tmp_path_factory):
+    model_dir, code_dir, model = write_custom_model(tmp_path_factory.mktemp("blue"), alpha=3.0)
+    registered = azml_register_model(**workspace(), model_name="rollout-blue",
+                                     model_path=str(model_dir))
+    return {"asset_id": registered["asset_id"], "code": str(code_dir), "model": model}
+
+
+def _endpoint_with_blue(name: str, blue_model) -> None:
+    azml_deploy_model(**workspace(), endpoint_name=name, deployment_name="blue",
+                      model_id=blue_model["asset_id"], code_path=blue_model["code"],
+                      scoring_script="score.py", conda_file="conda.yaml", timeout_seconds=300)
+
+
+def _blue_answers(name: str, blue_model) -> None:
+    # The endpoint, without any deployment header, is served by blue's model.
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=name,
+                                  payload=data_payload(diabetes_rows()))
+    assert answer["problems"] == [], answer
+    assert np.allclose(answer["response"], blue_model["model"].predict(diabetes_rows()))
+
+
+def _run_rollout(tmp_path, endpoint: str, **arguments) -> None:
+    ws = workspace()
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    blue_green_rollout(resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
+                       endpoint_name=endpoint, new_deployment_name="green",
+                       model_name=f"{endpoint}-model", **arguments)
+
+
+def _deployments(client, endpoint: str) -> set:
+    return {d.name for d in client.online_deployments.list(endpoint)}
+
+
+def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
+        standin, client, blue_model, tmp_path):
+    _endpoint_with_blue("rollout-good", blue_model)
+    standin.clear_requests()
+    _run_rollout(tmp_path, "rollout-good", traffic_steps=[10, 50, 100], remove_old=True)
+    assert client.online_endpoints.get("rollout-good").traffic == {"green": 100}
+    assert _deployments(client, "rollout-good") == {"green"}
+    # Traffic moved in three PUTs of the endpoint (after the 0% deployment), in order.
+    puts = [r for r in standin.requests()
+            if r["method"] == "PUT" and r["path"].lower().endswith("/onlineendpoints/rollout-good")]
+    assert len(puts) >= 4
+    report = next(tmp_path.rglob("report")).read_text()
+    assert "| blue |" in report and "| green |" in report and "100%" in report
+    assert "traffic {'blue': 90, 'green': 10}" in report
+
+
+def test_failing_green_is_rolled_back_and_blue_keeps_all_traffic(
+        standin, client, blue_model, tmp_path):
+    _endpoint_with_blue("rollout-bad", blue_model)
+    standin.scoring_fault(endpoint="rollout-bad", deployment="green", status=500, count=1000)
+    with pytest.raises(RuntimeError, match="FAILURE"):
+        _run_rollout(tmp_path, "rollout-bad")
+    assert client.online_endpoints.get("rollout-bad").traffic == {"blue": 100}
+    assert _deployments(client, "rollout-bad") == {"blue"}
+    _blue_answers("rollout-bad", blue_model)
+
+
+def test_mirror_traffic_reaches_the_mirror_deployment(standin, client, blue_model, tmp_path):
+    _endpoint_with_blue("rollout-mirror", blue_model)
+    _run_rollout(tmp_path, "rollout-mirror", mirror_percent=50, remove_old=False)
+    mirrored = standin.mirror_log("rollout-mirror")
+    assert any(entry["deployment"] == "green" for entry in mirrored), mirrored
+    assert client.online_endpoints.get("rollout-mirror").traffic == {"blue": 0, "green": 100}
+    assert client.online_endpoints.get("rollout-mirror").mirror_traffic in ({}, None)
+
+
+def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path):
+    _endpoint_with_blue("rollout-cancel", blue_model)
+    # Slow traffic changes keep the rollout waiting on Azure when the signal arrives.
+    standin.lro_fault(path_regex=r"onlineEndpoints/rollout-cancel$", outcome="Slow",
+                      delay_seconds=20, count=1)
+    outcome = {}
+
+    def run():
+        try:
+            _run_rollout(tmp_path, "rollout-cancel")
+        except BaseException as error:  # noqa: BLE001 - inspected below
+            outcome["error"] = error
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    deadline = time.monotonic() + 600
+    victim = None
+    while victim is None and time.monotonic() < deadline and runner.is_alive():
+        for process in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if "executor_main" in cmdline and "safe_rollout" in cmdline:
+                traffic = client.online_endpoints.get("rollout-cancel").traffic
+                if "green" in _deployments(client, "rollout-cancel") and traffic.get(
+                        "blue") == 100:
+                    victim = process
+                break
+        time.sleep(0.5)
+    assert victim is not None, "the rollout never reached its traffic step"
+    time.sleep(2)
+    victim.send_signal(signal.SIGTERM)
+    runner.join(600)
+    assert "error" in outcome, "a cancelled rollout must fail the run"
+    assert client.online_endpoints.get("rollout-cancel").traffic == {"blue": 100}
+    assert _deployments(client, "rollout-cancel") == {"blue"}
+    _blue_answers("rollout-cancel", blue_model)
+
+
+def test_bad_traffic_maps_are_rejected_before_any_write(standin, blue_model):
+    _endpoint_with_blue("rollout-rules", blue_model)
+    bad = [
+        ({"blue": 90}, None, "sum to 100"),
+        ({"blue": 100, "ghost": 0}, None, "'ghost' does not exist"),
+        ({"blue": 100}, {"blue": 10}, "cannot also receive mirrored"),
+        ({"blue": 100}, {"nope": 60}, "does not exist"),
+        ({"Bad_Name": 100}, None, "not a valid name"),
+    ]
+    for traffic, mirror, message in bad:
+        standin.clear_requests()
+        with pytest.raises(ValueError, match=message):
+            azml_update_traffic(**workspace(), endpoint_name="rollout-rules", traffic=traffic,
+                                mirror_traffic=mirror)
+        writes = [r for r in standin.requests() if r["method"] != "GET"]
+        assert writes == [], (traffic, writes)
+
+
+def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
+        standin, client, blue_model, tmp_path):
+    ws = workspace()
+
+    @dsl.pipeline(name="cleanup-after-failure")
+    def cleanup_after_failure(model_id: str, code_dir: str):
+        cleanup = delete_endpoint(endpoint_name="rollout-cleanup", **ws)
+        with dsl.ExitHandler(cleanup):
+            deployed = deploy_model(model_id=model_id, endpoint_name="rollout-cleanup",
+                                    deployment_name="blue", code=dsl.importer(
+                                        artifact_uri=code_dir, artifact_class=dsl.Artifact
+                                    ).output, conda_file="conda.yaml", **ws)
+            moved = set_traffic(endpoint_name="rollout-cleanup", traffic={"blue": 100}, **ws)
+            moved.after(deployed)
+            # Asks for 2 predictions where the payload has 1 row: fails on purpose.
+            failing = invoke_endpoint(endpoint_name="rollout-cleanup",
+                                      payload=json.dumps({"data": [[0.0] * 10]}),
+                                      json_schema=json.dumps({"minItems": 2}), **ws)
+            failing.after(moved)
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    with pytest.raises(RuntimeError):
+        cleanup_after_failure(model_id=blue_model["asset_id"], code_dir=blue_model["code"])
+    assert client.online_endpoints.list() is not None
+    names = {e.name for e in client.online_endpoints.list()}
+    assert "rollout-cleanup" not in names
