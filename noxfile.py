@@ -75,3 +75,11 @@ def standin(session: nox.Session) -> None:
     _stand_in_prerequisites(session)
     state = os.environ.get("AZML_STANDIN_STATE", str(ROOT / ".standin" / "state"))
     session.run("python", "-m", "tests.standin", "--state-dir", state, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Wall-time benchmarks of the stand-in and the components (writes bench/results/)."""
+    _install(session)
+    _stand_in_prerequisites(session)
+    session.run("python", "-m", "tests.benchmarks")

@@ -1,0 +1,101 @@
+"""The stand-in service: wires TLS, identity, Azurite, the proxy, resources and the server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import assets, auth, deployments, endpoints, workspace
+from .azurite import Azurite
+from .certs import make_tls
+from .context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
+from .controls import Controls
+from .lro import Operations
+from .proxy import start_proxy
+from .state import Store
+from .web import ApiError, Request, Response, Router, serve
+
+log = logging.getLogger("standin")
+
+
+class Service:
+    def __init__(self, state_dir: Path, port: int = 0) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = state_dir
+        self.tls = make_tls(state_dir / "tls")
+        identity = auth.Identity(state_dir)
+        controls = Controls()
+        self.azurite = Azurite(state_dir / "azurite", self.tls.cert, self.tls.key, self.tls.bundle)
+        self.azurite.start()
+        self.proxy = start_proxy({self.azurite.port})
+        self.ctx = Context(
+            state_dir=state_dir,
+            store=Store(state_dir / "resources.json"),
+            identity=identity,
+            controls=controls,
+            ops=Operations(controls, identity.subscription_id, LOCATION),
+            azurite=self.azurite,
+        )
+        self.router = Router()
+        self.controls_router = Router()
+        controls.add_routes(self.controls_router)
+        auth.add_routes(self.router, identity, f"core.localhost:{self.azurite.port}")
+        self.ctx.ops.add_routes(self.router)
+        workspace.add_routes(self.router, self.ctx)
+        assets.add_routes(self.router, self.ctx)
+        endpoints.add_routes(self.router, self.ctx)
+        workspace.seed(self.ctx)
+        self.server = serve(self.handle, port, self.tls.cert, self.tls.key)
+        self.ctx.base_url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        deployments.recover(self.ctx)
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_standin/"):
+            return self.controls_router.resolve(request)(request)
+        controls = self.ctx.controls
+        response = controls.http_fault(request.method, request.path)
+        if response is None:
+            try:
+                handler = self.router.resolve(request)
+                if request.path.lower().startswith("/subscriptions/"):
+                    self.ctx.identity.check_arm_bearer(request)
+                response = handler(request)
+            except Exception as exc:  # answered as the service would, logged if unexpected
+                if not isinstance(exc, ApiError):
+                    log.exception("stand-in error on %s %s", request.method, request.path)
+                    exc = ApiError(500, "InternalServerError", repr(exc))
+                response = exc.response()
+        controls.record(request.method, request.path, response.status)
+        return response
+
+    def env(self) -> dict[str, str]:
+        ident = self.ctx.identity
+        url = self.ctx.base_url
+        proxy = f"http://127.0.0.1:{self.proxy.server_address[1]}"
+        return {
+            "ARM_CLOUD_METADATA_URL": f"{url}/metadata/endpoints",
+            "REQUESTS_CA_BUNDLE": str(self.tls.bundle),
+            "SSL_CERT_FILE": str(self.tls.bundle),
+            "AZURE_AUTHORITY_HOST": url,
+            "AZ_SUBSCRIPTION_ID": ident.subscription_id,
+            "AZ_TENANT_ID": ident.tenant_id,
+            "AZ_CLIENT_ID": ident.client_id,
+            "AZ_CLIENT_SECRET": ident.client_secret,
+            # Both spellings: urllib prefers a lower-case variable when both exist.
+            "HTTPS_PROXY": proxy,
+            "https_proxy": proxy,
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+            "AZML_EXCLUDE_MANAGED_IDENTITY": "1",
+            "AZML_STANDIN_RESOURCE_GROUP": RESOURCE_GROUP,
+            "AZML_STANDIN_WORKSPACE": WORKSPACE,
+            "AZML_STANDIN_URL": url,
+        }
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.proxy.shutdown()
+        self.proxy.server_close()
+        deployments.shutdown(self.ctx)
+        self.azurite.stop()

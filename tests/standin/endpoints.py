@@ -1,0 +1,216 @@
+"""Online endpoints and their deployments: ARM routes, Azure's traffic rules, LRO provisioning."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from . import deployments, scoring
+from .context import (
+    LOCATION,
+    WS,
+    Context,
+    caller,
+    check_string_map,
+    field_of,
+    properties_of,
+    system_data,
+)
+from .online import EP, NAME, endpoint_body, endpoint_id, set_state, stop_serving
+from .state import PRIVATE, public
+from .web import ApiError, Request, Response, Router, bad_request
+
+log = logging.getLogger("standin")
+AUTH_MODES = {"key": "Key", "amltoken": "AMLToken", "aadtoken": "AADToken"}
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def endpoint_view(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    body = public(body)
+    name = body["name"]
+    # Addresses depend on this run's port, so they are computed on read.
+    body["properties"]["scoringUri"] = f"{ctx.base_url}/endpoints/{name}/score"
+    body["properties"]["swaggerUri"] = f"{ctx.base_url}/endpoints/{name}/swagger.json"
+    body["properties"]["keys"] = None
+    return body
+
+
+def _match_names(mapping: dict[str, Any], names: dict[str, str], what: str) -> dict[str, int]:
+    """Validate a traffic map against existing deployments; keys take the deployments' case."""
+    result = {}
+    for name, value in mapping.items():
+        if name.lower() not in names:
+            raise bad_request(
+                f"{what} refers to deployment '{name}', which does not exist in this endpoint."
+            )
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+            raise bad_request(f"{what} for '{name}' must be an integer between 0 and 100.")
+        result[names[name.lower()]] = value
+    return result
+
+
+def check_traffic(
+    traffic: dict[str, Any], mirror: dict[str, Any], deployments: list[dict[str, Any]]
+) -> tuple[dict[str, int], dict[str, int]]:
+    names = {d["name"].lower(): d["name"] for d in deployments}
+    live = _match_names(traffic, names, "Traffic")
+    total = sum(live.values())
+    if live and total not in (0, 100):
+        raise bad_request(f"Traffic values must sum to 100 (or all be 0); they sum to {total}.")
+    mirrored = _match_names(mirror, names, "Mirror traffic")
+    active = {k: v for k, v in mirrored.items() if v}
+    if len(active) > 1:
+        raise bad_request("Mirror traffic can be sent to one deployment only.")
+    for name, value in active.items():
+        if value > 50:
+            raise bad_request(f"Mirror traffic to '{name}' must not exceed 50%.")
+        if live.get(name):
+            raise bad_request(f"Deployment '{name}' cannot receive both live and mirror traffic.")
+    return live, mirrored
+
+
+
+
+
+def add_routes(router: Router, ctx: Context) -> None:
+    def get_endpoint_body(request: Request) -> dict[str, Any]:
+        return endpoint_body(ctx, request)
+
+    def list_endpoints(request: Request) -> Response:
+        ws = ctx.workspace(request)
+        items = ctx.store.children(ws["id"], "onlineEndpoints")
+        return Response(200, {"value": [endpoint_view(ctx, e) for e in items]})
+
+    def get_endpoint(request: Request) -> Response:
+        return Response(200, endpoint_view(ctx, get_endpoint_body(request)))
+
+    def put_endpoint(request: Request) -> Response:
+        name = request.params["endpoint"]
+        if not NAME.match(name):
+            raise bad_request(
+                f"Endpoint name '{name}' is invalid: 3-32 characters, starting with a letter, "
+                "letters, digits and hyphens only."
+            )
+        body = request.json_object()
+        props = properties_of(body)
+        mode = field_of(props, "authMode", str)
+        if mode.lower() not in AUTH_MODES:
+            raise bad_request(f"authMode '{mode}' is not one of Key, AMLToken, AADToken.")
+        traffic = field_of(props, "traffic", dict, required=False)
+        mirror = field_of(props, "mirrorTraffic", dict, required=False)
+        field_of(body, "location", str, required=False)
+        check_string_map(body, "tags")
+        rid = endpoint_id(ctx, request)
+        with ctx.store.lock:
+            previous = ctx.store.get(rid)
+            deployments = ctx.store.children(rid, "deployments") if previous else []
+            if previous and previous["properties"]["provisioningState"] in ("Creating",
+                                                                             "Deleting"):
+                raise ApiError(409, "Conflict", f"Endpoint '{name}' has an operation running.")
+            old = previous["properties"] if previous else {}
+            live, mirrored = check_traffic(
+                old.get("traffic", {}) if traffic is None else traffic,
+                old.get("mirrorTraffic", {}) if mirror is None else mirror,
+                deployments,
+            )
+            if previous and AUTH_MODES[mode.lower()] != old["authMode"]:
+                raise bad_request("authMode cannot be changed on an existing endpoint.")
+            record = {
+                "id": previous["id"] if previous else rid,
+                "name": previous["name"] if previous else name,
+                "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "location": body.get("location") or LOCATION,
+                "kind": body.get("kind") or "Managed",
+                "tags": body.get("tags") or {},
+                "identity": body.get("identity") or {"type": "SystemAssigned"},
+                "systemData": system_data(previous, caller(request)),
+                "properties": {
+                    "authMode": AUTH_MODES[mode.lower()],
+                    "description": props.get("description"),
+                    "properties": props.get("properties") or {},
+                    "traffic": live,
+                    "mirrorTraffic": mirrored,
+                    "publicNetworkAccess": props.get("publicNetworkAccess") or "Enabled",
+                    "provisioningState": "Updating" if previous else "Creating",
+                },
+                PRIVATE: previous[PRIVATE]
+                if previous
+                else {"primaryKey": _new_key(), "secondaryKey": _new_key()},
+            }
+            ctx.store.put(record)
+        headers = ctx.ops.start(
+            request,
+            rid,
+            lambda: set_state(ctx, rid, "Succeeded"),
+            lambda _: set_state(ctx, rid, "Failed"),
+        )
+        return Response(200 if previous else 201, endpoint_view(ctx, record), headers)
+
+    def delete_endpoint(request: Request) -> Response:
+        rid = endpoint_id(ctx, request)
+        with ctx.store.lock:
+            body = ctx.store.get(rid)
+            if body is None:
+                return Response(204)
+            body["properties"]["provisioningState"] = "Deleting"
+            ctx.store.put(body)
+
+        def work() -> None:
+            for dep in ctx.store.children(rid, "deployments"):
+                stop_serving(ctx, dep)
+            ctx.store.delete(rid)
+
+        headers = ctx.ops.start(request, rid, work, lambda _: set_state(ctx, rid, "Failed"))
+        return Response(202, None, headers)
+
+    def list_keys(request: Request) -> Response:
+        private = get_endpoint_body(request)[PRIVATE]
+        return Response(
+            200, {"primaryKey": private["primaryKey"], "secondaryKey": private["secondaryKey"]}
+        )
+
+    def regenerate_keys(request: Request) -> Response:
+        rid = endpoint_id(ctx, request)
+        body = request.json_object()
+        key_type = field_of(body, "keyType", str)
+        if key_type.lower() not in ("primary", "secondary"):
+            raise bad_request("keyType must be Primary or Secondary.")
+        slot = key_type.lower() + "Key"
+        value = field_of(body, "keyValue", str, required=False)
+        with ctx.store.lock:
+            endpoint = get_endpoint_body(request)
+            # The SDK sends the *current* key as keyValue; that (or none) means "make a new one".
+            current = endpoint[PRIVATE][slot]
+            endpoint[PRIVATE][slot] = value if value and value != current else _new_key()
+            ctx.store.put(endpoint)
+        headers = ctx.ops.start(request, rid, lambda: None, lambda _: None)
+        return Response(202, None, headers)
+
+    def get_token(request: Request) -> Response:
+        endpoint = get_endpoint_body(request)
+        if endpoint["properties"]["authMode"] != "AMLToken":
+            raise bad_request("Tokens are only issued for endpoints with authMode AMLToken.")
+        token, expiry = ctx.identity.issue(f"endpoint:{endpoint['name'].lower()}")
+        return Response(
+            200,
+            {
+                "accessToken": token,
+                "tokenType": "Bearer",
+                "expiryTimeUtc": expiry,
+                "refreshAfterTimeUtc": expiry - 1800,
+            },
+        )
+
+    router.add("GET", WS + "/onlineEndpoints", list_endpoints)
+    router.add("GET", EP, get_endpoint)
+    router.add("PUT", EP, put_endpoint)
+    router.add("DELETE", EP, delete_endpoint)
+    router.add("POST", EP + "/listKeys", list_keys)
+    router.add("POST", EP + "/regenerateKeys", regenerate_keys)
+    router.add("POST", EP + "/token", get_token)
+    deployments.add_routes(router, ctx)
+    scoring.add_routes(router, ctx)

@@ -1,0 +1,44 @@
+"""Shared by online endpoints and deployments: routes, names, state changes, scoring keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .context import WS, Context, get_or_404
+from .state import PRIVATE
+from .web import Request
+
+EP = WS + "/onlineEndpoints/{endpoint}"
+DEP = EP + "/deployments/{deployment}"
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")  # Azure: 3-32, letter first
+
+
+def endpoint_id(ctx: Context, request: Request) -> str:
+    return f"{ctx.workspace(request)['id']}/onlineEndpoints/{request.params['endpoint']}"
+
+
+def endpoint_body(ctx: Context, request: Request) -> dict[str, Any]:
+    name = request.params["endpoint"]
+    return get_or_404(ctx, endpoint_id(ctx, request), "Online endpoint", name)
+
+
+def set_state(ctx: Context, rid: str, state: str) -> None:
+    with ctx.store.lock:
+        body = ctx.store.get(rid)
+        if body is not None:
+            body["properties"]["provisioningState"] = state
+            ctx.store.put(body)
+
+
+def serving_key(deployment: dict[str, Any]) -> str:
+    # One scoring process per deployment generation: an update starts the new one and stops the
+    # old one only once the new one answers (as Azure keeps serving during an update).
+    parts = deployment["id"].lower().split("/")
+    return f"{parts[-3]}/{parts[-1]}/{deployment[PRIVATE]['generation']}"
+
+
+def stop_serving(ctx: Context, deployment: dict[str, Any]) -> None:
+    if ctx.serving is not None:
+        for key in {deployment[PRIVATE].get("serving_key"), serving_key(deployment)} - {None}:
+            ctx.serving.stop(key)

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from azure.ai.ml import MLClient
+from azure.ai.ml.constants import AssetTypes
+from azure.ai.ml.entities import Model
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from tests.standin.conftest import make_client
+from tests.standin.fixture import StandIn
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_workspace_and_datastore(ml_client: MLClient, standin: StandIn) -> None:
+    ws = ml_client.workspaces.get(standin.env["AZML_STANDIN_WORKSPACE"])
+    assert ws.name == standin.env["AZML_STANDIN_WORKSPACE"]
+    store = ml_client.datastores.get_default()
+    assert store.name == "workspaceblobstore"
+    assert store.account_name == "devstoreaccount1"
+
+
+def test_folder_and_file_models(ml_client: MLClient, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.txt").write_text("w=1\n")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "extra.json").write_text("{}")
+    name = _name("folder")
+    first = ml_client.models.create_or_update(Model(name=name, path=folder, version="1"))
+    assert first.version == "1"
+    assert first.path.startswith("azureml://")
+    # Auto-versioning: no version given -> the service's nextVersion.
+    second = ml_client.models.create_or_update(Model(name=name, path=folder))
+    assert second.version == "2"
+    got = ml_client.models.get(name, "1")
+    assert got.id.lower() == first.id.lower()
+    versions = sorted(m.version for m in ml_client.models.list(name=name))
+    assert versions == ["1", "2"]
+    assert ml_client.models.get(name, label="latest").version == "2"
+
+    single = tmp_path / "model.pkl"
+    single.write_bytes(b"pickle-bytes")
+    file_model = ml_client.models.create_or_update(Model(name=_name("file"), path=single))
+    assert file_model.version == "1"
+    assert file_model.path.endswith("model.pkl")
+
+
+def test_same_version_changed_content_is_conflict(ml_client: MLClient, tmp_path: Path) -> None:
+    path = tmp_path / "m.txt"
+    path.write_text("one")
+    name = _name("immutable")
+    ml_client.models.create_or_update(Model(name=name, path=path, version="1"))
+    # Identical content again: accepted (200), same version.
+    again = ml_client.models.create_or_update(Model(name=name, path=path, version="1"))
+    assert again.version == "1"
+    path.write_text("two")
+    with pytest.raises(HttpResponseError) as info:
+        ml_client.models.create_or_update(Model(name=name, path=path, version="1"))
+    assert info.value.status_code == 409
+
+
+def test_mlflow_model_gets_flavors(ml_client: MLClient, tmp_path: Path) -> None:
+    folder = tmp_path / "mlflow_model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
+        "    python_version: 3.11.7\n"
+        "    env:\n      conda: conda.yaml\n  sklearn:\n    sklearn_version: 1.9.1\n"
+        "    pickled_model: model.pkl\n"
+    )
+    (folder / "model.pkl").write_bytes(b"x")
+    model = ml_client.models.create_or_update(
+        Model(name=_name("mlflow"), path=folder, type=AssetTypes.MLFLOW_MODEL)
+    )
+    assert set(model.flavors) == {"python_function", "sklearn"}
+    assert model.flavors["sklearn"]["sklearn_version"] == "1.9.1"
+
+
+def test_wrong_client_secret(standin: StandIn) -> None:
+    client = make_client(standin.env, secret="not-the-secret")
+    with pytest.raises(ClientAuthenticationError) as info:
+        client.workspaces.get(standin.env["AZML_STANDIN_WORKSPACE"])
+    assert "AADSTS7000215" in str(info.value)
+
+
+def test_missing_token_is_401(standin: StandIn) -> None:
+    import requests
+
+    env = standin.env
+    url = (
+        f"{standin.url}/subscriptions/{env['AZ_SUBSCRIPTION_ID']}/resourceGroups/"
+        f"{env['AZML_STANDIN_RESOURCE_GROUP']}/providers/Microsoft.MachineLearningServices/"
+        f"workspaces/{env['AZML_STANDIN_WORKSPACE']}?api-version=2024-10-01-preview"
+    )
+    for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
+        response = requests.get(url, headers=headers, verify=env["REQUESTS_CA_BUNDLE"], timeout=10)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] in ("AuthenticationFailed",
+                                                      "InvalidAuthenticationToken")
