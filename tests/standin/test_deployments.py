@@ -28,8 +28,6 @@ from sklearn.linear_model import LinearRegression
 
 from tests.standin.fixture import StandIn
 
-# The scoring processes come from tests/standin/serving.py (written to CONTRACT.md).
-pytest.importorskip("tests.standin.serving")
 pytestmark = pytest.mark.timeout(900)  # the first run builds the scoring environment
 
 X = [[1.0], [2.0], [5.0]]
