@@ -5,7 +5,11 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_deploy_model, azml_markdown_report
+from azml_components.runtime import (
+    azml_deploy_model,
+    azml_markdown_report,
+    azml_model_id_input,
+)
 
 
 @azure_component
@@ -75,17 +79,7 @@ def deploy_model(
     """
     from collections import namedtuple
 
-    if registered_model is not None and model_id:
-        raise ValueError("registered_model / model_id: give exactly one")
-    if registered_model is not None:
-        model_id = registered_model.metadata.get("asset_id", "")
-        if not model_id:
-            raise ValueError(
-                "registered_model: has no asset_id in its metadata; pass the "
-                "registered_model output of register_model"
-            )
-    if not model_id:
-        raise ValueError("registered_model / model_id: give exactly one")
+    model_id = azml_model_id_input(registered_model, model_id)
     result = azml_deploy_model(
         subscription_id=subscription_id,
         resource_group=resource_group,

@@ -5,7 +5,11 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_invoke_endpoint
+from azml_components.runtime import (
+    azml_endpoint_name_input,
+    azml_invoke_endpoint,
+    azml_payload_input,
+)
 
 
 @azure_component
@@ -57,20 +61,8 @@ def invoke_endpoint(
     import json
     from collections import namedtuple
 
-    if bool(endpoint_name) == (endpoint is not None):
-        raise ValueError("endpoint / endpoint_name: give exactly one")
-    if endpoint is not None:
-        endpoint_name = endpoint.metadata.get("endpoint_name", "")
-        if not endpoint_name:
-            raise ValueError(
-                "endpoint: has no endpoint_name in its metadata; pass the endpoint "
-                "output of deploy_model"
-            )
-    if bool(payload) == (payload_file is not None):
-        raise ValueError("payload / payload_file: give exactly one")
-    if payload_file is not None:
-        with open(payload_file.path, encoding="utf-8") as handle:
-            payload = handle.read()
+    endpoint_name = azml_endpoint_name_input(endpoint, endpoint_name)
+    payload = azml_payload_input(payload, payload_file)
     result = azml_invoke_endpoint(
         subscription_id=subscription_id,
         resource_group=resource_group,

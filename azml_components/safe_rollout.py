@@ -5,7 +5,12 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_markdown_report, azml_safe_rollout
+from azml_components.runtime import (
+    azml_markdown_report,
+    azml_model_id_input,
+    azml_payload_input,
+    azml_safe_rollout,
+)
 
 
 @azure_component
@@ -84,17 +89,8 @@ def safe_rollout(
     """
     from collections import namedtuple
 
-    if registered_model is not None and model_id:
-        raise ValueError("registered_model / model_id: give exactly one")
-    if registered_model is not None:
-        model_id = registered_model.metadata.get("asset_id", "")
-    if not model_id:
-        raise ValueError("registered_model / model_id: give exactly one")
-    if bool(payload) == (payload_file is not None):
-        raise ValueError("payload / payload_file: give exactly one")
-    if payload_file is not None:
-        with open(payload_file.path, encoding="utf-8") as handle:
-            payload = handle.read()
+    model_id = azml_model_id_input(registered_model, model_id)
+    payload = azml_payload_input(payload, payload_file)
     result = azml_safe_rollout(
         subscription_id=subscription_id,
         resource_group=resource_group,

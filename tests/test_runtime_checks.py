@@ -114,3 +114,30 @@ def test_no_service_principal_means_default_chain_without_instance_metadata():
     assert isinstance(credential, DefaultAzureCredential)
     kinds = {type(c).__name__ for c in credential.credentials}
     assert "ManagedIdentityCredential" not in kinds and "EnvironmentCredential" in kinds
+
+
+def test_artifact_or_string_inputs(tmp_path):
+    from kfp import dsl
+
+    from azml_components.runtime import (
+        azml_endpoint_name_input,
+        azml_model_id_input,
+        azml_payload_input,
+    )
+
+    registered = dsl.Model(uri=str(tmp_path / "m"), metadata={"asset_id": "azureml:m:3"})
+    assert azml_model_id_input(registered, "") == "azureml:m:3"
+    assert azml_model_id_input(None, "azureml:x:1") == "azureml:x:1"
+    with pytest.raises(ValueError, match="give exactly one"):
+        azml_model_id_input(registered, "azureml:x:1")
+    with pytest.raises(ValueError, match="no asset_id"):
+        azml_model_id_input(dsl.Model(uri=str(tmp_path / "m"), metadata={}), "")
+    body = tmp_path / "request.json"
+    body.write_text('{"data": [[1]]}')
+    assert azml_payload_input("", dsl.Dataset(uri=str(body))) == '{"data": [[1]]}'
+    with pytest.raises(ValueError, match="payload / payload_file"):
+        azml_payload_input("", None)
+    endpoint = dsl.Artifact(uri="https://x", metadata={"endpoint_name": "ep-1"})
+    assert azml_endpoint_name_input(endpoint, "") == "ep-1"
+    with pytest.raises(ValueError, match="endpoint / endpoint_name"):
+        azml_endpoint_name_input(endpoint, "ep-2")

@@ -27,6 +27,11 @@ from azml_components.runtime.endpoints import (
     azml_traffic_of,
     azml_update_traffic,
 )
+from azml_components.runtime.inputs import (
+    azml_endpoint_name_input,
+    azml_model_id_input,
+    azml_payload_input,
+)
 from azml_components.runtime.invoke import (
     azml_count_rows,
     azml_invoke_endpoint,
@@ -91,4 +96,7 @@ FUNCTIONS = [
     azml_markdown_report,
     azml_check_steps,
     azml_safe_rollout,
+    azml_model_id_input,
+    azml_payload_input,
+    azml_endpoint_name_input,
 ]

@@ -75,3 +75,14 @@ def write_custom_model(root: Path, alpha: float = 0.5, init_raises: bool = False
 
 def data_payload(rows: np.ndarray) -> str:
     return json.dumps({"data": rows.tolist()})
+
+
+def ml_client():
+    """An MLClient for the stand-in's workspace, built the way the components build theirs."""
+    from azure.ai.ml import MLClient
+
+    from azml_components.runtime import azml_credential
+
+    ws = workspace()
+    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
+                    ws["workspace_name"])

@@ -14,12 +14,17 @@ import pytest
 from azure.ai.ml import MLClient
 
 from azml_components.runtime import (
-    azml_credential,
     azml_deploy_model,
     azml_invoke_endpoint,
     azml_register_model,
 )
-from tests.components.helpers import data_payload, diabetes_rows, workspace, write_custom_model
+from tests.components.helpers import (
+    data_payload,
+    diabetes_rows,
+    ml_client,
+    workspace,
+    write_custom_model,
+)
 
 pytestmark = pytest.mark.timeout(600)
 ENDPOINT = "deploy-tests"
@@ -27,9 +32,7 @@ ENDPOINT = "deploy-tests"
 
 @pytest.fixture(scope="module")
 def client(standin) -> MLClient:
-    ws = workspace()
-    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
-                    ws["workspace_name"])
+    return ml_client()
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,15 @@
 import pytest
 from azure.ai.ml import MLClient
 
-from azml_components.runtime import azml_credential, azml_register_model
-from tests.components.helpers import workspace, write_custom_model
+from azml_components.runtime import azml_register_model
+from tests.components.helpers import ml_client, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
 def client(standin) -> MLClient:
-    ws = workspace()
-    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
-                    ws["workspace_name"])
+    return ml_client()
 
 
 def test_register_folder_model_with_lineage(standin, client, tmp_path):

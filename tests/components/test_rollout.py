@@ -17,23 +17,26 @@ from kfp import dsl, local
 
 from azml_components import delete_endpoint, deploy_model, invoke_endpoint, set_traffic
 from azml_components.runtime import (
-    azml_credential,
     azml_deploy_model,
     azml_invoke_endpoint,
     azml_register_model,
     azml_update_traffic,
 )
 from pipelines.blue_green_rollout import blue_green_rollout
-from tests.components.helpers import data_payload, diabetes_rows, workspace, write_custom_model
+from tests.components.helpers import (
+    data_payload,
+    diabetes_rows,
+    ml_client,
+    workspace,
+    write_custom_model,
+)
 
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def client(standin) -> MLClient:
-    ws = workspace()
-    return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
-                    ws["workspace_name"])
+    return ml_client()
 
 
 @pytest.fixture(scope="module")
