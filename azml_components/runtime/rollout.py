@@ -124,8 +124,16 @@ def azml_safe_rollout(
             raise RuntimeError(f"smoke test ({label}) failed: " + "; ".join(answer["problems"]))
         log.append(f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms")
 
+    # SIGTERM only sets a flag, checked between steps: an exception raised inside a network
+    # call would be taken for a connection error and retried by urllib3/azure-core.
+    cancelled = []
+
     def cancel(signum, frame):
-        raise InterruptedError("rollout cancelled by SIGTERM")
+        cancelled.append(signum)
+
+    def check() -> None:
+        if cancelled:
+            raise InterruptedError("rollout cancelled by SIGTERM")
 
     in_main = threading.current_thread() is threading.main_thread()
     previous_handler = signal.signal(signal.SIGTERM, cancel) if in_main else None
@@ -148,14 +156,18 @@ def azml_safe_rollout(
         )
         deployed = True
         log.append(f"deployed {deployment_name} ({models[deployment_name]}) at 0%")
+        check()
         smoke(deployment_name, f"{deployment_name} directly")
+        check()
         endpoint = client.online_endpoints.get(endpoint_name)
         if mirror_percent and any(before.values()):
             azml_set_traffic(
                 client, endpoint, before, {deployment_name: mirror_percent}, timeout_seconds
             )
             log.append(f"mirrored {mirror_percent}% of live traffic to {deployment_name}")
+            check()
             smoke("", "live traffic while mirroring")
+            check()
             endpoint = azml_set_traffic(
                 client,
                 client.online_endpoints.get(endpoint_name),
@@ -175,8 +187,10 @@ def azml_safe_rollout(
                 client, client.online_endpoints.get(endpoint_name), plan, mirror, timeout_seconds
             )
             log.append(f"traffic {plan}")
+            check()
             smoke(deployment_name, f"{deployment_name} at {step}%")
             smoke("", f"endpoint at {step}%")
+            check()
     except BaseException as error:
         # From here on a second SIGTERM must not cut the rollback short.
         if in_main:

@@ -109,41 +109,57 @@ def test_mirror_traffic_reaches_the_mirror_deployment(standin, client, blue_mode
     assert client.online_endpoints.get("rollout-mirror").mirror_traffic in ({}, None)
 
 
-def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path):
-    _endpoint_with_blue("rollout-cancel", blue_model)
-    # Slow traffic changes keep the rollout waiting on Azure when the signal arrives.
-    standin.lro_fault(path_regex=r"onlineEndpoints/rollout-cancel$", outcome="Slow",
-                      delay_seconds=20, count=1)
+def _rollout_process():
+    # The safe_rollout task's Python process (kfp's shells exec into it, see _component.py).
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "--function_to_execute" in cmdline and cmdline[
+                cmdline.index("--function_to_execute") + 1] == "safe_rollout":
+            return process
+    return None
+
+
+@pytest.mark.parametrize(("endpoint", "slow_path", "traffic_when_signalled"), [
+    # The first traffic step stays in progress for a minute: traffic has moved to 90/10.
+    ("rollout-cancel", "/onlineendpoints/rollout-cancel", {"blue": 90, "green": 10}),
+    # The new deployment is still provisioning: nothing has moved yet.
+    ("rollout-cancel-early", "/onlineendpoints/rollout-cancel-early/deployments/green",
+     {"blue": 100}),
+])
+def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path, endpoint,
+                                              slow_path, traffic_when_signalled):
+    _endpoint_with_blue(endpoint, blue_model)
+    # The first PUT of `slow_path` from here on stays in progress for a minute, so the signal
+    # arrives while the rollout waits on Azure.
+    standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=60, count=1)
+    standin.clear_requests()
     outcome = {}
 
     def run():
         try:
-            _run_rollout(tmp_path, "rollout-cancel")
+            _run_rollout(tmp_path, endpoint)
         except BaseException as error:  # noqa: BLE001 - inspected below
             outcome["error"] = error
 
     runner = threading.Thread(target=run)
     runner.start()
     deadline = time.monotonic() + 600
-    victim = None
-    while victim is None and time.monotonic() < deadline and runner.is_alive():
-        for process in psutil.process_iter(["cmdline"]):
-            cmdline = " ".join(process.info["cmdline"] or [])
-            if "executor_main" in cmdline and "safe_rollout" in cmdline:
-                traffic = client.online_endpoints.get("rollout-cancel").traffic
-                if "green" in _deployments(client, "rollout-cancel") and traffic.get(
-                        "blue") == 100:
-                    victim = process
-                break
-        time.sleep(0.5)
-    assert victim is not None, "the rollout never reached its traffic step"
-    time.sleep(2)
+    stepping = False
+    while not stepping and time.monotonic() < deadline and runner.is_alive():
+        stepping = any(r["method"] == "PUT" and r["path"].lower().endswith(slow_path)
+                       for r in standin.requests())
+        time.sleep(0.2)
+    assert stepping, f"the rollout never sent PUT {slow_path}"
+    live = {k: v for k, v in client.online_endpoints.get(endpoint).traffic.items() if v}
+    assert live == traffic_when_signalled
+    victim = _rollout_process()
+    assert victim is not None
     victim.send_signal(signal.SIGTERM)
     runner.join(600)
     assert "error" in outcome, "a cancelled rollout must fail the run"
-    assert client.online_endpoints.get("rollout-cancel").traffic == {"blue": 100}
-    assert _deployments(client, "rollout-cancel") == {"blue"}
-    _blue_answers("rollout-cancel", blue_model)
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+    assert _deployments(client, endpoint) == {"blue"}
+    _blue_answers(endpoint, blue_model)
 
 
 def test_bad_traffic_maps_are_rejected_before_any_write(standin, blue_model):
