@@ -70,7 +70,13 @@ def azml_credential(environ: Optional[dict] = None):
 
 def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str):
     # One MLClient per component run, bound to the workspace the inputs name.
+    import logging
+
     from azure.ai.ml import MLClient
+
+    # KFP's executor logs at INFO, where the SDK reports every HTTP request and activity: keep
+    # task logs to what the component prints, and Azure's warnings and errors.
+    logging.getLogger("azure").setLevel(logging.WARNING)
 
     azml_check_asset_name("resource_group", resource_group)
     azml_check_asset_name("workspace_name", workspace_name)

@@ -25,7 +25,7 @@ def _expected_predictions(rows: int = 5) -> tuple:
 
 
 @pytest.mark.parametrize("model_format", ["mlflow", "custom"])
-def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format):
+def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, capfd):
     ws = workspace()
     endpoint = f"pipeline-{model_format}"
     answer = run_pipeline_locally(
@@ -49,3 +49,11 @@ def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model
     models = list(client.models.list(name=f"diabetes-{model_format}"))
     assert models and models[0].tags.get("kfp_source_uri", "").endswith("/model")
     assert models[0].tags.get("kfp_run_id")
+    # The client secret never shows in task logs or in any output the run wrote.
+    secret = standin.env["AZ_CLIENT_SECRET"]
+    logs = capfd.readouterr()
+    assert secret not in logs.out and secret not in logs.err
+    assert "Request URL" not in logs.out  # SDK request logging is kept out of task logs
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
