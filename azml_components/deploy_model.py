@@ -23,6 +23,7 @@ def deploy_model(
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
     code: Optional[dsl.Input[dsl.Artifact]] = None,
+    code_in_model: str = "",
     scoring_script: str = "score.py",
     conda_file: str = "",
     image: str = "",
@@ -55,6 +56,8 @@ def deploy_model(
         model_id: A registered model as azureml:NAME:VERSION or its ARM id. Give this or
             registered_model.
         code: Folder holding the scoring script and anything it imports (custom models).
+        code_in_model: Instead of code: a folder inside the registered model that holds the
+            scoring script (the model is downloaded to read it), e.g. "code".
         scoring_script: File name of the scoring script inside the code folder.
         conda_file: Conda environment for the deployment: YAML content, or the name of a .yml
             file inside the code folder.
@@ -88,7 +91,8 @@ def deploy_model(
         deployment_name=deployment_name,
         model_id=model_id,
         code_path=code.path if code is not None else "",
-        scoring_script=scoring_script if code is not None else "",
+        scoring_script=scoring_script if code is not None or code_in_model else "",
+        code_in_model=code_in_model,
         conda_file=conda_file,
         image=image,
         environment=environment,

@@ -104,6 +104,31 @@ def azml_check_code(code_path: str, scoring_script: str) -> None:
         )
 
 
+def azml_code_from_model(client, model, code_in_model: str, timeout_seconds: int) -> str:
+    # Download the registered model (a read) and return its folder `code_in_model`. The SDK lays
+    # a download out as <dir>/<model name>/<registered folder>/...
+    import os
+    import tempfile
+
+    target = tempfile.mkdtemp(prefix="azml-model-")
+    azml_wait(
+        f"downloading model {model.name}:{model.version} for its code folder",
+        lambda: client.models.download(model.name, version=model.version, download_path=target),
+        timeout_seconds,
+    )
+    root = os.path.join(target, model.name)
+    candidates = [os.path.join(root, code_in_model)]
+    if os.path.isdir(root):
+        candidates += [os.path.join(root, sub, code_in_model) for sub in sorted(os.listdir(root))]
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return candidate
+    raise ValueError(
+        f"code_in_model: {code_in_model!r} is not a folder inside model {model.name}:"
+        f"{model.version}"
+    )
+
+
 def azml_get_or_none(what: str, function, *args):
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -158,6 +183,7 @@ def azml_deploy_model(
     instance_type: str = "Standard_DS3_v2",
     instance_count: int = 1,
     auth_mode: str = "key",
+    code_in_model: str = "",
     traffic_percent: int = 100,
     environment_variables: Optional[dict] = None,
     timeout_seconds: int = 3600,
@@ -165,6 +191,8 @@ def azml_deploy_model(
     # Create the endpoint if needed, create or update the deployment, then move traffic. Traffic
     # moves only after the deployment succeeded, so a failed new deployment never takes traffic
     # from a working one; a failed new deployment (and an endpoint this call created) is deleted.
+    import os
+
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_model_id(model_id)
@@ -175,8 +203,16 @@ def azml_deploy_model(
     if not instance_type or not isinstance(instance_type, str):
         raise ValueError("instance_type: required, e.g. Standard_DS3_v2")
     env_vars = azml_string_map("environment_variables", environment_variables)
-    azml_check_code(code_path, scoring_script)
-    env_spec = azml_resolve_environment(code_path, conda_file, image, environment)
+    if code_in_model:
+        if code_path:
+            raise ValueError("code / code_in_model: give at most one")
+        if not scoring_script:
+            raise ValueError("scoring_script: required with code_in_model")
+        if os.path.isabs(code_in_model) or ".." in code_in_model.split("/"):
+            raise ValueError(f"code_in_model: {code_in_model!r} must be a relative folder")
+    else:
+        azml_check_code(code_path, scoring_script)
+        env_spec = azml_resolve_environment(code_path, conda_file, image, environment)
     subscription = azml_subscription_id(subscription_id)
     client = azml_ml_client(subscription, resource_group, workspace_name)
 
@@ -196,6 +232,10 @@ def azml_deploy_model(
         model = azml_call(
             f"reading model {model_id}", client.models.get, parts[-3], version=parts[-1]
         )
+    if code_in_model:
+        code_path = azml_code_from_model(client, model, code_in_model, timeout_seconds)
+        azml_check_code(code_path, scoring_script)
+        env_spec = azml_resolve_environment(code_path, conda_file, image, environment)
     is_mlflow = (model.type or "").lower() == "mlflow_model"
     if not is_mlflow and not code_path:
         raise ValueError(

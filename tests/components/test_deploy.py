@@ -172,3 +172,27 @@ def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin)
         timer.cancel()
         standin.clear_faults()
     assert client.online_endpoints.get(ENDPOINT).traffic == before
+
+
+def test_code_folder_inside_the_model(standin, tmp_path):
+    import shutil
+
+    model_dir, code_dir, model = write_custom_model(tmp_path, alpha=1.5)
+    shutil.copytree(code_dir, model_dir / "code")
+    registered = azml_register_model(**workspace(), model_name="deploy-code-inside",
+                                     model_path=str(model_dir))
+    arguments = {**workspace(), "endpoint_name": "deploy-inside", "deployment_name": "blue",
+                 "model_id": registered["asset_id"], "scoring_script": "score.py",
+                 "conda_file": "conda.yaml", "timeout_seconds": 300}
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="code_in_model: 'nope' is not a folder inside model"):
+        azml_deploy_model(**arguments, code_in_model="nope")
+    with pytest.raises(ValueError, match="scoring_script: 'other.py' is not in the code folder"):
+        azml_deploy_model(**{**arguments, "scoring_script": "other.py"}, code_in_model="code")
+    writes = [r for r in standin.requests() if r["method"] in ("PUT", "DELETE")
+              and r["path"].startswith("/subscriptions/")]
+    assert writes == []
+    result = azml_deploy_model(**arguments, code_in_model="code")
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=result["endpoint_name"],
+                                  payload=data_payload(diabetes_rows()))
+    assert np.allclose(answer["response"], model.predict(diabetes_rows()))
