@@ -29,11 +29,14 @@ import requests
 import yaml
 
 SERVER = "azureml-inference-server-http==1.5.1"
+# The server asks for gunicorn>=23.0.0; pinned so every environment runs the same one.
+GUNICORN = "gunicorn==27.0.1"
 MLFLOW = "mlflow-skinny==3.17.2"
 SUPPORT = Path(__file__).resolve().parent / "serving_support"
 # What the wheelhouse holds: the inference server, the example's and the tests' model stacks.
 WHEELHOUSE_REQUIREMENTS = [
     SERVER,
+    GUNICORN,
     MLFLOW,
     "scikit-learn==1.9.1",
     "joblib==1.6.0",
@@ -89,9 +92,11 @@ def requirements_for_mlflow(model_dir: Path) -> list[str]:
 
 
 def normalise(requirements: list[str]) -> list[str]:
-    """Deduplicated by name (a pinned line wins), with the server always present, sorted."""
+    """Deduplicated by name (a pinned line wins), with the server and gunicorn, sorted."""
     chosen: dict[str, str] = {}
-    for requirement in [SERVER, *requirements]:
+    named = {_name(r) for r in requirements}
+    defaults = [SERVER] + ([] if "gunicorn" in named else [GUNICORN])
+    for requirement in [*defaults, *requirements]:
         name = _name(requirement)
         if name not in chosen or ("==" in requirement and "==" not in chosen[name]):
             chosen[name] = requirement.strip()
@@ -135,25 +140,23 @@ class ServingManager:
                 "Image build failed: the stand-in has no wheelhouse to install from; run "
                 "`python3 -m nox -s wheelhouse` first.",
             )
-        # Built in place (venv scripts embed their path); `.complete` marks a finished build
-        # and the lock keeps others out until then.
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([_base_python(), "-m", "venv", str(target)], check=True,
-                       capture_output=True)
-        result = subprocess.run(
-            [str(target / "bin" / "python"), "-m", "pip", "install", "--no-index",
-             "--disable-pip-version-check", "--find-links", str(self.wheelhouse), *wanted],
-            capture_output=True, text=True, env=_clean_env(),
-        )
+        # Built beside the target and renamed into place, so a half-built environment is never
+        # seen; we only ever run `bin/python -m ...`, which does not depend on the venv's path.
+        staging = target.with_name(f"{target.name}.building-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        started = time.monotonic()
+        result = _install(staging, wanted, self.wheelhouse, self.env_cache_dir / ".uv-cache")
         if result.returncode != 0:
-            shutil.rmtree(target, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
             raise ProvisionError(
                 "environment build failed",
                 "Image build failed while installing the environment's pip requirements:\n"
                 f"  {' '.join(wanted)}\n{result.stdout[-3000:]}{result.stderr[-6000:]}",
             )
-        (target / "requirements.txt").write_text("\n".join(wanted) + "\n")
-        (target / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+        (staging / "requirements.txt").write_text("\n".join(wanted) + "\n")
+        (staging / ".complete").write_text(f"built in {time.monotonic() - started:.1f} s\n")
+        shutil.rmtree(target, ignore_errors=True)  # leftovers of an interrupted old-style build
+        os.rename(staging, target)
         self.builds += 1
 
     # --- processes ------------------------------------------------------------------------------
@@ -168,8 +171,12 @@ class ServingManager:
             code_dir, scoring_script = SUPPORT, "mlflow_score.py"
         else:
             requirements, notes = requirements_from_conda(conda_file)
-        env_dir = self.environment(requirements)
         log_path = self._log_path(key)
+        try:
+            env_dir = self.environment(requirements)
+        except ProvisionError as error:
+            log_path.write_text(error.logs + "\n")  # get_logs shows the failed build too
+            raise
         port = _free_port()
         env = {**_clean_env(), **env_vars,
                "AML_APP_ROOT": str(code_dir), "AZUREML_ENTRY_SCRIPT": str(scoring_script),
@@ -275,6 +282,39 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _uv() -> str | None:
+    """uv, if installed (on PATH or as the `uv` package): it builds environments ~10x faster."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        import uv  # type: ignore[import-not-found]
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def _install(venv: Path, wanted: list[str], wheelhouse: Path,
+             uv_cache: Path) -> subprocess.CompletedProcess[str]:
+    """Create `venv` and install `wanted` into it from `wheelhouse` only (no index)."""
+    uv = _uv()
+    if uv:
+        made = subprocess.run([uv, "venv", "--quiet", "--python", _base_python(), str(venv)],
+                              capture_output=True, text=True, env=_clean_env())
+        command = [uv, "pip", "install", "--python", str(venv / "bin" / "python"), "--offline",
+                   "--no-index", "--find-links", str(wheelhouse), "--cache-dir", str(uv_cache),
+                   "--compile-bytecode"]  # pip does; else every start compiles the stack
+    else:
+        made = subprocess.run([_base_python(), "-m", "venv", str(venv)],
+                              capture_output=True, text=True, env=_clean_env())
+        command = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index",
+                   "--disable-pip-version-check", "--find-links", str(wheelhouse)]
+    if made.returncode != 0:
+        return made
+    return subprocess.run([*command, *wanted], capture_output=True, text=True, env=_clean_env())
 
 
 def _base_python() -> str:
