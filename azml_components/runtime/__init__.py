@@ -25,7 +25,6 @@ from azml_components.runtime.endpoints import (
     azml_delete_deployment,
     azml_delete_endpoint,
     azml_parse_traffic,
-    azml_traffic_of,
     azml_update_traffic,
 )
 from azml_components.runtime.inputs import (
@@ -51,7 +50,11 @@ from azml_components.runtime.register import (
 )
 from azml_components.runtime.report import azml_markdown_report
 from azml_components.runtime.rollout import azml_check_steps, azml_safe_rollout
-from azml_components.runtime.traffic import azml_check_traffic, azml_plan_traffic
+from azml_components.runtime.traffic import (
+    azml_check_traffic,
+    azml_plan_traffic,
+    azml_traffic_of,
+)
 from azml_components.runtime.validation import (
     azml_check_asset_name,
     azml_check_choice,
@@ -75,6 +78,7 @@ FUNCTIONS = [
     azml_validate_model_source,
     azml_string_map,
     azml_register_model,
+    azml_traffic_of,
     azml_check_traffic,
     azml_plan_traffic,
     azml_studio_endpoint_url,
@@ -90,7 +94,6 @@ FUNCTIONS = [
     azml_count_rows,
     azml_predictions,
     azml_invoke_endpoint,
-    azml_traffic_of,
     azml_parse_traffic,
     azml_update_traffic,
     azml_delete_deployment,

@@ -4,7 +4,11 @@ from typing import Optional
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
 from azml_components.runtime.operations import azml_call, azml_describe_error, azml_wait
 from azml_components.runtime.register import azml_string_map
-from azml_components.runtime.traffic import azml_check_traffic, azml_plan_traffic
+from azml_components.runtime.traffic import (
+    azml_check_traffic,
+    azml_plan_traffic,
+    azml_traffic_of,
+)
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_online_name,
@@ -259,8 +263,7 @@ def azml_deploy_model(
     previous_traffic = {}
     previous_mirror = {}
     if existing is not None:
-        previous_traffic = {k: int(v) for k, v in (existing.traffic or {}).items()}
-        previous_mirror = {k: int(v) for k, v in (existing.mirror_traffic or {}).items()}
+        previous_traffic, previous_mirror = azml_traffic_of(existing)
         deployments = [
             d.name
             for d in azml_call(
@@ -348,7 +351,7 @@ def azml_deploy_model(
     endpoint = azml_call(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
-    current = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    current, _ = azml_traffic_of(endpoint)
     if {k.lower(): v for k, v in current.items() if v} != {
         k.lower(): v for k, v in planned.items() if v
     } or mirror != previous_mirror:
@@ -372,14 +375,15 @@ def azml_deploy_model(
         deployment_name,
         endpoint_name,
     )
+    traffic, mirror_traffic = azml_traffic_of(endpoint)
     return {
         "endpoint_name": endpoint.name,
         "deployment_name": dep.name,
         "scoring_uri": endpoint.scoring_uri,
         "swagger_uri": endpoint.openapi_uri or "",
         "auth_mode": endpoint.auth_mode,
-        "traffic": {k: int(v) for k, v in (endpoint.traffic or {}).items()},
-        "mirror_traffic": {k: int(v) for k, v in (endpoint.mirror_traffic or {}).items()},
+        "traffic": traffic,
+        "mirror_traffic": mirror_traffic,
         "previous_traffic": previous_traffic,
         "endpoint_id": endpoint.id,
         "deployment_id": dep.id,

@@ -4,6 +4,13 @@ from typing import Optional
 from azml_components.runtime.validation import azml_check_range
 
 
+def azml_traffic_of(endpoint) -> tuple:
+    # (live, mirror) of an endpoint entity as plain name -> int maps (the SDK has floats).
+    live = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    mirror = {k: int(v) for k, v in (endpoint.mirror_traffic or {}).items()}
+    return live, mirror
+
+
 def azml_check_traffic(traffic: dict, mirror: Optional[dict], deployments: list) -> None:
     # Azure's rules: weights are whole percents for existing deployments; live traffic sums to
     # 100 (or is all 0); mirror traffic goes to one deployment, at most 50%, and never to one
