@@ -12,7 +12,7 @@ from azml_components.runtime.deploy import (
     azml_set_traffic,
 )
 from azml_components.runtime.invoke import azml_count_rows, azml_invoke_endpoint
-from azml_components.runtime.operations import azml_wait
+from azml_components.runtime.operations import azml_call, azml_wait
 from azml_components.runtime.traffic import azml_plan_traffic, azml_traffic_of
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
@@ -92,20 +92,27 @@ def azml_safe_rollout(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
     before, before_mirror = ({}, {}) if endpoint is None else azml_traffic_of(endpoint)
-    existing = (
-        [] if endpoint is None else [d.name for d in client.online_deployments.list(endpoint_name)]
+    # One listing: the names guard against reuse, the models go into the report.
+    current = (
+        []
+        if endpoint is None
+        else azml_call(
+            f"listing deployments of {endpoint_name!r}",
+            lambda: list(client.online_deployments.list(endpoint_name)),
+        )
     )
-    if deployment_name.lower() in {d.lower() for d in existing}:
+    if deployment_name.lower() in {d.name.lower() for d in current}:
         raise ValueError(
             f"deployment_name: {deployment_name!r} already exists on "
             f"{endpoint_name!r}; a rollout needs a new deployment name"
         )
-    models = {}
-    for deployment in [] if endpoint is None else client.online_deployments.list(endpoint_name):
-        models[deployment.name] = (
-            str(deployment.model).split("/models/")[-1].replace("/versions/", ":")
-        )
-    models[deployment_name] = model_id.split("/models/")[-1].replace("/versions/", ":")
+
+    def short(model_ref) -> str:
+        # An ARM id or azureml:NAME:VERSION, shown as NAME:VERSION (or as given).
+        return str(model_ref).split("/models/")[-1].replace("/versions/", ":")
+
+    models = {d.name: short(d.model) for d in current}
+    models[deployment_name] = short(model_id)
     log = []
 
     def smoke(target: str, label: str) -> None:
