@@ -58,12 +58,10 @@ def azml_update_traffic(
         )
     ]
     before, before_mirror = azml_traffic_of(endpoint)
-    # Deployments left out of the new map get 0, as in the portal.
-    full = {name: live.get(name, live.get(name.lower(), 0)) for name in deployments}
-    unknown = [n for n in live if n.lower() not in {d.lower() for d in deployments}]
-    if unknown:
-        azml_check_traffic(live, mirror, deployments)  # raises with the names
-    azml_check_traffic(full, mirror if mirror is not None else before_mirror, deployments)
+    azml_check_traffic(live, mirror if mirror is not None else before_mirror, deployments)
+    # Names match Azure's way, ignoring case; deployments left out get 0, as in the portal.
+    given = {name.lower(): percent for name, percent in live.items()}
+    full = {name: given.get(name.lower(), 0) for name in deployments}
     updated = azml_set_traffic(client, endpoint, full, mirror, timeout_seconds)
     after, after_mirror = azml_traffic_of(updated)
     return {

@@ -179,6 +179,10 @@ def test_bad_traffic_maps_are_rejected_before_any_write(standin, blue_model):
         writes = [r for r in standin.requests() if r["method"] != "GET"
                   and r["path"].startswith("/subscriptions/")]
         assert writes == [], (traffic, writes)
+    # Names are matched ignoring case, as Azure does; the deployment keeps its own spelling.
+    moved = azml_update_traffic(**workspace(), endpoint_name="rollout-rules",
+                                traffic={"BLUE": 100})
+    assert moved["traffic"] == {"blue": 100}
 
 
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
