@@ -11,29 +11,12 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
+# The same scoring script and environment the component tests deploy.
+from tests.components.helpers import CONDA_YAML, SCORE_PY
 from tests.standin.serving import ProvisionError, ServingManager
 
 pytestmark = pytest.mark.timeout(600)
 ROOT = Path(__file__).resolve().parents[2]
-CONDA = """\
-dependencies:
-  - python=3.11
-  - pip
-  - pip:
-    - scikit-learn==1.9.1
-    - joblib==1.6.0
-"""
-SCORE = """\
-import json, os
-import joblib, numpy as np
-model = None
-def init():
-    global model
-    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
-def run(raw_data):
-    return model.predict(np.asarray(json.loads(raw_data)["data"], dtype=float)).tolist()
-"""
-
 
 @pytest.fixture(scope="module")
 def manager(tmp_path_factory):
@@ -52,7 +35,7 @@ def ridge():
     return Ridge(alpha=1.0).fit(data.data[:-10], data.target[:-10]), data.data[-3:]
 
 
-def _custom(tmp_path: Path, model, script: str = SCORE) -> tuple[Path, Path]:
+def _custom(tmp_path: Path, model, script: str = SCORE_PY) -> tuple[Path, Path]:
     (tmp_path / "model" / "model").mkdir(parents=True)
     joblib.dump(model, tmp_path / "model" / "model" / "model.joblib")
     (tmp_path / "code").mkdir()
@@ -64,7 +47,7 @@ def test_scoring_script_serves_the_models_predictions(manager, ridge, tmp_path):
     model, rows = ridge
     model_dir, code_dir = _custom(tmp_path, model)
     manager.start("e/blue", model_dir=model_dir, code_dir=code_dir, scoring_script="score.py",
-                  conda_file=CONDA, env_vars={})
+                  conda_file=CONDA_YAML, env_vars={})
     status, headers, body = manager.score("e/blue", json.dumps({"data": rows.tolist()}).encode(),
                                           {"Content-Type": "application/json"})
     assert status == 200, body
@@ -72,7 +55,7 @@ def test_scoring_script_serves_the_models_predictions(manager, ridge, tmp_path):
     # Same requirements again: the cached environment is reused, not rebuilt.
     builds = manager.builds
     manager.start("e/blue", model_dir=model_dir, code_dir=code_dir, scoring_script="score.py",
-                  conda_file=CONDA, env_vars={})
+                  conda_file=CONDA_YAML, env_vars={})
     assert manager.builds == builds
 
 
@@ -96,18 +79,18 @@ def test_mlflow_model_is_served_without_code(manager, ridge, tmp_path):
 
 
 def test_failing_init_raises_with_the_traceback(manager, ridge, tmp_path):
-    broken = SCORE.replace("    global model\n", "    raise ValueError('no weights here')\n")
+    broken = SCORE_PY.replace("    global model\n", "    raise ValueError('no weights here')\n")
     model_dir, code_dir = _custom(tmp_path, ridge[0], broken)
     with pytest.raises(ProvisionError) as raised:
         manager.start("e/broken", model_dir=model_dir, code_dir=code_dir,
-                      scoring_script="score.py", conda_file=CONDA, env_vars={})
+                      scoring_script="score.py", conda_file=CONDA_YAML, env_vars={})
     assert "ValueError: no weights here" in raised.value.logs
     assert not manager.running("e/broken")
 
 
 def test_environment_that_cannot_be_built_fails_provisioning(manager, ridge, tmp_path):
     model_dir, code_dir = _custom(tmp_path, ridge[0])
-    conda = CONDA + "    - no-such-package-for-azml==9.9\n"
+    conda = CONDA_YAML + "    - no-such-package-for-azml==9.9\n"
     with pytest.raises(ProvisionError) as raised:
         manager.start("e/nobuild", model_dir=model_dir, code_dir=code_dir,
                       scoring_script="score.py", conda_file=conda, env_vars={})
@@ -118,7 +101,7 @@ def test_environment_that_cannot_be_built_fails_provisioning(manager, ridge, tmp
 def test_stop_leaves_no_process_behind(manager, ridge, tmp_path):
     model_dir, code_dir = _custom(tmp_path, ridge[0])
     manager.start("e/stop", model_dir=model_dir, code_dir=code_dir, scoring_script="score.py",
-                  conda_file=CONDA, env_vars={"EXTRA": "1"})
+                  conda_file=CONDA_YAML, env_vars={"EXTRA": "1"})
     master = psutil.Process(manager.pid("e/stop"))
     family = [master, *master.children(recursive=True)]
     assert len(family) >= 2  # gunicorn master and its worker
