@@ -222,16 +222,15 @@ def azml_safe_rollout(
                     min(timeout_seconds, 600),
                 )
             )
-        if in_main:
-            signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
         message = "\n".join(
             [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log, *notes]
         )
         if isinstance(error, (InterruptedError, TimeoutError)):
             raise type(error)(message) from error
         raise RuntimeError(message) from error
-    if in_main:
-        signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
     removed = []
     if remove_old:
         for name, share in before.items():
