@@ -141,3 +141,33 @@ def test_artifact_or_string_inputs(tmp_path):
     assert azml_endpoint_name_input(endpoint, "") == "ep-1"
     with pytest.raises(ValueError, match="endpoint / endpoint_name"):
         azml_endpoint_name_input(endpoint, "ep-2")
+
+
+def _wait_while_signalled(handler):
+    # A one-second operation with SIGTERM arriving in the middle, under `handler`.
+    import os
+    import signal
+    import threading
+    import time
+
+    from azml_components.runtime import azml_wait
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        return azml_wait("a slow operation", lambda: time.sleep(1.0) or "done", 30)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_interrupts_a_wait():
+    with pytest.raises(InterruptedError, match="a slow operation: cancelled by SIGTERM"):
+        _wait_while_signalled(lambda signum, frame: None)
+
+
+def test_an_ignored_sigterm_stays_ignored_during_a_wait():
+    import signal
+
+    assert _wait_while_signalled(signal.SIG_IGN) == "done"

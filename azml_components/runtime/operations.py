@@ -53,9 +53,14 @@ def azml_wait(what: str, function, timeout_seconds: int, poll_seconds: float = 0
             outcome["error"] = error
 
     received = []
-    in_main_thread = threading.current_thread() is threading.main_thread()
+    # Only the main thread may set handlers; a caller that chose to ignore SIGTERM (a rollback
+    # under way) keeps ignoring it.
+    handle_sigterm = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    )
     previous = None
-    if in_main_thread:
+    if handle_sigterm:
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
     worker = threading.Thread(target=target, name=f"azml-wait: {what}", daemon=True)
     deadline = time.monotonic() + timeout_seconds
@@ -72,7 +77,7 @@ def azml_wait(what: str, function, timeout_seconds: int, poll_seconds: float = 0
                 )
             worker.join(min(poll_seconds, remaining))
     finally:
-        if in_main_thread:
+        if handle_sigterm:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     if received:
         raise InterruptedError(f"{what}: cancelled by SIGTERM while waiting")

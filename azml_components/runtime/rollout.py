@@ -203,12 +203,16 @@ def azml_safe_rollout(
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         notes = []
         if deployed:
-            endpoint = client.online_endpoints.get(endpoint_name)
+            # The read is inside the best effort too: a failing read must not skip the delete.
             notes.append(
                 azml_best_effort(
                     f"restoring traffic {before} (mirror {before_mirror})",
                     lambda: azml_set_traffic(
-                        client, endpoint, before, before_mirror, timeout_seconds
+                        client,
+                        client.online_endpoints.get(endpoint_name),
+                        before,
+                        before_mirror,
+                        timeout_seconds,
                     ),
                     min(timeout_seconds, 600),
                 )
