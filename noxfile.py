@@ -1,7 +1,6 @@
 """Developer and CI entry points. `python3 -m nox -l` lists them."""
 
 import os
-import shutil
 from pathlib import Path
 
 import nox
@@ -17,14 +16,15 @@ def _install(session: nox.Session) -> None:
     session.install("-e", ".[test]")
 
 
-def _stand_in_prerequisites(session: nox.Session) -> None:
-    # Azurite from the lock file; the scoring environments' wheels, so the stand-in builds them
-    # offline (the only step of a test run that talks to a package registry).
-    if shutil.which("npm") is None:
-        session.error("npm is required for the Azurite storage emulator (install Node.js 18+)")
-    if not (ROOT / "node_modules" / ".bin" / "azurite-blob").exists():
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
-    session.run("python", "-m", "tests.standin.serving", "--fill-wheelhouse", str(WHEELHOUSE))
+def _local_mode(session: nox.Session) -> None:
+    # Local mode's caches live in the checkout (git-ignored) so runs reuse them; Azurite is
+    # installed from its lock file now rather than at the first stand-in start; the scoring
+    # environments' wheels are downloaded once, so they build offline.
+    session.env.setdefault("AZML_LOCAL_CACHE", str(ROOT / ".standin"))
+    session.env["AZML_LOCAL_WHEELHOUSE"] = str(WHEELHOUSE)
+    session.run("python", "-m", "azml_components.local", "--install-only")
+    session.run("python", "-m", "azml_components.local.serving", "--fill-wheelhouse",
+                str(WHEELHOUSE))
 
 
 @nox.session(python=PYTHON)
@@ -36,10 +36,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Lint, then the whole test suite against the local Azure ML stand-in."""
+    """Lint, then the whole test suite against local mode's Azure ML."""
     _install(session)
     session.run("ruff", "check", ".")
-    _stand_in_prerequisites(session)
+    _local_mode(session)
     session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
 
 
@@ -53,9 +53,9 @@ def compile(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The example pipeline end to end on the local stand-in, then check compiled/ is current."""
+    """The example pipeline end to end on local mode's Azure ML, then check compiled/ is current."""
     _install(session)
-    _stand_in_prerequisites(session)
+    _local_mode(session)
     session.run("python", "-m", "pipelines.run_local", *session.posargs)
     # The demo never rewrites tracked files; it only reports drift.
     session.run("python", "-m", "azml_components.compile_all", "--check")
@@ -63,23 +63,23 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def wheelhouse(session: nox.Session) -> None:
-    """Download the wheels the stand-in's scoring environments are built from."""
+    """Download the wheels local mode builds scoring environments from (offline builds)."""
     _install(session)
-    _stand_in_prerequisites(session)
+    _local_mode(session)
 
 
 @nox.session(python=PYTHON)
 def standin(session: nox.Session) -> None:
-    """Run the local Azure ML stand-in in the foreground; prints the variables to export."""
+    """Local mode's Azure ML in the foreground; prints the variables to export."""
     _install(session)
-    _stand_in_prerequisites(session)
-    state = os.environ.get("AZML_STANDIN_STATE", str(ROOT / ".standin" / "state"))
-    session.run("python", "-m", "tests.standin", "--state-dir", state, *session.posargs)
+    _local_mode(session)
+    state = os.environ.get("AZML_LOCAL_STATE", str(ROOT / ".standin" / "state"))
+    session.run("python", "-m", "azml_components.local", "--state-dir", state, *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Wall-time benchmarks of the stand-in and the components (writes bench/results/)."""
+    """Wall-time benchmarks of local mode and the components (writes bench/results/)."""
     _install(session)
-    _stand_in_prerequisites(session)
-    session.run("python", "-m", "tests.benchmarks")
+    _local_mode(session)
+    session.run("python", "-m", "bench.benchmarks")

@@ -31,13 +31,13 @@ def _timed(results: dict, name: str, function, repeat: int = 1):
 def main() -> int:
     """Run every benchmark once against a fresh stand-in."""
     sys.path.insert(0, str(ROOT))
-    from tests.components.helpers import data_payload, diabetes_rows, write_custom_model
-    from tests.standin.fixture import start_standin
+    from azml_components.local.fixture import start
+    from tests.helpers import data_payload, diabetes_rows, write_custom_model
 
     results: dict = {"python": platform.python_version(), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="azml-bench-") as tmp:
         root = Path(tmp)
-        standin = _timed(results, "standin_start", lambda: start_standin(root / "state"))
+        standin = _timed(results, "standin_start", lambda: start(root / "state"))
         with standin:
             os.environ.update(standin.env)
             os.environ.pop("AZUREML_CURRENT_CLOUD", None)
@@ -48,8 +48,8 @@ def main() -> int:
             )
 
             ws = {"subscription_id": standin.env["AZ_SUBSCRIPTION_ID"],
-                  "resource_group": standin.env["AZML_STANDIN_RESOURCE_GROUP"],
-                  "workspace_name": standin.env["AZML_STANDIN_WORKSPACE"]}
+                  "resource_group": standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                  "workspace_name": standin.env["AZML_LOCAL_WORKSPACE"]}
             model_dir, code_dir, _ = write_custom_model(root / "m")
             registered = _timed(results, "register_model (folder, 1 file)", lambda: (
                 azml_register_model(**ws, model_name="bench", model_path=str(model_dir))),

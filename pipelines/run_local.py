@@ -1,6 +1,6 @@
 """Run the example pipeline end to end on this machine (what `nox -s demo` does).
 
-Starts the local Azure ML stand-in (tests/standin), runs train -> register -> deploy -> smoke
+Starts local mode's Azure ML (azml_components.local), runs train -> register -> deploy -> smoke
 test with kfp.local for both deployment styles (MLflow no-code and a custom scoring script),
 prints a progress line per step, the smoke test's predictions and where the outputs are, and
 stops the stand-in, also when the run fails.
@@ -8,9 +8,7 @@ stops the stand-in, also when the run fails.
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,16 +43,12 @@ def main(argv=None) -> int:
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from tests.standin.fixture import start_standin
+    from azml_components.local import local_azure_ml
 
     started = time.perf_counter()
-    print("[demo] starting the local Azure ML stand-in ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="azml-demo-") as state, start_standin(
-        Path(state)
-    ) as standin:
-        os.environ.update(standin.env)
-        os.environ.pop("AZUREML_CURRENT_CLOUD", None)
-        print(f"[demo] stand-in ready at {standin.url} "
+    print("[demo] starting local mode's Azure ML ...", flush=True)
+    with local_azure_ml() as standin:
+        print(f"[demo] local Azure ML ready at {standin.url} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
         for model_format in [f.strip() for f in args.formats.split(",") if f.strip()]:
             step = time.perf_counter()
@@ -62,8 +56,8 @@ def main(argv=None) -> int:
                   flush=True)
             answer = run_pipeline_locally(
                 args.out,
-                resource_group=standin.env["AZML_STANDIN_RESOURCE_GROUP"],
-                workspace_name=standin.env["AZML_STANDIN_WORKSPACE"],
+                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"],
                 model_format=model_format,
                 endpoint_name=f"diabetes-{model_format}",
             )

@@ -1,25 +1,41 @@
-"""Session-wide local Azure ML stand-in (tests/standin): every test talks to the real SDK."""
+"""Session-wide local Azure ML (azml_components.local): every test talks to the real SDK.
+
+Nothing in a test process may connect beyond loopback (an audit hook refuses it).
+"""
 
 from __future__ import annotations
 
-import os
+import ipaddress
+import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.standin.fixture import StandIn, start_standin
+from azml_components.local import LocalAzureML, local_azure_ml
 
 
 @pytest.fixture(scope="session")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
-    service = start_standin(tmp_path_factory.mktemp("standin"))
-    saved = dict(os.environ)
-    os.environ.update(service.env)
-    # The SDK caches the cloud it resolved in this variable; a stale value would win.
-    os.environ.pop("AZUREML_CURRENT_CLOUD", None)
-    try:
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAzureML]:
+    # One local Azure ML for the whole run, its environment applied to os.environ.
+    with local_azure_ml(tmp_path_factory.mktemp("standin")) as service:
         yield service
-    finally:
-        service.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+
+
+def _loopback_only(event: str, args: tuple) -> None:
+    # Guard for this process: every socket connect must stay on the machine.
+    if event != "socket.connect":
+        return
+    sock, address = args
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = address[0]
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConnectionRefusedError(f"test tried to reach non-loopback address {address}")
+
+
+sys.addaudithook(_loopback_only)

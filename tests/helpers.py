@@ -43,8 +43,8 @@ dependencies:
 def workspace() -> dict:
     return {
         "subscription_id": os.environ["AZ_SUBSCRIPTION_ID"],
-        "resource_group": os.environ["AZML_STANDIN_RESOURCE_GROUP"],
-        "workspace_name": os.environ["AZML_STANDIN_WORKSPACE"],
+        "resource_group": os.environ["AZML_LOCAL_RESOURCE_GROUP"],
+        "workspace_name": os.environ["AZML_LOCAL_WORKSPACE"],
     }
 
 

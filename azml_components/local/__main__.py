@@ -1,4 +1,8 @@
-"""`python -m tests.standin --state-dir DIR [--port N]`: run the stand-in in the foreground."""
+"""`python -m azml_components.local [--state-dir DIR] [--port N]`: local Azure ML, foreground.
+
+Prints the `export` lines that point the Azure SDK (and these components, and kfp.local runs) at
+it; Ctrl-C or SIGTERM stops it and everything it started.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,22 @@ import time
 from pathlib import Path
 
 from .app import Service
+from .azurite import azurite_binary
+from .paths import cache_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.standin", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m azml_components.local",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=cache_dir() / "state",
+                        help="resources, blobs and certificates (default: %(default)s)")
+    parser.add_argument("--install-only", action="store_true",
+                        help="install Azurite into the cache if needed, then exit")
     parser.add_argument("--port", type=int, default=0, help="control plane port (0: any free)")
     args = parser.parse_args(argv)
+    if args.install_only:
+        print(f"Azurite: {azurite_binary()}")
+        return 0
     logging.basicConfig(level=logging.INFO, format="standin %(levelname)s %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # no per-request noise
 
@@ -39,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export {name}={shlex.quote(value)}")
         print(
             f"# subscription {env['AZ_SUBSCRIPTION_ID']}, resource group "
-            f"{env['AZML_STANDIN_RESOURCE_GROUP']}, workspace {env['AZML_STANDIN_WORKSPACE']}; "
+            f"{env['AZML_LOCAL_RESOURCE_GROUP']}, workspace {env['AZML_LOCAL_WORKSPACE']}; "
             f"ready in {time.monotonic() - started:.1f} s (Ctrl-C stops it)",
         )
         sys.stdout.flush()

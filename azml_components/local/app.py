@@ -87,9 +87,9 @@ class Service:
             "NO_PROXY": "127.0.0.1",
             "no_proxy": "127.0.0.1",
             "AZML_EXCLUDE_MANAGED_IDENTITY": "1",
-            "AZML_STANDIN_RESOURCE_GROUP": RESOURCE_GROUP,
-            "AZML_STANDIN_WORKSPACE": WORKSPACE,
-            "AZML_STANDIN_URL": url,
+            "AZML_LOCAL_RESOURCE_GROUP": RESOURCE_GROUP,
+            "AZML_LOCAL_WORKSPACE": WORKSPACE,
+            "AZML_LOCAL_URL": url,
         }
 
     def stop(self) -> None:

@@ -1,9 +1,16 @@
-"""Azurite (Microsoft's storage emulator, from package.json) as the workspace's blob storage."""
+"""Azurite (Microsoft's storage emulator, from npm) as the workspace's blob storage.
+
+Azurite is installed on first use with ``npm ci`` from the package.json and package-lock.json
+shipped beside this module, into local mode's cache directory; Node.js and npm must be on PATH.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -16,9 +23,10 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+from .paths import cache_dir
 from .procs import die_with_parent
 
-ROOT = Path(__file__).resolve().parents[2]
+MANIFEST_DIR = Path(__file__).resolve().parent / "azurite"
 ACCOUNT = "devstoreaccount1"
 # Azurite's documented, well-known development key (public; not a secret).
 ACCOUNT_KEY = (
@@ -31,11 +39,47 @@ class AzuriteError(RuntimeError):
     pass
 
 
-def azurite_binary() -> Path:
-    path = ROOT / "node_modules" / ".bin" / "azurite-blob"
-    if not path.exists():
-        raise AzuriteError(f"{path} is missing: run `npm ci` in {ROOT} (see tests/standin/README)")
-    return path
+def azurite_version() -> str:
+    """The Azurite version pinned in the shipped package.json."""
+    manifest = json.loads((MANIFEST_DIR / "package.json").read_text())
+    return manifest["devDependencies"]["azurite"]
+
+
+def azurite_binary(install: bool = True) -> Path:
+    """``azurite-blob`` from the cache, installed there first if it is missing."""
+    override = os.environ.get("AZML_LOCAL_AZURITE")
+    if override:
+        path = Path(override)
+        if not path.exists():
+            raise AzuriteError(f"AZML_LOCAL_AZURITE={override}: no such file")
+        return path
+    home = cache_dir() / f"azurite-{azurite_version()}"
+    binary = home / "node_modules" / ".bin" / "azurite-blob"
+    if binary.exists() or not install:
+        return binary
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise AzuriteError(
+            "Local mode needs Node.js 18+ and npm on PATH to install Azurite (Microsoft's storage "
+            "emulator) on first use; install them (e.g. `apt-get install nodejs npm`) or point "
+            "AZML_LOCAL_AZURITE at an azurite-blob executable."
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one install at a time, across processes
+        if not binary.exists():
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(MANIFEST_DIR / name, home / name)
+            result = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=home, capture_output=True, text=True,
+            )
+            if result.returncode != 0 or not binary.exists():
+                raise AzuriteError(
+                    f"`npm ci` of Azurite {azurite_version()} in {home} failed "
+                    f"(exit {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
+                )
+    return binary
 
 
 class Azurite:

@@ -36,7 +36,7 @@ class Context:
     ops: Operations
     azurite: Azurite
     base_url: str = ""  # https://127.0.0.1:PORT once the server listens
-    serving: Any = None  # tests.standin.serving.ServingManager
+    serving: Any = None  # azml_components.local.serving.ServingManager
 
     @property
     def blob_container(self) -> str:

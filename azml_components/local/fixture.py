@@ -1,4 +1,4 @@
-"""Start the stand-in as a subprocess and talk to its test controls."""
+"""Start local mode's Azure ML as a subprocess and talk to its test controls."""
 
 from __future__ import annotations
 
@@ -15,19 +15,23 @@ import requests
 
 from .procs import die_with_parent
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-class StandInError(RuntimeError):
+class LocalAzureMLError(RuntimeError):
     pass
 
 
-class StandIn:
-    """A running stand-in (`python -m tests.standin`); use as a context manager."""
+class LocalAzureML:
+    """A running local Azure ML (`python -m azml_components.local`); use as a context manager."""
 
     def __init__(self, proc: subprocess.Popen[bytes], state_dir: Path, env: dict[str, str]):
         self.proc, self.state_dir, self.env = proc, state_dir, env
-        self.url: str = env["AZML_STANDIN_URL"]
+        self.url: str = env["AZML_LOCAL_URL"]
+        #: The pre-created workspace, as the components' and MLClient's keyword arguments take it.
+        self.workspace = {
+            "subscription_id": env["AZ_SUBSCRIPTION_ID"],
+            "resource_group": env["AZML_LOCAL_RESOURCE_GROUP"],
+            "workspace_name": env["AZML_LOCAL_WORKSPACE"],
+        }
         self._session = requests.Session()
         self._session.trust_env = False  # controls go straight to 127.0.0.1
         self._session.verify = env["REQUESTS_CA_BUNDLE"]
@@ -83,14 +87,14 @@ class StandIn:
                 self.proc.wait()
         self._session.close()
 
-    def __enter__(self) -> StandIn:
+    def __enter__(self) -> LocalAzureML:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def start_standin(state_dir: Path, port: int = 0, timeout: float = 120) -> StandIn:
+def start(state_dir: Path, port: int = 0, timeout: float = 120) -> LocalAzureML:
     """Run the stand-in as a child process and wait until it has written ready.json."""
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -99,8 +103,8 @@ def start_standin(state_dir: Path, port: int = 0, timeout: float = 120) -> Stand
     log = open(state_dir / "standin.log", "ab")  # the child owns it from here
     env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.standin", "--state-dir", str(state_dir), "--port", str(port)],
-        cwd=ROOT,
+        [sys.executable, "-m", "azml_components.local", "--state-dir", str(state_dir),
+         "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -114,7 +118,7 @@ def start_standin(state_dir: Path, port: int = 0, timeout: float = 120) -> Stand
                 proc.kill()
                 proc.wait()
             tail = (state_dir / "standin.log").read_text(errors="replace")[-4000:]
-            raise StandInError(f"stand-in did not start (exit {proc.returncode}):\n{tail}")
+            raise LocalAzureMLError(f"stand-in did not start (exit {proc.returncode}):\n{tail}")
         time.sleep(0.1)
     data = json.loads(ready.read_text())
-    return StandIn(proc, state_dir, data["env"])
+    return LocalAzureML(proc, state_dir, data["env"])

@@ -1,5 +1,6 @@
 """Long-running operations the way ARM runs them: Azure-AsyncOperation + Location headers, an
-integer Retry-After, and a status document that moves InProgress -> Succeeded/Failed."""
+integer Retry-After, and a status document that moves InProgress -> Succeeded/Failed.
+"""
 
 from __future__ import annotations
 

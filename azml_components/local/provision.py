@@ -1,9 +1,9 @@
 """Deployment provisioning: fetch the model and code from Azurite, resolve the environment, and
-hand them to the ServingManager (tests/standin/serving.py) that runs the scoring process."""
+hand them to the ServingManager (serving.py) that runs the scoring process.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -12,9 +12,9 @@ from typing import Any
 from .assets import resolve_blob
 from .context import Context
 from .lro import LroFailure
+from .paths import env_cache_dir, wheelhouse_dir
 from .state import PRIVATE
 
-ROOT = Path(__file__).resolve().parents[2]
 _serving_lock = threading.Lock()
 
 
@@ -27,10 +27,8 @@ def serving(ctx: Context) -> Any:
             except ImportError as exc:
                 raise LroFailure("InternalServerError", f"scoring is unavailable: {exc}") from exc
             # Scoring environments are cached across runs (building one takes minutes).
-            cache = Path(os.environ.get("AZML_STANDIN_ENV_CACHE", ROOT / ".standin" / "envs"))
-            wheelhouse = ROOT / ".wheelhouse"
             ctx.serving = ServingManager(
-                ctx.state_dir / "serving", cache, wheelhouse if wheelhouse.is_dir() else None
+                ctx.state_dir / "serving", env_cache_dir(), wheelhouse_dir()
             )
         return ctx.serving
 

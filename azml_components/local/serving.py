@@ -3,8 +3,8 @@
 Each deployment gets azureml-inference-server-http (the server Azure ML itself runs) under
 gunicorn bound to 127.0.0.1, in a virtual environment built from the deployment environment's
 pip requirements. Environments are built once per distinct requirement set, offline, from the
-wheelhouse `.wheelhouse/` (`python -m tests.standin.serving --fill-wheelhouse DIR` fills it: the
-only step that talks to a package registry), so tests never reach the network.
+wheelhouse `$AZML_LOCAL_WHEELHOUSE` (`python -m azml_components.local.serving --fill-wheelhouse DIR`
+fills it: the only step that talks to a package registry), so tests never reach the network.
 """
 
 from __future__ import annotations

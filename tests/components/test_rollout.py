@@ -23,7 +23,7 @@ from azml_components.runtime import (
     azml_update_traffic,
 )
 from pipelines.blue_green_rollout import blue_green_rollout
-from tests.components.helpers import (
+from tests.helpers import (
     data_payload,
     diabetes_rows,
     ml_client,

@@ -9,8 +9,8 @@ from azure.ai.ml.constants import AssetTypes
 from azure.ai.ml.entities import Model
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-from tests.standin.conftest import make_client
-from tests.standin.fixture import StandIn
+from azml_components.local.fixture import LocalAzureML
+from tests.local.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,9 +19,9 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def test_workspace_and_datastore(ml_client: MLClient, standin: StandIn) -> None:
-    ws = ml_client.workspaces.get(standin.env["AZML_STANDIN_WORKSPACE"])
-    assert ws.name == standin.env["AZML_STANDIN_WORKSPACE"]
+def test_workspace_and_datastore(ml_client: MLClient, standin: LocalAzureML) -> None:
+    ws = ml_client.workspaces.get(standin.env["AZML_LOCAL_WORKSPACE"])
+    assert ws.name == standin.env["AZML_LOCAL_WORKSPACE"]
     store = ml_client.datastores.get_default()
     assert store.name == "workspaceblobstore"
     assert store.account_name == "devstoreaccount1"
@@ -84,21 +84,21 @@ def test_mlflow_model_gets_flavors(ml_client: MLClient, tmp_path: Path) -> None:
     assert model.flavors["sklearn"]["sklearn_version"] == "1.9.1"
 
 
-def test_wrong_client_secret(standin: StandIn) -> None:
+def test_wrong_client_secret(standin: LocalAzureML) -> None:
     client = make_client(standin.env, secret="not-the-secret")
     with pytest.raises(ClientAuthenticationError) as info:
-        client.workspaces.get(standin.env["AZML_STANDIN_WORKSPACE"])
+        client.workspaces.get(standin.env["AZML_LOCAL_WORKSPACE"])
     assert "AADSTS7000215" in str(info.value)
 
 
-def test_missing_token_is_401(standin: StandIn) -> None:
+def test_missing_token_is_401(standin: LocalAzureML) -> None:
     import requests
 
     env = standin.env
     url = (
         f"{standin.url}/subscriptions/{env['AZ_SUBSCRIPTION_ID']}/resourceGroups/"
-        f"{env['AZML_STANDIN_RESOURCE_GROUP']}/providers/Microsoft.MachineLearningServices/"
-        f"workspaces/{env['AZML_STANDIN_WORKSPACE']}?api-version=2024-10-01-preview"
+        f"{env['AZML_LOCAL_RESOURCE_GROUP']}/providers/Microsoft.MachineLearningServices/"
+        f"workspaces/{env['AZML_LOCAL_WORKSPACE']}?api-version=2024-10-01-preview"
     )
     for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
         response = requests.get(url, headers=headers, verify=env["REQUESTS_CA_BUNDLE"], timeout=10)

@@ -1,4 +1,4 @@
-"""Deployments served by real scoring processes (tests/standin/serving.py), through the SDK.
+"""Deployments served by real scoring processes (azml_components/local/serving.py), via the SDK.
 
 One endpoint is shared by the module: `blue` (scoring script + joblib model, y = 2x + 1) and
 `green` (MLflow model deployed without code, y = 3x - 1), so who answered shows in the numbers.
@@ -26,7 +26,7 @@ from azure.ai.ml.entities import (
 from azure.core.exceptions import HttpResponseError
 from sklearn.linear_model import LinearRegression
 
-from tests.standin.fixture import StandIn
+from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(900)  # the first run builds the scoring environment
 
@@ -187,7 +187,7 @@ def test_blue_green_switch(ml_client: MLClient, setup: dict) -> None:
     assert _invoke(ml_client, setup) == pytest.approx(setup["blue"])
 
 
-def test_mirror_traffic_recorded(ml_client: MLClient, setup: dict, standin: StandIn) -> None:
+def test_mirror_traffic_recorded(ml_client: MLClient, setup: dict, standin: LocalAzureML) -> None:
     before = len(standin.mirror_log(setup["endpoint"]))
     _set_traffic(ml_client, setup, {"blue": 100}, mirror={"green": 50})
     try:
@@ -221,7 +221,7 @@ def test_traffic_rules(ml_client: MLClient, setup: dict) -> None:
     assert info.value.status_code == 400
 
 
-def test_scoring_fault(ml_client: MLClient, setup: dict, standin: StandIn) -> None:
+def test_scoring_fault(ml_client: MLClient, setup: dict, standin: LocalAzureML) -> None:
     # One 5xx is retried by azure-core (the scoring POST too) and succeeds.
     standin.clear_requests()
     standin.scoring_fault(setup["endpoint"], "blue", status=503, count=1)
@@ -236,7 +236,7 @@ def test_scoring_fault(ml_client: MLClient, setup: dict, standin: StandIn) -> No
     assert _invoke(ml_client, setup) == pytest.approx(setup["blue"])
 
 
-def test_scoring_requires_a_key(ml_client: MLClient, setup: dict, standin: StandIn) -> None:
+def test_scoring_requires_a_key(ml_client: MLClient, setup: dict, standin: LocalAzureML) -> None:
     import requests
 
     endpoint = ml_client.online_endpoints.get(setup["endpoint"])

@@ -8,7 +8,7 @@ from azure.ai.ml import MLClient
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.standin.fixture import StandIn
+from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -21,7 +21,7 @@ def _endpoint(ml_client: MLClient, auth_mode: str = "key") -> ManagedOnlineEndpo
     return poller.result()
 
 
-def test_endpoint_lifecycle_and_keys(ml_client: MLClient, standin: StandIn) -> None:
+def test_endpoint_lifecycle_and_keys(ml_client: MLClient, standin: LocalAzureML) -> None:
     standin.clear_requests()
     endpoint = _endpoint(ml_client)
     assert endpoint.provisioning_state == "Succeeded"
@@ -46,7 +46,7 @@ def test_endpoint_lifecycle_and_keys(ml_client: MLClient, standin: StandIn) -> N
         ml_client.online_endpoints.get(endpoint.name)
 
 
-def test_aml_token_endpoint(ml_client: MLClient, standin: StandIn) -> None:
+def test_aml_token_endpoint(ml_client: MLClient, standin: LocalAzureML) -> None:
     import requests
 
     endpoint = _endpoint(ml_client, auth_mode="aml_token")
@@ -72,7 +72,7 @@ def test_bad_traffic_is_400(ml_client: MLClient) -> None:
     assert "nosuchdeployment" in str(info.value)
 
 
-def test_http_fault_is_retried(ml_client: MLClient, standin: StandIn) -> None:
+def test_http_fault_is_retried(ml_client: MLClient, standin: LocalAzureML) -> None:
     endpoint = _endpoint(ml_client)
     standin.clear_requests()
     standin.fault("GET", f"/onlineEndpoints/{endpoint.name}$", status=503, retry_after=1)
@@ -85,7 +85,7 @@ def test_http_fault_is_retried(ml_client: MLClient, standin: StandIn) -> None:
     assert time.monotonic() - started >= 0.9  # Retry-After honoured
 
 
-def test_lro_failed_and_slow(ml_client: MLClient, standin: StandIn) -> None:
+def test_lro_failed_and_slow(ml_client: MLClient, standin: LocalAzureML) -> None:
     name = f"ep-{uuid.uuid4().hex[:8]}"
     standin.lro_fault(f"/onlineEndpoints/{name}$", outcome="Failed")
     with pytest.raises(HttpResponseError) as info:

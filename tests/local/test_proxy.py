@@ -5,19 +5,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.standin.fixture import StandIn
+from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def _connect(standin: StandIn, target: str) -> str:
+def _connect(standin: LocalAzureML, target: str) -> str:
     proxy = urlsplit(standin.env["HTTPS_PROXY"])
     with socket.create_connection((proxy.hostname, proxy.port), timeout=10) as sock:
         sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
         return sock.recv(1024).decode().split("\r\n")[0]
 
 
-def test_proxy_only_reaches_azurite(standin: StandIn) -> None:
+def test_proxy_only_reaches_azurite(standin: LocalAzureML) -> None:
     import requests
 
     metadata = standin.env["ARM_CLOUD_METADATA_URL"]

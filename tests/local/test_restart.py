@@ -9,8 +9,8 @@ import requests
 from azure.ai.ml.constants import AssetTypes
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint, Model
 
-from tests.standin.conftest import make_client
-from tests.standin.fixture import start_standin
+from azml_components.local.fixture import start
+from tests.local.conftest import make_client
 
 pytestmark = pytest.mark.timeout(600)  # a cold scoring environment build takes minutes
 
@@ -48,7 +48,7 @@ def test_restart_keeps_state(
     state = tmp_path / "state"
     (tmp_path / "model.txt").write_text("weights")
     name = f"kept-{uuid.uuid4().hex[:6]}"
-    with start_standin(state) as first:
+    with start(state) as first:
         for key, value in first.env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
@@ -67,7 +67,7 @@ def test_restart_keeps_state(
         port = int(first.url.rsplit(":", 1)[1])
 
     # Same state dir and port: the old client (and its cached token) keeps working.
-    with start_standin(state, port=port) as second:
+    with start(state, port=port) as second:
         for key, value in second.env.items():
             monkeypatch.setenv(key, value)
         assert second.env["AZ_CLIENT_SECRET"] == first.env["AZ_CLIENT_SECRET"]

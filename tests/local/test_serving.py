@@ -1,7 +1,6 @@
 """The stand-in's scoring processes, driven directly (no control plane)."""
 
 import json
-import os
 from pathlib import Path
 
 import joblib
@@ -11,20 +10,18 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
+from azml_components.local.paths import env_cache_dir, wheelhouse_dir
+from azml_components.local.serving import ProvisionError, ServingManager
+
 # The same scoring script and environment the component tests deploy.
-from tests.components.helpers import CONDA_YAML, SCORE_PY
-from tests.standin.serving import ProvisionError, ServingManager
+from tests.helpers import CONDA_YAML, SCORE_PY
 
 pytestmark = pytest.mark.timeout(600)
-ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="module")
 def manager(tmp_path_factory):
-    wheelhouse = ROOT / ".wheelhouse"
-    if not wheelhouse.is_dir():
-        pytest.fail("no .wheelhouse: run `python3 -m nox -s wheelhouse` first")
-    cache = Path(os.environ.get("AZML_STANDIN_ENV_CACHE", ROOT / ".standin" / "envs"))
-    serving = ServingManager(tmp_path_factory.mktemp("serving"), cache, wheelhouse)
+    serving = ServingManager(tmp_path_factory.mktemp("serving"), env_cache_dir(), wheelhouse_dir())
     yield serving
     serving.stop_all()
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from azml_components.runtime import azml_credential, azml_invoke_endpoint
 from pipelines.run_local import run_pipeline_locally
-from tests.components.helpers import workspace
+from tests.helpers import workspace
 
 pytestmark = pytest.mark.timeout(900)
 

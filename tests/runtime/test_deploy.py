@@ -18,7 +18,7 @@ from azml_components.runtime import (
     azml_invoke_endpoint,
     azml_register_model,
 )
-from tests.components.helpers import (
+from tests.helpers import (
     data_payload,
     diabetes_rows,
     ml_client,
@@ -106,7 +106,7 @@ def test_canary_share_keeps_the_rest_on_blue_then_full_cutover(models, client):
 def test_mlflow_model_deploys_without_code(standin, tmp_path):
     import mlflow.sklearn
 
-    from tests.components.helpers import train_ridge
+    from tests.helpers import train_ridge
 
     model = train_ridge(alpha=2.0)
     mlflow.sklearn.save_model(model, str(tmp_path / "mlmodel"), serialization_format="cloudpickle")

@@ -4,7 +4,7 @@ import pytest
 from azure.ai.ml import MLClient
 
 from azml_components.runtime import azml_register_model
-from tests.components.helpers import ml_client, workspace, write_custom_model
+from tests.helpers import ml_client, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,7 +49,7 @@ def test_register_single_file_and_existing_uri(standin, client, tmp_path):
 def test_mlflow_model_registers_as_mlflow(standin, client, tmp_path):
     import mlflow.sklearn
 
-    from tests.components.helpers import train_ridge
+    from tests.helpers import train_ridge
 
     mlflow.sklearn.save_model(train_ridge(), str(tmp_path / "mlmodel"),
                               serialization_format="cloudpickle")
