@@ -72,9 +72,9 @@ def deploy_model(
         timeout_seconds: How long each long-running operation may take.
 
     Returns:
-        endpoint: The endpoint; its uri opens it in Azure ML studio and its metadata carries
-            endpoint_name, deployment_name, scoring_uri, swagger_uri, auth_mode, traffic,
-            mirror_traffic, previous_traffic, endpoint_id, deployment_id and model_id.
+        endpoint: The endpoint; its metadata carries endpoint_name, deployment_name,
+            scoring_uri, swagger_uri, auth_mode, traffic, mirror_traffic, previous_traffic,
+            endpoint_id, deployment_id, model_id and studio_url (Azure ML studio link).
         report: Markdown report: endpoint, scoring URI, traffic before and after, the model
             and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
@@ -103,7 +103,8 @@ def deploy_model(
         environment_variables=environment_variables,
         timeout_seconds=timeout_seconds,
     )
-    endpoint.uri = result.pop("studio_url")
+    # The uri stays the storage URI KFP assigned (the KFP launcher accepts no https URI on the
+    # next task's inputs); the studio link is metadata.
     endpoint.metadata.update(result)
     with open(report.path, "w", encoding="utf-8") as out:
         out.write(
@@ -114,7 +115,7 @@ def deploy_model(
                     "scoring URI": result["scoring_uri"],
                     "model": model_id,
                     "endpoint created by this run": result["created_endpoint"],
-                    "endpoint in studio": endpoint.uri,
+                    "endpoint in studio": result["studio_url"],
                 },
                 result["previous_traffic"],
                 result["traffic"],

@@ -53,9 +53,9 @@ def register_model(
         pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
 
     Returns:
-        registered_model: The registered model (output); its uri opens it in Azure ML studio and its
-            metadata carries name, version, asset_id (azureml:NAME:VERSION), arm_id,
-            model_type and path.
+        registered_model: The registered model (output); its metadata carries name, version,
+            asset_id (azureml:NAME:VERSION), arm_id, model_type, path and studio_url (a link to
+            the model in Azure ML studio).
         model_name: The registered model's name.
         model_version: The registered model's version.
 
@@ -83,9 +83,13 @@ def register_model(
         },
         timeout_seconds=timeout_seconds,
     )
-    registered_model.uri = result["studio_url"]
+    # The artifact's uri stays the storage URI KFP assigned: the KFP 2.x launcher rejects any
+    # other scheme on the next task's inputs (see kfp-backend-facts); links go in metadata.
     registered_model.metadata.update(
-        {k: result[k] for k in ("name", "version", "asset_id", "arm_id", "model_type", "path")}
+        {
+            k: result[k]
+            for k in ("name", "version", "asset_id", "arm_id", "model_type", "path", "studio_url")
+        }
     )
     print(f"Registered {result['asset_id']} ({result['arm_id']})")
     outputs = namedtuple("Outputs", ["model_name", "model_version"])

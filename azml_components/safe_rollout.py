@@ -80,8 +80,8 @@ def safe_rollout(
         timeout_seconds: How long each long-running operation may take.
 
     Returns:
-        endpoint: The endpoint (uri: Azure ML studio); metadata carries traffic_before,
-            traffic, mirror_traffic, scoring_uri, removed deployments and the steps taken.
+        endpoint: The endpoint; metadata carries endpoint_name, traffic_before, traffic,
+            mirror_traffic, scoring_uri, studio_url, removed deployments and the steps taken.
         report: Markdown report: endpoint, scoring URI, traffic before and after per
             deployment with its model, the steps, and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
@@ -115,8 +115,8 @@ def safe_rollout(
         remove_old=remove_old,
         timeout_seconds=timeout_seconds,
     )
-    endpoint.uri = result["studio_url"]
-    endpoint.metadata.update({k: v for k, v in result.items() if k != "studio_url"})
+    # The uri stays the storage URI KFP assigned; the studio link is metadata.
+    endpoint.metadata.update(result)
     with open(report.path, "w", encoding="utf-8") as out:
         out.write(
             azml_markdown_report(

@@ -40,7 +40,7 @@ def set_traffic(
         timeout_seconds: How long the update may take.
 
     Returns:
-        endpoint: The endpoint (uri: Azure ML studio); metadata carries traffic_before,
+        endpoint: The endpoint; metadata carries endpoint_name, traffic_before,
             mirror_traffic_before, traffic, mirror_traffic, scoring_uri and endpoint_id.
         scoring_uri: The endpoint's scoring URI.
 
@@ -57,7 +57,7 @@ def set_traffic(
         mirror_traffic=mirror,
         timeout_seconds=timeout_seconds,
     )
-    endpoint.uri = result["scoring_uri"]
+    # The uri stays the storage URI KFP assigned; the scoring URI is metadata.
     endpoint.metadata.update(result)
     print(
         f"{endpoint_name}: traffic {result['traffic_before']} -> {result['traffic']}, "
