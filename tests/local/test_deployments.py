@@ -66,7 +66,7 @@ dependencies:
   - python=3.11
   - pip
   - pip:
-      - azureml-inference-server-http
+      - azureml-inference-server-http==1.5.1
       - scikit-learn==1.9.1
       - joblib==1.6.0
 """
