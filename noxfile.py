@@ -18,13 +18,11 @@ def _install(session: nox.Session) -> None:
 
 def _local_mode(session: nox.Session) -> None:
     # Local mode's caches live in the checkout (git-ignored) so runs reuse them; Azurite is
-    # installed from its lock file now rather than at the first stand-in start; the scoring
-    # environments' wheels are downloaded once, so they build offline.
+    # installed from its lock file now rather than at the first stand-in start. Scoring
+    # environments build from the package index pip is configured for; AZML_LOCAL_WHEELHOUSE, if
+    # set in the calling environment (see the wheelhouse session), makes them build offline.
     session.env.setdefault("AZML_LOCAL_CACHE", str(ROOT / ".standin"))
-    session.env["AZML_LOCAL_WHEELHOUSE"] = str(WHEELHOUSE)
     session.run("python", "-m", "azml_components.local", "--install-only")
-    session.run("python", "-m", "azml_components.local.serving", "--fill-wheelhouse",
-                str(WHEELHOUSE))
 
 
 @nox.session(python=PYTHON)
@@ -63,9 +61,17 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def wheelhouse(session: nox.Session) -> None:
-    """Download the wheels local mode builds scoring environments from (offline builds)."""
+    """Download the example's scoring environments into .wheelhouse/ for offline builds.
+
+    Then `AZML_LOCAL_WHEELHOUSE=$PWD/.wheelhouse python3 -m nox -s demo` (or standin) builds
+    scoring environments from it alone, with no package index (air-gapped machines). Only the
+    example's environments are in it; the test suite needs the package index.
+    """
     _install(session)
     _local_mode(session)
+    session.run("python", "-m", "azml_components.local.serving", "--fill-wheelhouse",
+                str(WHEELHOUSE))
+    session.log(f"offline mode: export AZML_LOCAL_WHEELHOUSE={WHEELHOUSE}")
 
 
 @nox.session(python=PYTHON)

@@ -1,5 +1,12 @@
 """Deployment provisioning: fetch the model and code from Azurite, resolve the environment, and
 hand them to the ServingManager (serving.py) that runs the scoring process.
+
+The model lands where Azure ML puts it, AZUREML_MODEL_DIR =
+.../azureml-models/<model name>/<version>/, holding the registered folder or file ("Specify model
+to deploy for use in online endpoint": e.g. /var/azureml-app/azureml-models/<name>/1 contains
+sample_m1.pkl; azureml-examples' model-1 score.py: "It is the path to the model folder
+(./azureml-models/$MODEL_NAME/$VERSION)" and loads "model/sklearn_regression_model.pkl" for a
+model registered from the folder `model`).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import curated
 from .assets import resolve_blob
 from .context import Context
 from .lro import LroFailure
@@ -43,6 +51,12 @@ def _asset(ctx: Context, arm_id: str, kind: str) -> dict[str, Any]:
     return body
 
 
+def _model_dir(work: Path, model: dict[str, Any]) -> Path:
+    # .../models/<name>/versions/<version> -> work/azureml-models/<name>/<version>
+    parts = model["id"].rstrip("/").split("/")
+    return work / "azureml-models" / parts[-3] / parts[-1]
+
+
 def _fetch_model(ctx: Context, model: dict[str, Any], model_dir: Path) -> None:
     # Laid out as AZUREML_MODEL_DIR: a folder model `m` lands in model_dir/m/..., a single-file
     # model in model_dir/<file>.
@@ -61,11 +75,13 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
     props = deployment["properties"]
     work = ctx.state_dir / "deployments" / key.replace("/", "_")
     shutil.rmtree(work, ignore_errors=True)
-    model_dir, code_dir = work / "model", None
-    model_dir.mkdir(parents=True)
+    code_dir = None
     if not props.get("model"):
         raise LroFailure("BadArgument", "A managed online deployment needs a model.")
-    _fetch_model(ctx, _asset(ctx, props["model"], "Model"), model_dir)
+    model = _asset(ctx, props["model"], "Model")
+    model_dir = _model_dir(work, model)
+    model_dir.mkdir(parents=True)
+    _fetch_model(ctx, model, model_dir)
 
     script = None
     code_config = props.get("codeConfiguration") or {}
@@ -78,13 +94,9 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
         if not script or not (code_dir / script).is_file():
             raise LroFailure("BadArgument", f"Scoring script '{script}' is not in the code.")
 
-    conda_file = None
+    conda_file, environment = None, None
     if props.get("environmentId"):
-        env_id = props["environmentId"]
-        if env_id.lower().startswith("azureml://registries/"):
-            raise LroFailure("BadArgument", "Registry (curated) environments are not supported "
-                             "by the stand-in; use an inline or workspace environment.")
-        conda_file = _asset(ctx, env_id, "Environment")["properties"].get("condaFile")
+        conda_file, environment = _environment(ctx, props["environmentId"])
     elif script is not None:
         raise LroFailure("BadArgument", "A deployment with a scoring script needs an environment.")
 
@@ -99,6 +111,7 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
             code_dir=code_dir,
             scoring_script=script,
             conda_file=conda_file,
+            environment=environment,
             env_vars=env_vars,
         )
     except ProvisionError as exc:
@@ -107,8 +120,45 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
             if current is not None:
                 current[PRIVATE]["failure_logs"] = exc.logs
                 ctx.store.put(current)
+        if exc.code == "ImageBuildFailure":
+            raise LroFailure(
+                "ImageBuildFailure",
+                "Image build failed for the deployment's environment. The build log is in the "
+                "deployment logs (get_logs).",
+            ) from exc
         raise LroFailure(
             "ResourceNotReady",
             "User container has crashed or terminated. Please see the deployment logs "
             "(get_logs) for details.",
         ) from exc
+
+
+def _environment(ctx: Context, env_id: str) -> tuple[str | None, Any]:
+    # (conda file, None) of a workspace environment, or (None, ScoringEnvironment) of a curated
+    # one. Workspace lookups first: an environment a user registered under an AzureML- name is
+    # theirs.
+    from .environments import ProvisionError, from_conda_file
+
+    body = ctx.store.get(env_id.strip())
+    if body is None and curated.is_curated_or_registry(env_id):
+        try:
+            entry, note = curated.resolve(env_id)
+        except curated.UnknownEnvironment as exc:
+            raise LroFailure("ResourceNotFound", str(exc)) from exc
+        try:
+            environment = from_conda_file(entry.conda_file())
+        except ProvisionError as exc:  # the table is ours: a bad entry is a stand-in bug
+            raise LroFailure("InternalServerError", exc.logs) from exc
+        environment.notes.insert(0, note)
+        return None, environment
+    props = _asset(ctx, env_id, "Environment")["properties"]
+    if props.get("condaFile"):
+        return props["condaFile"], None
+    if props.get("build"):
+        raise LroFailure("BadArgument", f"Environment '{env_id}' is built from a Docker build "
+                         "context; the stand-in cannot build or run images. Give the "
+                         "environment a conda file, or use a curated environment.")
+    raise LroFailure("BadArgument", f"Environment '{env_id}' is the Docker image "
+                     f"'{props.get('image')}' with no conda file; the stand-in cannot run "
+                     "images. Give the environment a conda file (with the image), or use a "
+                     "curated environment.")

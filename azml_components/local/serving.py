@@ -1,22 +1,18 @@
 """Scoring processes for the stand-in's deployments, run as Azure ML runs them.
 
 Each deployment gets azureml-inference-server-http (the server Azure ML itself runs) under
-gunicorn bound to 127.0.0.1, in a virtual environment built from the deployment environment's
-pip requirements. Environments are built once per distinct requirement set, offline, from the
-wheelhouse `$AZML_LOCAL_WHEELHOUSE` (`python -m azml_components.local.serving --fill-wheelhouse DIR`
-fills it: the only step that talks to a package registry), so tests never reach the network.
+gunicorn bound to 127.0.0.1, in a virtual environment built from the deployment's environment
+(environments.py: what gets installed; installer.py: how). Environments resolve from the package
+index pip is configured for, or, with `$AZML_LOCAL_WHEELHOUSE` set, offline from that wheelhouse
+only (`python -m azml_components.local.serving --fill-wheelhouse DIR` fills it).
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import importlib.metadata
-import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,81 +22,28 @@ import time
 from pathlib import Path
 
 import requests
-import yaml
 
-SERVER = "azureml-inference-server-http==1.5.1"
-# The server asks for gunicorn>=23.0.0; pinned so every environment runs the same one.
-GUNICORN = "gunicorn==27.0.1"
-MLFLOW = "mlflow-skinny==3.17.2"
-SUPPORT = Path(__file__).resolve().parent / "serving_support"
-# What the wheelhouse holds: the inference server, the example's and the tests' model stacks.
-WHEELHOUSE_REQUIREMENTS = [
+from . import installer
+from .environments import (
     SERVER,
-    GUNICORN,
-    MLFLOW,
-    "scikit-learn==1.9.1",
-    "joblib==1.6.0",
-    "pandas==3.1.1",
-]
-# MLflow writes the training environment's exact versions into requirements.txt; the wheelhouse
-# must hold those too, so they are read from the environment that fills it.
-_MLFLOW_RECORDED = ["cloudpickle", "psutil", "numpy", "scipy"]
+    EnvironmentCache,
+    ProvisionError,
+    ScoringEnvironment,
+    find_mlmodel,
+    for_mlflow_model,
+    from_conda_file,
+    has_server,
+)
+
+__all__ = ["ProvisionError", "ScoringEnvironment", "ServingManager"]
+
+SUPPORT = Path(__file__).resolve().parent / "serving_support"
 READY_TIMEOUT = 120.0
-
-
-class ProvisionError(Exception):
-    """A deployment could not start; `logs` is what a user would see in get_logs."""
-
-    def __init__(self, message: str, logs: str) -> None:
-        super().__init__(message)
-        self.logs = logs
-
-
-def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
-def requirements_from_conda(conda_file: str | None) -> tuple[list[str], list[str]]:
-    """(pip requirements, notes) of a conda environment file's text."""
-    if not conda_file:
-        return [], []
-    parsed = yaml.safe_load(conda_file) or {}
-    pip: list[str] = []
-    notes: list[str] = []
-    for dependency in parsed.get("dependencies", []) or []:
-        if isinstance(dependency, dict):
-            pip += [str(r) for r in dependency.get("pip", []) or []]
-        elif _name(str(dependency)) not in ("python", "pip"):
-            notes.append(f"conda package {dependency!r} is not installed by the stand-in")
-    return pip, notes
-
-
-def requirements_for_mlflow(model_dir: Path) -> list[str]:
-    """The MLflow model's requirements.txt, with mlflow served by mlflow-skinny, plus pandas."""
-    found = next(iter(sorted(model_dir.rglob("MLmodel"))), None)
-    if found is None:
-        raise ProvisionError("no MLmodel", f"No MLmodel file under the model ({model_dir}).")
-    requirements = [MLFLOW, "pandas"]
-    listed = found.parent / "requirements.txt"
-    if listed.is_file():
-        for line in listed.read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line and not line.startswith("-") and _name(line) not in ("mlflow",
-                                                                         "mlflow-skinny"):
-                requirements.append(line)
-    return requirements
-
-
-def normalise(requirements: list[str]) -> list[str]:
-    """Deduplicated by name (a pinned line wins), with the server and gunicorn, sorted."""
-    chosen: dict[str, str] = {}
-    named = {_name(r) for r in requirements}
-    defaults = [SERVER] + ([] if "gunicorn" in named else [GUNICORN])
-    for requirement in [*defaults, *requirements]:
-        name = _name(requirement)
-        if name not in chosen or ("==" in requirement and "==" not in chosen[name]):
-            chosen[name] = requirement.strip()
-    return sorted(chosen.values(), key=str.lower)
+# What `--fill-wheelhouse` downloads by default: the example's scoring environment (its conda
+# file's pip section, azml_components.pins) and an MLflow model's environment as MLflow records
+# it from this interpreter (mlflow==<version>, cloudpickle, pandas, psutil, scikit-learn), each
+# resolved on its own.
+_MLFLOW_RECORDED = ["cloudpickle", "pandas", "psutil", "scikit-learn"]
 
 
 class ServingManager:
@@ -108,82 +51,57 @@ class ServingManager:
 
     def __init__(self, work_dir: Path, env_cache_dir: Path, wheelhouse: Path | None) -> None:
         self.work_dir = Path(work_dir)
-        self.env_cache_dir = Path(env_cache_dir)
-        self.wheelhouse = Path(wheelhouse) if wheelhouse else None
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.env_cache_dir.mkdir(parents=True, exist_ok=True)
+        self.environments = EnvironmentCache(env_cache_dir, wheelhouse)
         self._lock = threading.Lock()
         self._procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         self._session = requests.Session()
         self._session.trust_env = False  # scoring processes are on loopback, never via a proxy
-        self.builds = 0  # environments built by this manager (tests check the cache with it)
 
-    # --- environments ---------------------------------------------------------------------------
-    def environment(self, requirements: list[str]) -> Path:
-        """The virtual environment for `requirements`, built on first use."""
-        wanted = normalise(requirements)
-        digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
-        target = self.env_cache_dir / digest
-        if (target / ".complete").exists():
-            return target
-        with open(self.env_cache_dir / f"{digest}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one build per environment, across processes
-            if (target / ".complete").exists():
-                return target
-            self._build(target, wanted)
-        return target
-
-    def _build(self, target: Path, wanted: list[str]) -> None:
-        if self.wheelhouse is None or not self.wheelhouse.is_dir():
-            raise ProvisionError(
-                "no wheelhouse",
-                "Image build failed: the stand-in has no wheelhouse to install from; run "
-                "`python3 -m nox -s wheelhouse` first.",
-            )
-        # Built beside the target and renamed into place, so a half-built environment is never
-        # seen; we only ever run `bin/python -m ...`, which does not depend on the venv's path.
-        staging = target.with_name(f"{target.name}.building-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        started = time.monotonic()
-        result = _install(staging, wanted, self.wheelhouse, self.env_cache_dir / ".uv-cache")
-        if result.returncode != 0:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ProvisionError(
-                "environment build failed",
-                "Image build failed while installing the environment's pip requirements:\n"
-                f"  {' '.join(wanted)}\n{result.stdout[-3000:]}{result.stderr[-6000:]}",
-            )
-        (staging / "requirements.txt").write_text("\n".join(wanted) + "\n")
-        (staging / ".complete").write_text(f"built in {time.monotonic() - started:.1f} s\n")
-        shutil.rmtree(target, ignore_errors=True)  # leftovers of an interrupted old-style build
-        os.rename(staging, target)
-        self.builds += 1
+    @property
+    def builds(self) -> int:
+        """Environments built by this manager (tests check the cache with it)."""
+        return self.environments.builds
 
     # --- processes ------------------------------------------------------------------------------
     def start(self, key: str, *, model_dir: Path, code_dir: Path | None,
-              scoring_script: str | None, conda_file: str | None,
+              scoring_script: str | None, conda_file: str | dict | None = None,
+              environment: ScoringEnvironment | None = None,
               env_vars: dict[str, str]) -> None:
-        """Start the scoring process for `key`; block until it answers or raise ProvisionError."""
+        """Start the scoring process for `key`; block until it answers or raise ProvisionError.
+
+        The environment is `environment` if given (a curated one), else built from `conda_file`;
+        `code_dir` None means MLflow no-code (the model's own environment, our scoring script).
+        """
         self.stop(key)
-        notes: list[str] = []
-        if code_dir is None:
-            requirements = requirements_for_mlflow(Path(model_dir))
-            code_dir, scoring_script = SUPPORT, "mlflow_score.py"
-        else:
-            requirements, notes = requirements_from_conda(conda_file)
         log_path = self._log_path(key)
+        extra: dict[str, str] = {}
         try:
-            env_dir = self.environment(requirements)
+            if code_dir is None:
+                environment = for_mlflow_model(Path(model_dir))
+                code_dir, scoring_script = SUPPORT, "mlflow_score.py"
+                # Azure's MLflow scoring script finds the model in this folder of the model dir.
+                folder = find_mlmodel(Path(model_dir)).parent.relative_to(model_dir)
+                extra["MLFLOW_MODEL_FOLDER"] = str(folder)
+            elif environment is None:
+                environment = from_conda_file(conda_file)
+            env_dir = self.environments.get(environment)
         except ProvisionError as error:
             log_path.write_text(error.logs + "\n")  # get_logs shows the failed build too
             raise
+        notes = [f"Note: {note}\n" for note in environment.notes]
+        if not has_server(env_dir):
+            # Azure's inference images refuse to start a container without the server.
+            log_path.write_text("".join(notes) + "A required package azureml-inference-server-"
+                                "http is missing. Please install azureml-inference-server-http "
+                                "before trying again.\n")
+            raise ProvisionError("no inference server", log_path.read_text())
         port = _free_port()
-        env = {**_clean_env(), **env_vars,
+        env = {**installer.scoring_env(), **env_vars, **extra,
                "AML_APP_ROOT": str(code_dir), "AZUREML_ENTRY_SCRIPT": str(scoring_script),
                "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "w") as log:
-            for note in notes:
-                log.write(f"Note: {note}\n")
+            log.writelines(notes)
             log.flush()
             process = subprocess.Popen(
                 [str(env_dir / "bin" / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
@@ -284,82 +202,29 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _uv() -> str | None:
-    """uv, if installed (on PATH or as the `uv` package): it builds environments ~10x faster."""
-    found = shutil.which("uv")
-    if found:
-        return found
-    try:
-        import uv  # type: ignore[import-not-found]
+def wheelhouse_requirements() -> list[list[str]]:
+    """The requirement sets `--fill-wheelhouse` downloads by default (see _MLFLOW_RECORDED)."""
+    from azml_components.pins import EXAMPLE_SCORING_PACKAGES
 
-        return str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return None
-
-
-def _install(venv: Path, wanted: list[str], wheelhouse: Path,
-             uv_cache: Path) -> subprocess.CompletedProcess[str]:
-    """Create `venv` and install `wanted` into it from `wheelhouse` only (no index)."""
-    uv = _uv()
-    if uv:
-        made = subprocess.run([uv, "venv", "--quiet", "--python", _base_python(), str(venv)],
-                              capture_output=True, text=True, env=_clean_env())
-        command = [uv, "pip", "install", "--python", str(venv / "bin" / "python"), "--offline",
-                   "--no-index", "--find-links", str(wheelhouse), "--cache-dir", str(uv_cache),
-                   "--compile-bytecode"]  # pip does; else every start compiles the stack
-    else:
-        made = subprocess.run([_base_python(), "-m", "venv", str(venv)],
-                              capture_output=True, text=True, env=_clean_env())
-        command = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index",
-                   "--disable-pip-version-check", "--find-links", str(wheelhouse)]
-    if made.returncode != 0:
-        return made
-    return subprocess.run([*command, *wanted], capture_output=True, text=True, env=_clean_env())
-
-
-def _base_python() -> str:
-    # The interpreter behind any venv we run in: scoring venvs must not nest in ours.
-    return getattr(sys, "_base_executable", None) or sys.executable
-
-
-def _clean_env() -> dict[str, str]:
-    # Scoring talks only to loopback; a proxy (the stand-in's own) has no business there.
-    drop = {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "PYTHONPATH",
-            "VIRTUAL_ENV"}
-    return {k: v for k, v in os.environ.items() if k not in drop}
-
-
-def wheelhouse_requirements() -> list[str]:
-    """WHEELHOUSE_REQUIREMENTS plus the exact versions MLflow records from this environment."""
-    extra = []
+    mlflow = [f"mlflow=={importlib.metadata.version('mlflow-skinny')}", SERVER]
     for name in _MLFLOW_RECORDED:
         try:
-            extra.append(f"{name}=={importlib.metadata.version(name)}")
+            mlflow.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             continue
-    return WHEELHOUSE_REQUIREMENTS + extra
-
-
-def fill_wheelhouse(wheelhouse: Path, requirements: list[str]) -> None:
-    """Download the wheels of `requirements` (and their dependencies) into `wheelhouse`."""
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    stamp = wheelhouse / ".requirements.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == sorted(requirements):
-        print(f"wheelhouse {wheelhouse} is up to date")
-        return
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
-                    "--disable-pip-version-check", "--only-binary=:all:", "--dest",
-                    str(wheelhouse), *requirements], check=True, env=_clean_env())
-    stamp.write_text(json.dumps(sorted(requirements)))
-    print(f"wheelhouse {wheelhouse}: {len(list(wheelhouse.glob('*.whl')))} wheels")
+    return [list(EXAMPLE_SCORING_PACKAGES), mlflow]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Stand-in scoring support")
     parser.add_argument("--fill-wheelhouse", type=Path, required=True, metavar="DIR",
-                        help="download the scoring environments' wheels into DIR")
+                        help="download scoring environments' wheels into DIR (offline mode)")
+    parser.add_argument("requirements", nargs="*",
+                        help="one requirement set to download instead of the example's and "
+                        "MLflow's (e.g. azureml-inference-server-http==1.5.1 numpy)")
     args = parser.parse_args(argv)
-    fill_wheelhouse(args.fill_wheelhouse, wheelhouse_requirements())
+    sets = [args.requirements] if args.requirements else wheelhouse_requirements()
+    installer.fill_wheelhouse(args.fill_wheelhouse, sets)
     return 0
 
 

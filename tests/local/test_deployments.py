@@ -66,7 +66,7 @@ dependencies:
   - python=3.11
   - pip
   - pip:
-      - azureml-inference-server-http
+      - azureml-inference-server-http==1.5.1
       - scikit-learn==1.9.1
       - joblib==1.6.0
 """
@@ -95,10 +95,12 @@ def setup(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> dict
     blue_model, green_model = _fit(2.0, 1.0), _fit(3.0, -1.0)
     (root / "model").mkdir()
     joblib.dump(blue_model, root / "model" / "model.joblib")
-    # mlflow 3.17 defaults to the skops format, which needs the skops package everywhere.
+    # mlflow 3.17 defaults to the skops format, which needs the skops package everywhere;
+    # cloudpickle, as the other tests' MLflow models, so they share one scoring environment
+    # (the model's conda.yaml lists cloudpickle only then).
     mlflow.sklearn.save_model(
         green_model, str(root / "mlflow_model"),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
     )
     (root / "code").mkdir()
     (root / "code" / "score.py").write_text(SCORE_PY)

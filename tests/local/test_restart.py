@@ -22,7 +22,7 @@ def _mlflow_model(tmp_path: Path) -> Path:
     model = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])  # y = 2x + 1
     path = tmp_path / "mlflow_model"
     mlflow.sklearn.save_model(
-        model, str(path), serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE
+        model, str(path), serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE
     )
     return path
 

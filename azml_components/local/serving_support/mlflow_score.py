@@ -17,11 +17,12 @@ def _find_mlmodel(root: str) -> str:
 
 
 def init():
-    """Load the MLflow model below AZUREML_MODEL_DIR."""
+    """Load the MLflow model in AZUREML_MODEL_DIR/MLFLOW_MODEL_FOLDER, as Azure's script does."""
     global model
     import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(_find_mlmodel(os.environ["AZUREML_MODEL_DIR"]))
+    root = os.path.join(os.environ["AZUREML_MODEL_DIR"], os.environ.get("MLFLOW_MODEL_FOLDER", ""))
+    model = mlflow.pyfunc.load_model(_find_mlmodel(root))
 
 
 def run(raw_data):
