@@ -37,7 +37,7 @@ from azml_components.runtime.invoke import (
     azml_invoke_endpoint,
     azml_predictions,
 )
-from azml_components.runtime.operations import (
+from azml_components.runtime.calls import (
     azml_call,
     azml_describe_error,
     azml_wait,

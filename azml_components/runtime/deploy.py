@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.operations import azml_call, azml_describe_error, azml_wait
+from azml_components.runtime.calls import azml_call, azml_describe_error, azml_wait
 from azml_components.runtime.register import azml_string_map
 from azml_components.runtime.traffic import (
     azml_check_traffic,

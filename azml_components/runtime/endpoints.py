@@ -3,7 +3,7 @@
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
 from azml_components.runtime.deploy import azml_get_or_none, azml_set_traffic
-from azml_components.runtime.operations import azml_call, azml_wait
+from azml_components.runtime.calls import azml_call, azml_wait
 from azml_components.runtime.traffic import azml_check_traffic, azml_traffic_of
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 

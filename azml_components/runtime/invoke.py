@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.operations import azml_describe_error
+from azml_components.runtime.calls import azml_describe_error
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 

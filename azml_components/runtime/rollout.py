@@ -12,7 +12,7 @@ from azml_components.runtime.deploy import (
     azml_set_traffic,
 )
 from azml_components.runtime.invoke import azml_count_rows, azml_invoke_endpoint
-from azml_components.runtime.operations import azml_call, azml_wait
+from azml_components.runtime.calls import azml_call, azml_wait
 from azml_components.runtime.traffic import azml_plan_traffic, azml_traffic_of
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
