@@ -108,9 +108,13 @@ def test_mirror_traffic_reaches_the_mirror_deployment(standin, client, blue_mode
 
 
 def _rollout_process():
-    # The safe_rollout task's Python process (kfp's shells exec into it, see _component.py).
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
+    # The safe_rollout task's Python process (kfp's shells exec into it, see _component.py);
+    # only among this test's own descendants, never another run's on the same machine.
+    for process in psutil.Process().children(recursive=True):
+        try:
+            cmdline = process.cmdline()
+        except psutil.Error:
+            continue
         if "--function_to_execute" in cmdline and cmdline[
                 cmdline.index("--function_to_execute") + 1] == "safe_rollout":
             return process
