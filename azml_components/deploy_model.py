@@ -5,7 +5,8 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime.deploy import azml_deploy_model, azml_deployment_options
+from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.deployment_options import azml_deployment_options
 from azml_components.runtime.inputs import azml_model_id_input
 from azml_components.runtime.report import azml_markdown_report
 

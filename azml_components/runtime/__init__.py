@@ -12,6 +12,7 @@ from azml_components.runtime import (
     azure_client,
     calls,
     deploy,
+    deployment_options,
     endpoints,
     inputs,
     invoke,
@@ -36,7 +37,8 @@ MODULES = (
     endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint
     register,  # register_model
     invoke,  # invoke_endpoint and smoke tests
-    deploy,  # deployment options and deploy_model
+    deployment_options,  # the options deploy_model and safe_rollout share
+    deploy,  # deploy_model
     rollout,  # safe_rollout
 )
 

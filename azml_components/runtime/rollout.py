@@ -96,6 +96,28 @@ def azml_smoke_test(workspace: dict, endpoint_name: str, target: str, label: str
     return f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms"
 
 
+def azml_rollback_steps(client, target: dict, state: dict, timeout_seconds: int) -> list:
+    # Undoing a rollout once the new deployment exists: the previous live and mirror traffic
+    # exactly, then the new deployment deleted. The endpoint is read inside the first step: a
+    # failing read must not skip the delete.
+    endpoint_name, deployment_name = target["endpoint_name"], target["deployment_name"]
+    return [
+        (
+            f"restoring traffic {state['traffic']} (mirror {state['mirror']})",
+            lambda: azml_set_traffic(
+                client, client.online_endpoints.get(endpoint_name), state["traffic"],
+                state["mirror"], timeout_seconds,
+            ),
+        ),
+        (
+            f"deleting deployment {deployment_name}",
+            lambda: client.online_deployments.begin_delete(
+                deployment_name, endpoint_name
+            ).result(),
+        ),
+    ]
+
+
 def azml_apply_rollout(
     client, workspace: dict, target: dict, options: dict, moves: list, smoke: dict, state: dict,
     timeout_seconds: int, log: list,
@@ -150,24 +172,7 @@ def azml_apply_rollout(
         # From here on a second SIGTERM must not cut the rollback short.
         if in_main:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        undo = []
-        if deployed:
-            # The read is inside the undo step: a failing read must not skip the delete.
-            undo = [
-                (
-                    f"restoring traffic {state['traffic']} (mirror {state['mirror']})",
-                    lambda: azml_set_traffic(
-                        client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                        state["mirror"], timeout_seconds,
-                    ),
-                ),
-                (
-                    f"deleting deployment {deployment_name}",
-                    lambda: client.online_deployments.begin_delete(
-                        deployment_name, endpoint_name
-                    ).result(),
-                ),
-            ]
+        undo = azml_rollback_steps(client, target, state, timeout_seconds) if deployed else []
         azml_undo_and_raise(
             error,
             [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log],

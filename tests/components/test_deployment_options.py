@@ -4,7 +4,7 @@
 import inspect
 
 from azml_components import deploy_model, safe_rollout
-from azml_components.runtime.deploy import azml_deployment_options
+from azml_components.runtime.deployment_options import azml_deployment_options
 
 OPTIONS = inspect.signature(azml_deployment_options).parameters
 KFP_TYPES = {str: "String", int: "Integer"}
