@@ -1,8 +1,36 @@
 """The decorator every Azure-facing component uses, so base image, pins and runtime are set once."""
 
+import ast
+import inspect
+import textwrap
+
 from kfp import dsl
 
 from azml_components import pins, runtime
+
+
+def _names_used(function) -> set:
+    # Every name the function's source reads (calls, or functions passed as values).
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def runtime_functions_for(func) -> list:
+    """Return the runtime functions ``func`` reaches, directly or through each other.
+
+    Worked out from the source (the call graph, by name), so a component embeds exactly what it
+    runs; listed in the runtime's own order (``runtime.functions()``), so the compiled source is
+    deterministic.
+    """
+    available = runtime.functions()
+    reached = set()
+    pending = [func]
+    while pending:
+        for name in _names_used(pending.pop()) & available.keys():
+            if name not in reached:
+                reached.add(name)
+                pending.append(available[name])
+    return [function for name, function in available.items() if name in reached]
 
 
 def _exec_into_python(component):
@@ -26,15 +54,16 @@ def _exec_into_python(component):
 
 
 def azure_component(func):
-    """``@dsl.component`` with our base image, pinned Azure packages and the shared runtime.
+    """``@dsl.component`` with our base image, pinned Azure packages and the runtime it calls.
 
-    The runtime functions are copied into the component's source (``additional_funcs``), which
-    keeps the compiled YAML self-contained and byte-for-byte deterministic.
+    The runtime functions ``func`` reaches are copied into the component's source
+    (``additional_funcs``), which keeps the compiled YAML self-contained and byte-for-byte
+    deterministic.
     """
     component = dsl.component(
         func,
         base_image=pins.BASE_IMAGE,
         packages_to_install=pins.AZURE_PACKAGES,
-        additional_funcs=runtime.FUNCTIONS,
+        additional_funcs=runtime_functions_for(func),
     )
     return _exec_into_python(component)

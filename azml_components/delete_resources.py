@@ -3,7 +3,7 @@
 from typing import NamedTuple
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_delete_deployment, azml_delete_endpoint
+from azml_components.runtime.endpoints import azml_delete_deployment, azml_delete_endpoint
 
 
 @azure_component

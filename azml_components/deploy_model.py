@@ -5,11 +5,10 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import (
-    azml_deploy_model,
-    azml_markdown_report,
-    azml_model_id_input,
-)
+from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.deployment_options import azml_deployment_options
+from azml_components.runtime.inputs import azml_model_id_input
+from azml_components.runtime.report import azml_markdown_report
 
 
 @azure_component
@@ -31,8 +30,8 @@ def deploy_model(
     instance_type: str = "Standard_DS3_v2",
     instance_count: int = 1,
     auth_mode: str = "key",
-    traffic_percent: int = 100,
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    traffic_percent: int = 100,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
 ) -> NamedTuple("Outputs", [("scoring_uri", str)]):
@@ -66,8 +65,8 @@ def deploy_model(
         instance_type: VM size of the deployment, e.g. Standard_DS3_v2.
         instance_count: Number of instances (at least 1).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
-        traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
         environment_variables: Extra environment variables for the scoring container.
+        traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take.
 
@@ -83,6 +82,18 @@ def deploy_model(
     from collections import namedtuple
 
     model_id = azml_model_id_input(registered_model, model_id)
+    options = azml_deployment_options(
+        code_path=code.path if code is not None else "",
+        code_in_model=code_in_model,
+        scoring_script=scoring_script,
+        conda_file=conda_file,
+        image=image,
+        environment=environment,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        auth_mode=auth_mode,
+        environment_variables=environment_variables,
+    )
     result = azml_deploy_model(
         subscription_id=subscription_id,
         resource_group=resource_group,
@@ -90,17 +101,8 @@ def deploy_model(
         endpoint_name=endpoint_name,
         deployment_name=deployment_name,
         model_id=model_id,
-        code_path=code.path if code is not None else "",
-        scoring_script=scoring_script if code is not None or code_in_model else "",
-        code_in_model=code_in_model,
-        conda_file=conda_file,
-        image=image,
-        environment=environment,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        auth_mode=auth_mode,
+        options=options,
         traffic_percent=traffic_percent,
-        environment_variables=environment_variables,
         timeout_seconds=timeout_seconds,
     )
     # The uri stays the storage URI KFP assigned (the KFP launcher accepts no https URI on the

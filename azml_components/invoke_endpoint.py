@@ -5,11 +5,8 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import (
-    azml_endpoint_name_input,
-    azml_invoke_endpoint,
-    azml_payload_input,
-)
+from azml_components.runtime.inputs import azml_endpoint_name_input, azml_payload_input
+from azml_components.runtime.invoke import azml_invoke_endpoint
 
 
 @azure_component

@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_register_model
+from azml_components.runtime.register import azml_register_model
 
 
 @azure_component

@@ -5,12 +5,10 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import (
-    azml_markdown_report,
-    azml_model_id_input,
-    azml_payload_input,
-    azml_safe_rollout,
-)
+from azml_components.runtime.deployment_options import azml_deployment_options
+from azml_components.runtime.inputs import azml_model_id_input, azml_payload_input
+from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.rollout import azml_safe_rollout
 
 
 @azure_component
@@ -24,12 +22,15 @@ def safe_rollout(
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
     code: Optional[dsl.Input[dsl.Artifact]] = None,
+    code_in_model: str = "",
     scoring_script: str = "score.py",
     conda_file: str = "",
     image: str = "",
     environment: str = "",
     instance_type: str = "Standard_DS3_v2",
     instance_count: int = 1,
+    auth_mode: str = "key",
+    environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     payload: str = "",
     payload_file: Optional[dsl.Input[dsl.Dataset]] = None,
     traffic_steps: list = [10, 50, 100],  # noqa: B006 - KFP reads defaults; never mutated
@@ -59,13 +60,18 @@ def safe_rollout(
         workspace_name: Name of the Azure ML workspace.
         registered_model: The registered_model output of register_model. Give this or model_id.
         model_id: A registered model as azureml:NAME:VERSION or its ARM id.
-        code: Folder with the scoring script (custom models).
+        code: Folder holding the scoring script and anything it imports (custom models).
+        code_in_model: Instead of code: a folder inside the registered model that holds the
+            scoring script (the model is downloaded to read it), e.g. "code".
         scoring_script: File name of the scoring script inside the code folder.
-        conda_file: Conda environment: YAML content or a .yml file name in the code folder.
-        image: Base image for the conda environment.
+        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml
+            file inside the code folder.
+        image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
-        instance_type: VM size of the new deployment.
-        instance_count: Number of instances of the new deployment.
+        instance_type: VM size of the deployment, e.g. Standard_DS3_v2.
+        instance_count: Number of instances (at least 1).
+        auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
+        environment_variables: Extra environment variables for the scoring container.
         payload: JSON request body for the smoke tests. Give this or payload_file.
         payload_file: Dataset artifact holding the smoke-test request body.
         traffic_steps: Live traffic shares for the new deployment, rising and ending at 100.
@@ -91,6 +97,18 @@ def safe_rollout(
 
     model_id = azml_model_id_input(registered_model, model_id)
     payload = azml_payload_input(payload, payload_file)
+    options = azml_deployment_options(
+        code_path=code.path if code is not None else "",
+        code_in_model=code_in_model,
+        scoring_script=scoring_script,
+        conda_file=conda_file,
+        image=image,
+        environment=environment,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        auth_mode=auth_mode,
+        environment_variables=environment_variables,
+    )
     result = azml_safe_rollout(
         subscription_id=subscription_id,
         resource_group=resource_group,
@@ -99,13 +117,7 @@ def safe_rollout(
         deployment_name=deployment_name,
         model_id=model_id,
         payload=payload,
-        code_path=code.path if code is not None else "",
-        scoring_script=scoring_script if code is not None else "",
-        conda_file=conda_file,
-        image=image,
-        environment=environment,
-        instance_type=instance_type,
-        instance_count=instance_count,
+        options=options,
         traffic_steps=traffic_steps,
         mirror_percent=mirror_percent,
         expected_status=expected_status,

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from kfp import dsl
 
 from azml_components._component import azure_component
-from azml_components.runtime import azml_update_traffic
+from azml_components.runtime.endpoints import azml_update_traffic
 
 
 @azure_component

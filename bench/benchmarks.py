@@ -55,8 +55,9 @@ def main() -> int:
                 azml_register_model(**ws, model_name="bench", model_path=str(model_dir))),
                 repeat=3)
             deploy = {**ws, "endpoint_name": "bench", "model_id": registered["asset_id"],
-                      "code_path": str(code_dir), "scoring_script": "score.py",
-                      "conda_file": "conda.yaml", "timeout_seconds": 900}
+                      "options": {"code_path": str(code_dir), "scoring_script": "score.py",
+                                  "conda_file": "conda.yaml"},
+                      "timeout_seconds": 900}
             _timed(results, "deploy_model (new endpoint, env cold or cached)",
                    lambda: azml_deploy_model(**deploy, deployment_name="blue"))
             _timed(results, "deploy_model (second deployment, env cached)",

@@ -2,23 +2,86 @@
 
 Starts local mode's Azure ML (azml_components.local), runs train -> register -> deploy -> smoke
 test with kfp.local for both deployment styles (MLflow no-code and a custom scoring script),
-prints a progress line per step, the smoke test's predictions and where the outputs are, and
-stops the stand-in, also when the run fails.
+prints one line per task (name, status, seconds) and the smoke test's predictions, keeps every
+task's full log in a file whose path it prints, and stops the stand-in, also when the run fails.
 """
 
 import argparse
+import contextlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_pipeline_locally(pipeline_root: Path, **arguments) -> dict:
+class _TaskLines:
+    """sys.stdout while kfp.local runs: all of it to the log file, one line per ended task out.
+
+    A task's line gives its name, status and seconds.
+    """
+
+    # kfp.local's own lines, e.g. "12:00:01.234 - INFO - Executing task 'register-model'" and
+    # "... Task 'register-model' finished with status SUCCESS" (names and status in colour).
+    STARTED = re.compile(r"Executing task '(?P<task>[^']+)'")
+    FINISHED = re.compile(r"Task '(?P<task>[^']+)' finished with status (?P<status>[A-Z]+)")
+    COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, log, out):
+        self.log, self.out, self.partial, self.started = log, out, "", {}
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        lines = (self.partial + text).split("\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self._task_line(self.COLOUR.sub("", line))
+        return len(text)
+
+    def _task_line(self, line: str) -> None:
+        started = self.STARTED.search(line)
+        if started:
+            self.started[started["task"]] = time.monotonic()
+            return
+        finished = self.FINISHED.search(line)
+        if finished:
+            began = self.started.pop(finished["task"], time.monotonic())
+            self.report(finished["task"], finished["status"], time.monotonic() - began)
+
+    def report(self, task: str, status: str, seconds: float) -> None:
+        print(f"  {task:<28} {status:<8} {seconds:6.1f} s", file=self.out, flush=True)
+
+    def flush(self) -> None:
+        self.log.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _tasks_to(task_log: Path):
+    # kfp.local prints every task's streamed log and its progress to sys.stdout.
+    task_log.parent.mkdir(parents=True, exist_ok=True)
+    with open(task_log, "a", encoding="utf-8") as log:
+        lines = _TaskLines(log, sys.stdout)
+        with contextlib.redirect_stdout(lines):
+            try:
+                yield
+            finally:
+                # A task still running when the run stopped did not finish.
+                for task, began in lines.started.items():
+                    lines.report(task, "STOPPED", time.monotonic() - began)
+
+
+def run_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None, **arguments) -> dict:
     """Run train_register_deploy with kfp.local in this process's environment.
 
-    Returns the smoke test's saved answer (the invoke_endpoint response artifact).
+    With ``task_log``, kfp.local's output (every task's full log) is appended to that file and
+    one line per task (name, status, seconds) is printed instead. Returns the smoke test's saved
+    answer (the invoke_endpoint response artifact).
     """
     from kfp import local
 
@@ -26,7 +89,8 @@ def run_pipeline_locally(pipeline_root: Path, **arguments) -> dict:
 
     # use_venv=False: tasks run with this interpreter, where the pinned packages already are.
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    train_register_deploy(**arguments)
+    with _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        train_register_deploy(**arguments)
     answers = sorted(pipeline_root.glob("train-register-deploy-*/invoke-endpoint*/response"),
                      key=lambda p: p.stat().st_mtime)
     if not answers:
@@ -52,20 +116,30 @@ def main(argv=None) -> int:
               f"({time.perf_counter() - started:.1f} s)", flush=True)
         for model_format in [f.strip() for f in args.formats.split(",") if f.strip()]:
             step = time.perf_counter()
-            print(f"[demo] running train-register-deploy with model_format={model_format}",
-                  flush=True)
-            answer = run_pipeline_locally(
-                args.out,
-                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
-                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"],
-                model_format=model_format,
-                endpoint_name=f"diabetes-{model_format}",
-            )
+            task_log = args.out / "logs" / f"train-register-deploy-{model_format}.log"
+            print(f"[demo] running train-register-deploy with model_format={model_format} "
+                  f"(full task logs: {task_log})", flush=True)
+            try:
+                answer = run_pipeline_locally(
+                    args.out,
+                    task_log=task_log,
+                    resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                    workspace_name=standin.env["AZML_LOCAL_WORKSPACE"],
+                    model_format=model_format,
+                    endpoint_name=f"diabetes-{model_format}",
+                )
+            except BaseException:
+                print(f"[demo] {model_format} failed; the end of the task logs "
+                      f"(all of them: {task_log}):", flush=True)
+                if task_log.exists():
+                    print("".join(task_log.read_text(errors="replace").splitlines(True)[-40:]))
+                raise
             print(f"[demo] {model_format}: endpoint {answer['endpoint_name']} answered HTTP "
                   f"{answer['status']} in {answer['latency_ms']} ms with predictions "
                   f"{[round(p, 2) for p in answer['response']]} "
                   f"({time.perf_counter() - step:.1f} s)", flush=True)
-    print(f"[demo] outputs are under {args.out}; total {time.perf_counter() - started:.1f} s")
+    print(f"[demo] outputs and task logs are under {args.out}; "
+          f"total {time.perf_counter() - started:.1f} s")
     return 0
 
 

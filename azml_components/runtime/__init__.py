@@ -1,107 +1,60 @@
-# The runtime: plain functions shared by every component.
+# The runtime: plain functions the components call, one module per concern.
 #
 # kfp's `additional_funcs` copies each function's source into the component, so everything here
 # must be a top-level `def` with its imports inside, no module-level state, no classes and no
 # decorators, and comments instead of docstrings (a docstring here would become the component's
-# description in the KFP UI). Tests import these functions directly.
-from azml_components.runtime.azure_client import (
-    azml_credential,
-    azml_ml_client,
-    azml_subscription_id,
-)
-from azml_components.runtime.deploy import (
-    azml_best_effort,
-    azml_check_code,
-    azml_check_model_id,
-    azml_code_from_model,
-    azml_deploy_model,
-    azml_deployment_logs,
-    azml_get_or_none,
-    azml_resolve_environment,
-    azml_set_traffic,
-    azml_studio_endpoint_url,
-)
-from azml_components.runtime.endpoints import (
-    azml_delete_deployment,
-    azml_delete_endpoint,
-    azml_parse_traffic,
-    azml_update_traffic,
-)
-from azml_components.runtime.inputs import (
-    azml_endpoint_name_input,
-    azml_model_id_input,
-    azml_payload_input,
-)
-from azml_components.runtime.invoke import (
-    azml_count_rows,
-    azml_invoke_endpoint,
-    azml_predictions,
-)
-from azml_components.runtime.operations import (
-    azml_call,
-    azml_describe_error,
-    azml_wait,
-)
-from azml_components.runtime.register import (
-    azml_register_model,
-    azml_string_map,
-    azml_studio_model_url,
-    azml_validate_model_source,
-)
-from azml_components.runtime.report import azml_markdown_report
-from azml_components.runtime.rollout import azml_check_steps, azml_safe_rollout
-from azml_components.runtime.traffic import (
-    azml_check_traffic,
-    azml_plan_traffic,
-    azml_traffic_of,
-)
-from azml_components.runtime.validation import (
-    azml_check_asset_name,
-    azml_check_choice,
-    azml_check_online_name,
-    azml_check_range,
+# description in the KFP UI). A component embeds exactly the runtime functions it reaches, worked
+# out from the source when it is built (azml_components._component). Tests import the functions
+# from here or from their module.
+import inspect
+
+from azml_components.runtime import (
+    azure_client,
+    calls,
+    deploy,
+    deployment_options,
+    endpoints,
+    inputs,
+    invoke,
+    links,
+    register,
+    report,
+    rollout,
+    traffic,
+    validation,
 )
 
-# Order matters only for readability of the compiled source.
-FUNCTIONS = [
-    azml_subscription_id,
-    azml_credential,
-    azml_ml_client,
-    azml_describe_error,
-    azml_call,
-    azml_wait,
-    azml_check_online_name,
-    azml_check_asset_name,
-    azml_check_choice,
-    azml_check_range,
-    azml_studio_model_url,
-    azml_validate_model_source,
-    azml_string_map,
-    azml_register_model,
-    azml_traffic_of,
-    azml_check_traffic,
-    azml_plan_traffic,
-    azml_studio_endpoint_url,
-    azml_check_model_id,
-    azml_resolve_environment,
-    azml_check_code,
-    azml_code_from_model,
-    azml_get_or_none,
-    azml_best_effort,
-    azml_deployment_logs,
-    azml_set_traffic,
-    azml_deploy_model,
-    azml_count_rows,
-    azml_predictions,
-    azml_invoke_endpoint,
-    azml_parse_traffic,
-    azml_update_traffic,
-    azml_delete_deployment,
-    azml_delete_endpoint,
-    azml_markdown_report,
-    azml_check_steps,
-    azml_safe_rollout,
-    azml_model_id_input,
-    azml_payload_input,
-    azml_endpoint_name_input,
-]
+# A module uses only the modules before it; a component's source lists its functions in this
+# order (then in source order), so the compiled YAML reads from the basics up.
+MODULES = (
+    validation,  # input rules: each error names the field and the rule
+    azure_client,  # credentials and the MLClient
+    calls,  # calling Azure: error translation, waiting, best effort and undo
+    links,  # Azure ML studio links
+    inputs,  # component inputs that come as an artifact or a string
+    report,  # the Markdown report
+    traffic,  # traffic rules, planning and writing
+    endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint
+    register,  # register_model
+    invoke,  # invoke_endpoint and smoke tests
+    deployment_options,  # the options deploy_model and safe_rollout share
+    deploy,  # deploy_model
+    rollout,  # safe_rollout
+)
+
+
+def functions() -> dict:
+    """Return every runtime function by name, in MODULES order, then source order."""
+    found = {}
+    for module in MODULES:
+        defined = [
+            f
+            for f in vars(module).values()
+            if inspect.isfunction(f) and f.__module__ == module.__name__
+        ]
+        for function in sorted(defined, key=lambda f: f.__code__.co_firstlineno):
+            found[function.__name__] = function
+    return found
+
+
+globals().update(functions())

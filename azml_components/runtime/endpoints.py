@@ -1,32 +1,34 @@
-# Endpoint housekeeping: traffic changes and deletions, each checked before it is written.
-
+# An online endpoint's state (one read and one listing) and the changes made to a whole
+# endpoint: setting its traffic, deleting a deployment, deleting the endpoint.
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.deploy import azml_get_or_none, azml_set_traffic
-from azml_components.runtime.operations import azml_call, azml_wait
-from azml_components.runtime.traffic import azml_check_traffic, azml_traffic_of
+from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_wait
+from azml_components.runtime.traffic import (
+    azml_check_traffic,
+    azml_fill_traffic,
+    azml_parse_traffic,
+    azml_set_traffic,
+    azml_traffic_of,
+)
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
-def azml_parse_traffic(field: str, value) -> dict:
-    # KFP hands dict parameters over as dicts; a JSON string is accepted too.
-    import json
-
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except ValueError as error:
-            raise ValueError(f"{field}: not a JSON object of deployment -> percent") from error
-    if not isinstance(value, dict):
-        raise ValueError(f"{field}: must map deployment names to whole percents")
-    result = {}
-    for name, percent in value.items():
-        azml_check_online_name(f"{field} deployment", name)
-        if isinstance(percent, float) and percent.is_integer():
-            percent = int(percent)  # KFP passes numbers inside dicts as floats
-        azml_check_range(f"{field}[{name}]", percent, 0, 100)
-        result[name] = percent
-    return result
+def azml_endpoint_state(client, endpoint_name: str, must_exist: bool = False) -> dict:
+    # What every change starts from: the endpoint entity, its live and mirror traffic and its
+    # deployments (entities). A missing endpoint is an empty state unless it must exist.
+    what = f"reading endpoint {endpoint_name!r}"
+    if must_exist:
+        endpoint = azml_call(what, client.online_endpoints.get, endpoint_name)
+    else:
+        endpoint = azml_get_or_none(what, client.online_endpoints.get, endpoint_name)
+    if endpoint is None:
+        return {"endpoint": None, "traffic": {}, "mirror": {}, "deployments": []}
+    traffic, mirror = azml_traffic_of(endpoint)
+    deployments = azml_call(
+        f"listing deployments of {endpoint_name!r}",
+        lambda: list(client.online_deployments.list(endpoint_name)),
+    )
+    return {"endpoint": endpoint, "traffic": traffic, "mirror": mirror, "deployments": deployments}
 
 
 def azml_update_traffic(
@@ -47,27 +49,17 @@ def azml_update_traffic(
         None if mirror_traffic is None else azml_parse_traffic("mirror_traffic", mirror_traffic)
     )
     client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
-    endpoint = azml_call(
-        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
+    state = azml_endpoint_state(client, endpoint_name, must_exist=True)
+    names = [d.name for d in state["deployments"]]
+    azml_check_traffic(live, mirror if mirror is not None else state["mirror"], names)
+    updated = azml_set_traffic(
+        client, state["endpoint"], azml_fill_traffic(live, names), mirror, timeout_seconds
     )
-    deployments = [
-        d.name
-        for d in azml_call(
-            f"listing deployments of {endpoint_name!r}",
-            lambda: list(client.online_deployments.list(endpoint_name)),
-        )
-    ]
-    before, before_mirror = azml_traffic_of(endpoint)
-    azml_check_traffic(live, mirror if mirror is not None else before_mirror, deployments)
-    # Names match Azure's way, ignoring case; deployments left out get 0, as in the portal.
-    given = {name.lower(): percent for name, percent in live.items()}
-    full = {name: given.get(name.lower(), 0) for name in deployments}
-    updated = azml_set_traffic(client, endpoint, full, mirror, timeout_seconds)
     after, after_mirror = azml_traffic_of(updated)
     return {
         "endpoint_name": endpoint_name,
-        "traffic_before": before,
-        "mirror_traffic_before": before_mirror,
+        "traffic_before": state["traffic"],
+        "mirror_traffic_before": state["mirror"],
         "traffic": after,
         "mirror_traffic": after_mirror,
         "scoring_uri": updated.scoring_uri,

@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.operations import azml_describe_error
+from azml_components.runtime.calls import azml_describe_error
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
@@ -40,28 +40,17 @@ def azml_predictions(response):
     return None
 
 
-def azml_invoke_endpoint(
-    subscription_id: str,
-    resource_group: str,
-    workspace_name: str,
-    endpoint_name: str,
+def azml_check_request(
     payload: str,
-    deployment_name: str = "",
     expected_status: int = 200,
     expect_prediction_per_row: bool = True,
     json_schema: str = "",
     max_latency_ms: int = 0,
 ) -> dict:
-    # One request through the SDK; returns the answer and a list of failed checks (empty when
-    # all passed). The caller decides how to fail, so the answer can be saved first.
+    # A smoke test's inputs, checked and parsed before any call (invoke_endpoint, and
+    # safe_rollout before its first write): the request body, its rows and the JSON schema.
     import json
-    import os
-    import tempfile
-    import time
 
-    azml_check_online_name("endpoint_name", endpoint_name)
-    if deployment_name:
-        azml_check_online_name("deployment_name", deployment_name)
     azml_check_range("expected_status", expected_status, 100, 599)
     azml_check_range("max_latency_ms", max_latency_ms, 0)
     try:
@@ -80,7 +69,15 @@ def azml_invoke_endpoint(
             schema = json.loads(json_schema)
         except ValueError as error:
             raise ValueError(f"json_schema: not valid JSON ({error})") from error
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    return {"request": request, "rows": rows, "schema": schema}
+
+
+def azml_send_request(client, endpoint_name: str, request, deployment_name: str) -> dict:
+    # One request through the SDK: status, body text, Azure's error (if any) and wall time.
+    import json
+    import os
+    import tempfile
+    import time
 
     from azure.ai.ml.constants._endpoint import EndpointInvokeFields
     from azure.core.exceptions import HttpResponseError
@@ -108,6 +105,20 @@ def azml_invoke_endpoint(
         for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
             shared_headers.pop(header, None)
         os.unlink(request_file)
+    return {"status": status, "text": text, "error": error_text, "latency_ms": latency_ms}
+
+
+def azml_check_answer(
+    answer: dict,
+    checked: dict,
+    expected_status: int,
+    expect_prediction_per_row: bool,
+    max_latency_ms: int,
+) -> tuple:
+    # (parsed response, problems): every check that did not pass, empty when all did.
+    import json
+
+    status, text = answer["status"], answer["text"]
     try:
         response = json.loads(text)
         # Scoring scripts often return json.dumps(...) which the server encodes again.
@@ -117,31 +128,63 @@ def azml_invoke_endpoint(
         response = text
     problems = []
     if status != expected_status:
-        problems.append(f"status: expected {expected_status}, got {status} {error_text}".strip())
+        problems.append(
+            f"status: expected {expected_status}, got {status} {answer['error']}".strip()
+        )
     if expect_prediction_per_row and status < 300:
         predictions = azml_predictions(response)
         if predictions is None:
             problems.append(
                 f"predictions: the answer holds no list of predictions: {str(text)[:300]}"
             )
-        elif len(predictions) != rows:
+        elif len(predictions) != checked["rows"]:
             problems.append(
-                f"predictions: expected one per input row ({rows}), got {len(predictions)}"
+                f"predictions: expected one per input row ({checked['rows']}), got "
+                f"{len(predictions)}"
             )
-    if schema is not None and status < 300:
+    if checked["schema"] is not None and status < 300:
         import jsonschema
 
-        for failure in jsonschema.Draft202012Validator(schema).iter_errors(response):
+        for failure in jsonschema.Draft202012Validator(checked["schema"]).iter_errors(response):
             where = "/".join(map(str, failure.absolute_path)) or "(root)"
             problems.append(f"json_schema: at {where}: {failure.message}")
+    latency_ms = answer["latency_ms"]
     if max_latency_ms and latency_ms > max_latency_ms:
         problems.append(f"latency: {latency_ms:.0f} ms is over max_latency_ms {max_latency_ms}")
+    return response, problems
+
+
+def azml_invoke_endpoint(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    payload: str,
+    deployment_name: str = "",
+    expected_status: int = 200,
+    expect_prediction_per_row: bool = True,
+    json_schema: str = "",
+    max_latency_ms: int = 0,
+) -> dict:
+    # One request through the SDK; returns the answer and a list of failed checks (empty when
+    # all passed). The caller decides how to fail, so the answer can be saved first.
+    azml_check_online_name("endpoint_name", endpoint_name)
+    if deployment_name:
+        azml_check_online_name("deployment_name", deployment_name)
+    checked = azml_check_request(
+        payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
+    )
+    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    answer = azml_send_request(client, endpoint_name, checked["request"], deployment_name)
+    response, problems = azml_check_answer(
+        answer, checked, expected_status, expect_prediction_per_row, max_latency_ms
+    )
     return {
         "endpoint_name": endpoint_name,
         "deployment_name": deployment_name,
-        "status": status,
-        "latency_ms": round(latency_ms, 1),
-        "rows": rows,
+        "status": answer["status"],
+        "latency_ms": round(answer["latency_ms"], 1),
+        "rows": checked["rows"],
         "response": response,
         "problems": problems,
     }

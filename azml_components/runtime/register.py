@@ -2,28 +2,14 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.operations import azml_wait
+from azml_components.runtime.calls import azml_wait
+from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
     azml_check_choice,
     azml_check_range,
+    azml_string_map,
 )
-
-
-def azml_studio_model_url(
-    subscription_id: str, resource_group: str, workspace: str, name: str, version: str
-) -> str:
-    # A page a person can open; KFP shows an https artifact uri as a link.
-    from urllib.parse import quote
-
-    wsid = (
-        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
-        f"Microsoft.MachineLearningServices/workspaces/{workspace}"
-    )
-    return (
-        f"https://ml.azure.com/model/{quote(name)}:{quote(str(version))}/details/overview"
-        f"?wsid={quote(wsid)}"
-    )
 
 
 def azml_validate_model_source(model_path: str, model_uri: str, model_type: str) -> str:
@@ -59,23 +45,6 @@ def azml_validate_model_source(model_path: str, model_uri: str, model_type: str)
     elif os.path.getsize(model_path) == 0:
         raise ValueError(f"model: the artifact file {model_path!r} is empty")
     return model_path
-
-
-def azml_string_map(field: str, value: Optional[dict]) -> dict:
-    # Azure tags and properties are string to string.
-    import json
-
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"{field}: must be a mapping of names to values")
-    result = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError(f"{field}: keys must be non-empty strings, got {key!r}")
-        # Non-string values are kept as compact JSON rather than Python reprs.
-        result[key] = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
-    return result
 
 
 def azml_register_model(
@@ -134,7 +103,7 @@ def azml_register_model(
         "model_type": model_type,
         "path": str(registered.path),
         "tags": dict(registered.tags or {}),
-        "studio_url": azml_studio_model_url(
-            subscription, resource_group, workspace_name, registered.name, version
+        "studio_url": azml_studio_url(
+            subscription, resource_group, workspace_name, "model", registered.name, version
         ),
     }

@@ -1,20 +1,19 @@
-# Safe blue/green rollout: deploy at 0%, test, shift in steps, roll back on any failure.
+# Safe blue/green rollout: deploy at 0%, test, shift in steps, roll back on any failure. In
+# phases like deploy_model: check the inputs, read the endpoint, plan the traffic moves, apply
+# them with smoke tests, undoing everything (azml_undo_and_raise) when a step fails.
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.deploy import (
-    azml_best_effort,
-    azml_check_code,
-    azml_check_model_id,
-    azml_deploy_model,
-    azml_get_or_none,
-    azml_resolve_environment,
+from azml_components.runtime.calls import azml_undo_and_raise, azml_wait
+from azml_components.runtime.deploy import azml_check_deployment_inputs, azml_deploy_model
+from azml_components.runtime.endpoints import azml_endpoint_state
+from azml_components.runtime.invoke import azml_check_request, azml_invoke_endpoint
+from azml_components.runtime.traffic import (
+    azml_plan_traffic,
     azml_set_traffic,
+    azml_traffic_of,
 )
-from azml_components.runtime.invoke import azml_count_rows, azml_invoke_endpoint
-from azml_components.runtime.operations import azml_call, azml_wait
-from azml_components.runtime.traffic import azml_plan_traffic, azml_traffic_of
-from azml_components.runtime.validation import azml_check_online_name, azml_check_range
+from azml_components.runtime.validation import azml_check_range
 
 
 def azml_check_steps(traffic_steps: list) -> list:
@@ -37,6 +36,175 @@ def azml_check_steps(traffic_steps: list) -> list:
     return steps
 
 
+def azml_short_model_id(model_ref) -> str:
+    # An ARM id or azureml:NAME:VERSION, shown as NAME:VERSION (or as given).
+    return str(model_ref).split("/models/")[-1].replace("/versions/", ":")
+
+
+def azml_plan_rollout(
+    before: dict, before_mirror: dict, deployment_name: str, steps: list, mirror_percent: int
+) -> list:
+    # The traffic writes after the new deployment joined at 0%, each with the smoke tests
+    # (target deployment, label) that follow it: optionally mirror live traffic to it and stop
+    # again, then each step (the old deployments keep their proportions of the rest). The first
+    # deployment of an endpoint has nothing to share with and goes straight to 100.
+    moves = []
+    if mirror_percent and any(before.values()):
+        moves.append(
+            {
+                "traffic": before,
+                "mirror": {deployment_name: mirror_percent},
+                "log": f"mirrored {mirror_percent}% of live traffic to {deployment_name}",
+                "smoke": [("", "live traffic while mirroring")],
+            }
+        )
+        moves.append(
+            {
+                "traffic": before,
+                "mirror": before_mirror,
+                "log": "mirror traffic removed",
+                "smoke": [],
+            }
+        )
+    mirror = {k: v for k, v in before_mirror.items() if k.lower() != deployment_name.lower()}
+    for step in steps:
+        if not any(before.values()) and step < 100:
+            continue
+        traffic = azml_plan_traffic(before, deployment_name, step)
+        moves.append(
+            {
+                "traffic": traffic,
+                "mirror": mirror,
+                "log": f"traffic {traffic}",
+                "smoke": [
+                    (deployment_name, f"{deployment_name} at {step}%"),
+                    ("", f"endpoint at {step}%"),
+                ],
+            }
+        )
+    return moves
+
+
+def azml_smoke_test(workspace: dict, endpoint_name: str, target: str, label: str, smoke: dict):
+    # One smoke test (smoke: azml_invoke_endpoint's checks); a failed check raises, a passed
+    # one returns the line for the rollout's log.
+    answer = azml_invoke_endpoint(
+        **workspace, endpoint_name=endpoint_name, deployment_name=target, **smoke
+    )
+    if answer["problems"]:
+        raise RuntimeError(f"smoke test ({label}) failed: " + "; ".join(answer["problems"]))
+    return f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms"
+
+
+def azml_rollback_steps(client, target: dict, state: dict, timeout_seconds: int) -> list:
+    # Undoing a rollout once the new deployment exists: the previous live and mirror traffic
+    # exactly, then the new deployment deleted. The endpoint is read inside the first step: a
+    # failing read must not skip the delete.
+    endpoint_name, deployment_name = target["endpoint_name"], target["deployment_name"]
+    return [
+        (
+            f"restoring traffic {state['traffic']} (mirror {state['mirror']})",
+            lambda: azml_set_traffic(
+                client, client.online_endpoints.get(endpoint_name), state["traffic"],
+                state["mirror"], timeout_seconds,
+            ),
+        ),
+        (
+            f"deleting deployment {deployment_name}",
+            lambda: client.online_deployments.begin_delete(
+                deployment_name, endpoint_name
+            ).result(),
+        ),
+    ]
+
+
+def azml_apply_rollout(
+    client, workspace: dict, target: dict, options: dict, moves: list, smoke: dict, state: dict,
+    timeout_seconds: int, log: list,
+) -> dict:
+    # target: endpoint_name, deployment_name, model_id. Deploys at 0%, smoke-tests the new
+    # deployment directly, then makes each planned move with its smoke tests; on any failure
+    # (SIGTERM included) the previous live and mirror traffic come back and the new deployment
+    # is deleted. SIGTERM only sets a flag, checked between steps: an exception raised inside a
+    # network call would be taken for a connection error and retried by urllib3/azure-core.
+    import signal
+    import threading
+
+    endpoint_name, deployment_name = target["endpoint_name"], target["deployment_name"]
+    cancelled = []
+
+    def check() -> None:
+        if cancelled:
+            raise InterruptedError("rollout cancelled by SIGTERM")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handler = (
+        signal.signal(signal.SIGTERM, lambda signum, frame: cancelled.append(signum))
+        if in_main
+        else None
+    )
+    deployed = False
+    try:
+        result = azml_deploy_model(
+            **workspace, **target, options=options, traffic_percent=0,
+            timeout_seconds=timeout_seconds,
+        )
+        deployed = True
+        log.append(
+            f"deployed {deployment_name} ({azml_short_model_id(target['model_id'])}) at 0%"
+        )
+        check()
+        log.append(azml_smoke_test(
+            workspace, endpoint_name, deployment_name, f"{deployment_name} directly", smoke
+        ))
+        check()
+        for move in moves:
+            azml_set_traffic(
+                client, client.online_endpoints.get(endpoint_name), move["traffic"],
+                move["mirror"], timeout_seconds,
+            )
+            log.append(move["log"])
+            check()
+            for deployment, label in move["smoke"]:
+                log.append(azml_smoke_test(workspace, endpoint_name, deployment, label, smoke))
+            check()
+    except BaseException as error:
+        # From here on a second SIGTERM must not cut the rollback short.
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        undo = azml_rollback_steps(client, target, state, timeout_seconds) if deployed else []
+        azml_undo_and_raise(
+            error,
+            [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log],
+            undo,
+            min(timeout_seconds, 600),
+        )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
+    return result
+
+
+def azml_remove_old_deployments(
+    client, endpoint_name: str, deployment_name: str, before: dict, timeout_seconds: int,
+    log: list,
+) -> list:
+    # After a successful rollout: delete the deployments that took live traffic before it.
+    removed = []
+    for name, share in before.items():
+        if share and name.lower() != deployment_name.lower():
+            azml_wait(
+                f"deleting old deployment {name}",
+                lambda name=name: client.online_deployments.begin_delete(
+                    name, endpoint_name
+                ).result(),
+                timeout_seconds,
+            )
+            removed.append(name)
+            log.append(f"removed old deployment {name}")
+    return removed
+
+
 def azml_safe_rollout(
     subscription_id: str,
     resource_group: str,
@@ -45,13 +213,7 @@ def azml_safe_rollout(
     deployment_name: str,
     model_id: str,
     payload: str,
-    code_path: str = "",
-    scoring_script: str = "",
-    conda_file: str = "",
-    image: str = "",
-    environment: str = "",
-    instance_type: str = "Standard_DS3_v2",
-    instance_count: int = 1,
+    options: Optional[dict] = None,
     traffic_steps: Optional[list] = None,
     mirror_percent: int = 0,
     expected_status: int = 200,
@@ -62,197 +224,55 @@ def azml_safe_rollout(
     timeout_seconds: int = 3600,
 ) -> dict:
     # Returns the report facts; raises (after restoring traffic and deleting the new
-    # deployment) when anything fails, including SIGTERM.
-    import json
-    import signal
-    import threading
-
+    # deployment) when anything fails, including SIGTERM. options: see azml_deployment_options.
     steps = azml_check_steps([10, 50, 100] if traffic_steps is None else traffic_steps)
-    azml_check_online_name("endpoint_name", endpoint_name)
-    azml_check_online_name("deployment_name", deployment_name)
-    azml_check_model_id(model_id)
+    options = azml_check_deployment_inputs(
+        endpoint_name, deployment_name, model_id, options, timeout_seconds
+    )
     azml_check_range("mirror_percent", mirror_percent, 0, 50)
-    azml_check_range("instance_count", instance_count, 1)
-    azml_check_code(code_path, scoring_script)
-    azml_resolve_environment(code_path, conda_file, image, environment)
-    try:
-        rows = azml_count_rows(json.loads(payload))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"payload: not valid JSON ({error})") from error
-    if expect_prediction_per_row and rows is None:
-        raise ValueError("payload: cannot tell how many rows it holds")
-    subscription = azml_subscription_id(subscription_id)
-    client = azml_ml_client(subscription, resource_group, workspace_name)
+    smoke = {
+        "payload": payload,
+        "expected_status": expected_status,
+        "expect_prediction_per_row": expect_prediction_per_row,
+        "json_schema": json_schema,
+        "max_latency_ms": max_latency_ms,
+    }
+    azml_check_request(**smoke)
     workspace = {
-        "subscription_id": subscription,
+        "subscription_id": azml_subscription_id(subscription_id),
         "resource_group": resource_group,
         "workspace_name": workspace_name,
     }
-    endpoint = azml_get_or_none(
-        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
-    )
-    before, before_mirror = ({}, {}) if endpoint is None else azml_traffic_of(endpoint)
-    # One listing: the names guard against reuse, the models go into the report.
-    current = (
-        []
-        if endpoint is None
-        else azml_call(
-            f"listing deployments of {endpoint_name!r}",
-            lambda: list(client.online_deployments.list(endpoint_name)),
-        )
-    )
-    if deployment_name.lower() in {d.name.lower() for d in current}:
+    client = azml_ml_client(**workspace)
+    state = azml_endpoint_state(client, endpoint_name)
+    if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
         raise ValueError(
             f"deployment_name: {deployment_name!r} already exists on "
             f"{endpoint_name!r}; a rollout needs a new deployment name"
         )
-
-    def short(model_ref) -> str:
-        # An ARM id or azureml:NAME:VERSION, shown as NAME:VERSION (or as given).
-        return str(model_ref).split("/models/")[-1].replace("/versions/", ":")
-
-    models = {d.name: short(d.model) for d in current}
-    models[deployment_name] = short(model_id)
+    models = {d.name: azml_short_model_id(d.model) for d in state["deployments"]}
+    models[deployment_name] = azml_short_model_id(model_id)
+    moves = azml_plan_rollout(
+        state["traffic"], state["mirror"], deployment_name, steps, mirror_percent
+    )
     log = []
-
-    def smoke(target: str, label: str) -> None:
-        answer = azml_invoke_endpoint(
-            **workspace,
-            endpoint_name=endpoint_name,
-            payload=payload,
-            deployment_name=target,
-            expected_status=expected_status,
-            expect_prediction_per_row=expect_prediction_per_row,
-            json_schema=json_schema,
-            max_latency_ms=max_latency_ms,
-        )
-        if answer["problems"]:
-            raise RuntimeError(f"smoke test ({label}) failed: " + "; ".join(answer["problems"]))
-        log.append(f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms")
-
-    # SIGTERM only sets a flag, checked between steps: an exception raised inside a network
-    # call would be taken for a connection error and retried by urllib3/azure-core.
-    cancelled = []
-
-    def cancel(signum, frame):
-        cancelled.append(signum)
-
-    def check() -> None:
-        if cancelled:
-            raise InterruptedError("rollout cancelled by SIGTERM")
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.signal(signal.SIGTERM, cancel) if in_main else None
-    deployed = False
-    try:
-        result = azml_deploy_model(
-            **workspace,
-            endpoint_name=endpoint_name,
-            deployment_name=deployment_name,
-            model_id=model_id,
-            code_path=code_path,
-            scoring_script=scoring_script,
-            conda_file=conda_file,
-            image=image,
-            environment=environment,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            traffic_percent=0,
-            timeout_seconds=timeout_seconds,
-        )
-        deployed = True
-        log.append(f"deployed {deployment_name} ({models[deployment_name]}) at 0%")
-        check()
-        smoke(deployment_name, f"{deployment_name} directly")
-        check()
-        endpoint = client.online_endpoints.get(endpoint_name)
-        if mirror_percent and any(before.values()):
-            azml_set_traffic(
-                client, endpoint, before, {deployment_name: mirror_percent}, timeout_seconds
-            )
-            log.append(f"mirrored {mirror_percent}% of live traffic to {deployment_name}")
-            check()
-            smoke("", "live traffic while mirroring")
-            check()
-            endpoint = azml_set_traffic(
-                client,
-                client.online_endpoints.get(endpoint_name),
-                before,
-                before_mirror,
-                timeout_seconds,
-            )
-            log.append("mirror traffic removed")
-        for step in steps:
-            if not any(before.values()) and step < 100:
-                continue  # nothing to share with: the first deployment goes straight to 100
-            plan = azml_plan_traffic(before, deployment_name, step)
-            mirror = {
-                k: v for k, v in before_mirror.items() if k.lower() != deployment_name.lower()
-            }
-            endpoint = azml_set_traffic(
-                client, client.online_endpoints.get(endpoint_name), plan, mirror, timeout_seconds
-            )
-            log.append(f"traffic {plan}")
-            check()
-            smoke(deployment_name, f"{deployment_name} at {step}%")
-            smoke("", f"endpoint at {step}%")
-            check()
-    except BaseException as error:
-        # From here on a second SIGTERM must not cut the rollback short.
-        if in_main:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        notes = []
-        if deployed:
-            # The read is inside the best effort too: a failing read must not skip the delete.
-            notes.append(
-                azml_best_effort(
-                    f"restoring traffic {before} (mirror {before_mirror})",
-                    lambda: azml_set_traffic(
-                        client,
-                        client.online_endpoints.get(endpoint_name),
-                        before,
-                        before_mirror,
-                        timeout_seconds,
-                    ),
-                    min(timeout_seconds, 600),
-                )
-            )
-            notes.append(
-                azml_best_effort(
-                    f"deleting deployment {deployment_name}",
-                    lambda: client.online_deployments.begin_delete(
-                        deployment_name, endpoint_name
-                    ).result(),
-                    min(timeout_seconds, 600),
-                )
-            )
-        message = "\n".join(
-            [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log, *notes]
-        )
-        if isinstance(error, (InterruptedError, TimeoutError)):
-            raise type(error)(message) from error
-        raise RuntimeError(message) from error
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
+    target = {
+        "endpoint_name": endpoint_name,
+        "deployment_name": deployment_name,
+        "model_id": model_id,
+    }
+    result = azml_apply_rollout(
+        client, workspace, target, options, moves, smoke, state, timeout_seconds, log
+    )
     removed = []
     if remove_old:
-        for name, share in before.items():
-            if share and name.lower() != deployment_name.lower():
-                azml_wait(
-                    f"deleting old deployment {name}",
-                    lambda name=name: client.online_deployments.begin_delete(
-                        name, endpoint_name
-                    ).result(),
-                    timeout_seconds,
-                )
-                removed.append(name)
-                log.append(f"removed old deployment {name}")
-    final = client.online_endpoints.get(endpoint_name)
-    after, after_mirror = azml_traffic_of(final)
+        removed = azml_remove_old_deployments(
+            client, endpoint_name, deployment_name, state["traffic"], timeout_seconds, log
+        )
+    after, after_mirror = azml_traffic_of(client.online_endpoints.get(endpoint_name))
     return {
         **result,
-        "traffic_before": before,
+        "traffic_before": state["traffic"],
         "traffic": after,
         "mirror_traffic": after_mirror,
         "removed": removed,

@@ -1,7 +1,9 @@
-# Traffic maps: computed and checked locally, before anything is written to Azure.
+# Traffic: reading an endpoint's maps, Azure's rules for them, planning new ones (all checked
+# locally, before anything is written) and writing them.
 from typing import Optional
 
-from azml_components.runtime.validation import azml_check_range
+from azml_components.runtime.calls import azml_wait
+from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
 def azml_traffic_of(endpoint) -> tuple:
@@ -9,6 +11,27 @@ def azml_traffic_of(endpoint) -> tuple:
     live = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
     mirror = {k: int(v) for k, v in (endpoint.mirror_traffic or {}).items()}
     return live, mirror
+
+
+def azml_parse_traffic(field: str, value) -> dict:
+    # KFP hands dict parameters over as dicts; a JSON string is accepted too.
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as error:
+            raise ValueError(f"{field}: not a JSON object of deployment -> percent") from error
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must map deployment names to whole percents")
+    result = {}
+    for name, percent in value.items():
+        azml_check_online_name(f"{field} deployment", name)
+        if isinstance(percent, float) and percent.is_integer():
+            percent = int(percent)  # KFP passes numbers inside dicts as floats
+        azml_check_range(f"{field}[{name}]", percent, 0, 100)
+        result[name] = percent
+    return result
 
 
 def azml_check_traffic(traffic: dict, mirror: Optional[dict], deployments: list) -> None:
@@ -65,3 +88,30 @@ def azml_plan_traffic(current: dict, deployment: str, percent: int) -> dict:
         plan[name] += 1
     plan[deployment] = percent
     return plan
+
+
+def azml_fill_traffic(traffic: dict, deployments: list) -> dict:
+    # The full live map for the endpoint's deployments: names match Azure's way, ignoring case,
+    # each deployment keeps its own spelling, and deployments left out get 0 (as in the portal).
+    given = {name.lower(): percent for name, percent in traffic.items()}
+    return {name: given.get(name.lower(), 0) for name in deployments}
+
+
+def azml_same_live_traffic(current: dict, planned: dict) -> bool:
+    # Equal as Azure sees it: names ignore case, and a 0% entry is the same as none.
+    def nonzero(weights: dict) -> dict:
+        return {k.lower(): v for k, v in weights.items() if v}
+
+    return nonzero(current) == nonzero(planned)
+
+
+def azml_set_traffic(client, endpoint, traffic: dict, mirror: Optional[dict], timeout_seconds: int):
+    # Traffic is a PUT of the whole endpoint with the new maps; mirror None keeps the current one.
+    endpoint.traffic = dict(traffic)
+    if mirror is not None:
+        endpoint.mirror_traffic = dict(mirror)
+    return azml_wait(
+        f"setting traffic on endpoint {endpoint.name!r} to {traffic}",
+        lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+        timeout_seconds,
+    )

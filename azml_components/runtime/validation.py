@@ -43,3 +43,40 @@ def azml_check_range(field: str, value: int, low: int, high: Optional[int] = Non
         rule = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ValueError(f"{field}: {value} must be {rule}")
     return value
+
+
+def azml_check_model_id(model_id: str) -> str:
+    # azureml:NAME:VERSION or the version's ARM id; a model name alone would deploy whatever
+    # version happens to be latest, which a pipeline should say explicitly.
+    import re
+
+    if re.fullmatch(r"azureml:[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9][A-Za-z0-9_.-]*", model_id):
+        return model_id
+    if re.fullmatch(
+        r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.MachineLearningServices/workspaces/[^/]+/models/[^/]+/"
+        r"versions/[^/]+",
+        model_id,
+        flags=re.IGNORECASE,
+    ):
+        return model_id
+    raise ValueError(
+        f"model_id: {model_id!r} must be azureml:NAME:VERSION or a model version's ARM id"
+    )
+
+
+def azml_string_map(field: str, value: Optional[dict]) -> dict:
+    # Azure tags, properties and environment variables are string to string.
+    import json
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be a mapping of names to values")
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{field}: keys must be non-empty strings, got {key!r}")
+        # Non-string values are kept as compact JSON rather than Python reprs.
+        result[key] = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    return result

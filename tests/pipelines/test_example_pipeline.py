@@ -13,6 +13,9 @@ from pipelines.run_local import run_pipeline_locally
 from tests.helpers import workspace
 
 pytestmark = pytest.mark.timeout(900)
+# The deploy and smoke-test tasks of each branch of the pipeline's dsl.If / dsl.Else.
+TASKS = {"mlflow": ("deploy-model", "invoke-endpoint"),
+         "custom": ("deploy-model-2", "invoke-endpoint-2")}
 
 
 def _expected_predictions(rows: int = 5) -> tuple:
@@ -28,9 +31,11 @@ def _expected_predictions(rows: int = 5) -> tuple:
 def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, capfd):
     ws = workspace()
     endpoint = f"pipeline-{model_format}"
+    task_log = tmp_path / "logs" / "tasks.log"
     answer = run_pipeline_locally(
-        tmp_path, resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
-        model_format=model_format, endpoint_name=endpoint, model_name=f"diabetes-{model_format}",
+        tmp_path, task_log=task_log, resource_group=ws["resource_group"],
+        workspace_name=ws["workspace_name"], model_format=model_format, endpoint_name=endpoint,
+        model_name=f"diabetes-{model_format}",
     )
     rows, expected = _expected_predictions()
     assert answer["problems"] == [] and answer["status"] == 200
@@ -49,11 +54,22 @@ def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model
     models = list(client.models.list(name=f"diabetes-{model_format}"))
     assert models and models[0].tags.get("kfp_source_uri", "").endswith("/model")
     assert models[0].tags.get("kfp_run_id")
+    # What the demo prints: one line per task (name, status, seconds); the full task logs
+    # (kfp.local's executor output) are in the task log file.
+    logs = capfd.readouterr()
+    summary = [line.split() for line in logs.out.splitlines() if line.startswith("  ")]
+    assert [(task, status) for task, status, *_ in summary] == [
+        ("train-diabetes-model", "SUCCESS"), ("register-model", "SUCCESS"),
+        (TASKS[model_format][0], "SUCCESS"), (TASKS[model_format][1], "SUCCESS")]
+    assert all(float(seconds) >= 0 and unit == "s" for *_, seconds, unit in summary)
+    assert len(logs.out.splitlines()) == len(summary)
+    task_logs = task_log.read_text()
+    assert task_logs.count("Executing task") == 4 and "Registered azureml:" in task_logs
     # The client secret never shows in task logs or in any output the run wrote.
     secret = standin.env["AZ_CLIENT_SECRET"]
-    logs = capfd.readouterr()
     assert secret not in logs.out and secret not in logs.err
     assert "Request URL" not in logs.out  # SDK request logging is kept out of task logs
+    assert "Request URL" not in task_logs
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path

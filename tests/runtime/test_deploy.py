@@ -1,23 +1,25 @@
 """deploy_model's and invoke_endpoint's runtime through the real SDK against the stand-in.
 
 One endpoint is shared by the tests in order (blue, then a failing green, then a good green), as
-a team's endpoint lives through releases; each test states the traffic it starts from.
+a team's endpoint lives through releases; each test states the traffic it starts from. The
+deployment options' own rules come first (no Azure needed).
 """
 
+import inspect
 import json
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
 from azure.ai.ml import MLClient
 
-from azml_components.runtime import (
-    azml_deploy_model,
-    azml_invoke_endpoint,
-    azml_register_model,
-)
+from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.deployment_options import azml_deployment_options
+from azml_components.runtime.invoke import azml_invoke_endpoint
+from azml_components.runtime.register import azml_register_model
 from tests.helpers import (
     data_payload,
     diabetes_rows,
@@ -28,6 +30,7 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.timeout(600)
 ENDPOINT = "deploy-tests"
+OPTIONS = set(inspect.signature(azml_deployment_options).parameters)
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +54,14 @@ def models(standin, tmp_path_factory):
 
 
 def _deploy(models, name, deployment, **overrides):
+    # Overrides go to the deployment options or to deploy_model's own arguments, by name.
+    options = {"code_path": models[name]["code"], "scoring_script": "score.py",
+               "conda_file": "conda.yaml"}
+    options.update({k: v for k, v in overrides.items() if k in OPTIONS})
     arguments = {**workspace(), "endpoint_name": ENDPOINT, "deployment_name": deployment,
-                 "model_id": models[name]["asset_id"], "code_path": models[name]["code"],
-                 "scoring_script": "score.py", "conda_file": "conda.yaml",
-                 "timeout_seconds": 300, **overrides}
-    return azml_deploy_model(**arguments)
+                 "model_id": models[name]["asset_id"], "timeout_seconds": 300,
+                 **{k: v for k, v in overrides.items() if k not in OPTIONS}}
+    return azml_deploy_model(**arguments, options=options)
 
 
 def _predict(deployment: str = "") -> list:
@@ -116,6 +122,7 @@ def test_mlflow_model_deploys_without_code(standin, tmp_path):
     result = azml_deploy_model(**workspace(), endpoint_name="deploy-mlflow",
                                deployment_name="nocode", model_id=registered["asset_id"],
                                timeout_seconds=300)
+    assert result["studio_url"].startswith("https://ml.azure.com/endpoints/realtime/deploy-mlflow/")
     rows = diabetes_rows()
     payload = {"input_data": {"columns": [f"x{i}" for i in range(rows.shape[1])],
                               "index": list(range(len(rows))), "data": rows.tolist()}}
@@ -162,7 +169,7 @@ def test_bad_input_fails_before_any_write(models, standin, overrides, message):
 
 def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin):
     before = client.online_endpoints.get(ENDPOINT).traffic
-    standin.lro_fault(path_regex=r"/deployments/sigterm", outcome="Slow", delay_seconds=30)
+    standin.lro_fault(path_regex=r"/deployments/sigterm", outcome="Slow", delay_seconds=10)
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     try:
@@ -171,6 +178,12 @@ def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin)
     finally:
         timer.cancel()
         standin.clear_faults()
+        # The abandoned wait's thread polls the slow operation until it ends (in a component
+        # the process exits instead): let it finish, so later tests' request logs stay theirs.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+                t.name.startswith("azml-wait: ") for t in threading.enumerate()):
+            time.sleep(0.2)
     assert client.online_endpoints.get(ENDPOINT).traffic == before
 
 
@@ -182,17 +195,18 @@ def test_code_folder_inside_the_model(standin, tmp_path):
     registered = azml_register_model(**workspace(), model_name="deploy-code-inside",
                                      model_path=str(model_dir))
     arguments = {**workspace(), "endpoint_name": "deploy-inside", "deployment_name": "blue",
-                 "model_id": registered["asset_id"], "scoring_script": "score.py",
-                 "conda_file": "conda.yaml", "timeout_seconds": 300}
+                 "model_id": registered["asset_id"], "timeout_seconds": 300}
+    options = {"scoring_script": "score.py", "conda_file": "conda.yaml"}
     standin.clear_requests()
     with pytest.raises(ValueError, match="code_in_model: 'nope' is not a folder inside model"):
-        azml_deploy_model(**arguments, code_in_model="nope")
+        azml_deploy_model(**arguments, options={**options, "code_in_model": "nope"})
     with pytest.raises(ValueError, match="scoring_script: 'other.py' is not in the code folder"):
-        azml_deploy_model(**{**arguments, "scoring_script": "other.py"}, code_in_model="code")
+        azml_deploy_model(**arguments, options={**options, "scoring_script": "other.py",
+                                                "code_in_model": "code"})
     writes = [r for r in standin.requests() if r["method"] in ("PUT", "DELETE")
               and r["path"].startswith("/subscriptions/")]
     assert writes == []
-    result = azml_deploy_model(**arguments, code_in_model="code")
+    result = azml_deploy_model(**arguments, options={**options, "code_in_model": "code"})
     answer = azml_invoke_endpoint(**workspace(), endpoint_name=result["endpoint_name"],
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))

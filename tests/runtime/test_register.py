@@ -3,10 +3,31 @@
 import pytest
 from azure.ai.ml import MLClient
 
-from azml_components.runtime import azml_register_model
+from azml_components.runtime.register import azml_register_model, azml_validate_model_source
 from tests.helpers import ml_client, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def test_model_source_rules(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="exactly one"):
+        azml_validate_model_source("", "", "custom_model")
+    with pytest.raises(ValueError, match="exactly one"):
+        azml_validate_model_source(str(empty), "azureml://x", "custom_model")
+    with pytest.raises(ValueError, match="is empty"):
+        azml_validate_model_source(str(empty), "", "custom_model")
+    with pytest.raises(ValueError, match="missing"):
+        azml_validate_model_source(str(tmp_path / "nope"), "", "custom_model")
+    with pytest.raises(ValueError, match="model_type: 'onnx' is not one of"):
+        azml_validate_model_source(str(empty), "", "onnx")
+    with pytest.raises(ValueError, match="model_uri: 's3://b/k' must start with"):
+        azml_validate_model_source("", "s3://b/k", "custom_model")
+    (empty / "model.pkl").write_bytes(b"x")
+    with pytest.raises(ValueError, match="MLmodel"):
+        azml_validate_model_source(str(empty), "", "mlflow_model")
+    assert azml_validate_model_source(str(empty), "", "custom_model") == str(empty)
 
 
 @pytest.fixture

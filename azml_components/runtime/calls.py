@@ -1,4 +1,5 @@
-# Calling Azure: error translation and waiting on long-running operations.
+# Calling Azure: error translation, waiting on long-running operations (with a deadline and
+# SIGTERM), and putting things back after a failure.
 
 
 def azml_describe_error(error: BaseException) -> str:
@@ -84,3 +85,36 @@ def azml_wait(what: str, function, timeout_seconds: int, poll_seconds: float = 0
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def azml_get_or_none(what: str, function, *args):
+    # A read where "not found" is an answer, not an error.
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return azml_call(what, function, *args)
+    except RuntimeError as error:
+        if isinstance(error.__cause__, ResourceNotFoundError):
+            return None
+        raise
+
+
+def azml_best_effort(what: str, function, timeout_seconds: int) -> str:
+    # Clean-up after a failure must not hide the failure: report, never raise.
+    try:
+        azml_wait(what, function, timeout_seconds)
+        return f"{what}: done"
+    except BaseException as error:  # noqa: BLE001 - reported in the message instead
+        return f"{what}: FAILED ({error})"
+
+
+def azml_undo_and_raise(error: BaseException, lines: list, undo: list, timeout_seconds: int):
+    # After `error`: run each (what, function) of `undo` in order as a best effort, then raise
+    # with `lines` and how each undo step went. A cancellation (InterruptedError) or a deadline
+    # (TimeoutError) keeps its type, so the caller can still tell; anything else becomes a
+    # RuntimeError. Used by deploy_model and safe_rollout alike.
+    notes = [azml_best_effort(what, function, timeout_seconds) for what, function in undo]
+    message = "\n".join([*lines, *notes])
+    if isinstance(error, (InterruptedError, TimeoutError)):
+        raise type(error)(message) from error
+    raise RuntimeError(message) from error

@@ -1,0 +1,117 @@
+# The options of the deployment that deploy_model and safe_rollout create (code, scoring script,
+# environment, instance type and count, auth mode, environment variables): one plain dict, built
+# and checked by azml_deployment_options before any call to Azure.
+from typing import Optional
+
+from azml_components.runtime.validation import (
+    azml_check_choice,
+    azml_check_range,
+    azml_string_map,
+)
+
+
+def azml_deployment_options(
+    code_path: str = "",
+    code_in_model: str = "",
+    scoring_script: str = "score.py",
+    conda_file: str = "",
+    image: str = "",
+    environment: str = "",
+    instance_type: str = "Standard_DS3_v2",
+    instance_count: int = 1,
+    auth_mode: str = "key",
+    environment_variables: Optional[dict] = None,
+) -> dict:
+    # The options of the deployment deploy_model and safe_rollout create, as one plain dict
+    # checked here, before any call to Azure. Both take it as `options` and pass it through this
+    # function again, so a dict built by hand meets the same rules. The scoring script is only
+    # read with code: a folder (code_path) or a folder inside the registered model
+    # (code_in_model, whose conda file is read once the model is downloaded).
+    import os
+
+    azml_check_range("instance_count", instance_count, 1)
+    azml_check_choice("auth_mode", auth_mode, ["key", "aml_token"])
+    if not instance_type or not isinstance(instance_type, str):
+        raise ValueError("instance_type: required, e.g. Standard_DS3_v2")
+    variables = azml_string_map("environment_variables", environment_variables)
+    if code_in_model:
+        if code_path:
+            raise ValueError("code / code_in_model: give at most one")
+        if not scoring_script:
+            raise ValueError("scoring_script: required with code_in_model")
+        if os.path.isabs(code_in_model) or ".." in code_in_model.split("/"):
+            raise ValueError(f"code_in_model: {code_in_model!r} must be a relative folder")
+    else:
+        scoring_script = scoring_script if code_path else ""
+        azml_check_code(code_path, scoring_script)
+        azml_resolve_environment(code_path, conda_file, image, environment)
+    return {
+        "code_path": code_path,
+        "code_in_model": code_in_model,
+        "scoring_script": scoring_script,
+        "conda_file": conda_file,
+        "image": image,
+        "environment": environment,
+        "instance_type": instance_type,
+        "instance_count": instance_count,
+        "auth_mode": auth_mode,
+        "environment_variables": variables,
+    }
+
+
+def azml_check_code(code_path: str, scoring_script: str) -> None:
+    import os
+
+    if not code_path:
+        return
+    if not os.path.isdir(code_path):
+        raise ValueError(f"code: {code_path!r} is not a folder")
+    if not scoring_script:
+        raise ValueError("scoring_script: required with a code folder")
+    if not os.path.isfile(os.path.join(code_path, scoring_script)):
+        present = sorted(os.listdir(code_path))[:20]
+        raise ValueError(
+            f"scoring_script: {scoring_script!r} is not in the code folder (it holds: "
+            f"{', '.join(present) or 'nothing'})"
+        )
+
+
+def azml_resolve_environment(code_path: str, conda_file: str, image: str, environment: str) -> dict:
+    # What the deployment runs in: a registered environment, or an inline one from a conda file
+    # (content, or a file name inside the code folder) on a base image.
+    import os
+
+    if environment and (conda_file or image):
+        raise ValueError(
+            "environment: give a registered environment id, or conda_file/image, not both"
+        )
+    if environment:
+        if not environment.startswith(("azureml:", "/subscriptions/")):
+            raise ValueError(
+                f"environment: {environment!r} must be azureml:NAME:VERSION, "
+                "azureml:NAME@latest or an ARM id"
+            )
+        return {"environment": environment}
+    if not conda_file:
+        if image:
+            return {"image": image}
+        return {}
+    content = conda_file
+    if "\n" not in conda_file and conda_file.endswith((".yml", ".yaml")):
+        candidate = os.path.join(code_path, conda_file) if code_path else conda_file
+        if not os.path.isfile(candidate):
+            raise ValueError(f"conda_file: {conda_file!r} is not a file in the code folder")
+        with open(candidate, encoding="utf-8") as handle:
+            content = handle.read()
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(content)
+    except yaml.YAMLError as error:
+        raise ValueError(f"conda_file: not valid YAML ({error})") from error
+    if not isinstance(parsed, dict) or "dependencies" not in parsed:
+        raise ValueError("conda_file: must be a conda environment with a 'dependencies' list")
+    return {
+        "conda_file": parsed,
+        "image": image or "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+    }

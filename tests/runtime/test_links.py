@@ -1,0 +1,17 @@
+"""Azure ML studio links (runtime/links.py)."""
+
+from urllib.parse import parse_qs, urlparse
+
+from azml_components.runtime.links import azml_studio_url
+
+WSID = ("/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
+        "workspaces/ws")
+
+
+def test_model_and_endpoint_pages_carry_the_workspace():
+    model = azml_studio_url("sub", "rg", "ws", "model", "churn", "3")
+    endpoint = azml_studio_url("sub", "rg", "ws", "endpoint", "churn-prod")
+    assert model.startswith("https://ml.azure.com/model/churn:3/details/overview?wsid=")
+    assert endpoint.startswith("https://ml.azure.com/endpoints/realtime/churn-prod/detail?wsid=")
+    for url in (model, endpoint):
+        assert parse_qs(urlparse(url).query) == {"wsid": [WSID]}
