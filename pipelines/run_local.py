@@ -22,11 +22,13 @@ def run_pipeline_locally(pipeline_root: Path, **arguments) -> dict:
     """
     from kfp import local
 
+    from azml_components.local.kfp_backend import kfp_backend_rules
     from pipelines.train_register_deploy import train_register_deploy
 
     # use_venv=False: tasks run with this interpreter, where the pinned packages already are.
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    train_register_deploy(**arguments)
+    with kfp_backend_rules():  # fails a task as the KFP 2.x launcher would
+        train_register_deploy(**arguments)
     answers = sorted(pipeline_root.glob("train-register-deploy-*/invoke-endpoint*/response"),
                      key=lambda p: p.stat().st_mtime)
     if not answers:

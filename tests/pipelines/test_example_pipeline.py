@@ -1,18 +1,40 @@
-"""The example pipeline end to end through kfp.local against the stand-in (both formats)."""
+"""The example pipeline end to end through kfp.local against the stand-in (both formats).
+
+One format runs from the Python pipeline function (as `nox -s demo` does), the other from
+compiled/pipelines/train_register_deploy.yaml loaded back, which is what users upload; both
+under the KFP backend's artifact rules (azml_components/local/kfp_backend.py).
+"""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from kfp import local
+from kfp.components import load_component_from_file
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 
+from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime import azml_credential, azml_invoke_endpoint
 from pipelines.run_local import run_pipeline_locally
 from tests.helpers import workspace
 
 pytestmark = pytest.mark.timeout(900)
+COMPILED = Path(__file__).resolve().parents[2] / "compiled/pipelines/train_register_deploy.yaml"
+
+
+def _run(pipeline_root: Path, source: str, **arguments) -> tuple[dict, list]:
+    # Returns the smoke test's saved answer and the tasks the backend rules checked.
+    with kfp_backend_rules() as rules:
+        if source == "python":
+            return run_pipeline_locally(pipeline_root, **arguments), rules
+        local.init(runner=local.SubprocessRunner(use_venv=False),
+                   pipeline_root=str(pipeline_root))
+        load_component_from_file(str(COMPILED))(**arguments)
+    answer = next(pipeline_root.glob("train-register-deploy-*/invoke-endpoint*/response"))
+    return json.loads(answer.read_text()), rules
 
 
 def _expected_predictions(rows: int = 5) -> tuple:
@@ -24,14 +46,22 @@ def _expected_predictions(rows: int = 5) -> tuple:
     return x_test.head(rows), model.predict(x_test.head(rows))
 
 
-@pytest.mark.parametrize("model_format", ["mlflow", "custom"])
-def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, capfd):
+@pytest.mark.parametrize(("model_format", "source"), [("mlflow", "python"),
+                                                     ("custom", "compiled")])
+def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, source,
+                                                        capfd):
     ws = workspace()
     endpoint = f"pipeline-{model_format}"
-    answer = run_pipeline_locally(
-        tmp_path, resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
-        model_format=model_format, endpoint_name=endpoint, model_name=f"diabetes-{model_format}",
+    answer, rules = _run(
+        tmp_path, source, resource_group=ws["resource_group"],
+        workspace_name=ws["workspace_name"], model_format=model_format, endpoint_name=endpoint,
+        model_name=f"diabetes-{model_format}",
     )
+    # Every task ran under the KFP launcher's artifact rules, with nothing to report.
+    branch = "" if model_format == "mlflow" else "-2"
+    assert rules.checked == ["train-diabetes-model", "register-model", f"deploy-model{branch}",
+                             f"invoke-endpoint{branch}"]
+    assert rules.violations == [] and rules.warnings == []
     rows, expected = _expected_predictions()
     assert answer["problems"] == [] and answer["status"] == 200
     assert np.allclose(answer["response"], expected)
