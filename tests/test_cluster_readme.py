@@ -52,6 +52,20 @@ def test_the_same_with_use_azure_credentials_suits_every_supported_backend(tmp_p
     compiler.Compiler().compile(register_only, str(tmp_path / "p.yaml"))
     assert compiled_pipeline_problems(tmp_path / "p.yaml") == []
 
+    # Unwired, a task from the loaded YAML is cached and has no secret, like any kfp task.
+    @dsl.pipeline(name="register-unwired")
+    def register_unwired(model_uri: str):
+        register(model_uri=model_uri, model_name="m", resource_group="rg", workspace_name="ws",
+                 pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                 pipeline_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+
+    compiler.Compiler().compile(register_unwired, str(tmp_path / "unwired.yaml"))
+    problems = compiled_pipeline_problems(tmp_path / "unwired.yaml")
+    assert [p.split(";")[0].split(" (")[0] for p in problems] == [
+        "task register-model: enableCache is on",
+        "task register-model: the secret must map ['AZ_CLIENT_ID', 'AZ_CLIENT_SECRET', "
+        "'AZ_SUBSCRIPTION_ID', 'AZ_TENANT_ID'] to variables of the same names"]
+
 
 def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
     # What someone who uploads compiled/components/*.yaml on its own gets.

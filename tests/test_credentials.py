@@ -5,6 +5,7 @@ import yaml
 from kfp import compiler, dsl, local
 
 from azml_components import delete_endpoint, pins, use_azure_credentials
+from azml_components.local.kfp_backend import kfp_backend_rules
 from tests.helpers import workspace
 
 
@@ -55,8 +56,9 @@ def test_a_cache_hit_would_skip_the_azure_step(standin, tmp_path, enable_caching
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path),
                enable_caching=True)
     standin.clear_requests()
-    clean_up()
-    clean_up()
+    with kfp_backend_rules():
+        clean_up()
+        clean_up()
     reads = [r for r in standin.requests()
              if r["method"] == "GET" and r["path"].lower().endswith(f"/onlineendpoints/{name}")]
     assert len(reads) == azure_calls
