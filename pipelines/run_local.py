@@ -85,11 +85,13 @@ def run_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None, *
     """
     from kfp import local
 
+    from azml_components.local.kfp_backend import kfp_backend_rules
     from pipelines.train_register_deploy import train_register_deploy
 
     # use_venv=False: tasks run with this interpreter, where the pinned packages already are.
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    with _tasks_to(task_log) if task_log else contextlib.nullcontext():
+    # kfp_backend_rules fails a task as the KFP 2.x launcher would.
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
         train_register_deploy(**arguments)
     answers = sorted(pipeline_root.glob("train-register-deploy-*/invoke-endpoint*/response"),
                      key=lambda p: p.stat().st_mtime)

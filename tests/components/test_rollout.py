@@ -5,17 +5,21 @@ script) and rolls a green out over it with the example blue_green_rollout pipeli
 """
 
 import json
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 from azure.ai.ml import MLClient
 from kfp import dsl, local
+from kfp.components import load_component_from_file
 
 from azml_components import delete_endpoint, deploy_model, invoke_endpoint, set_traffic
+from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
@@ -29,6 +33,7 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.timeout(900)
+COMPILED = Path(__file__).resolve().parents[2] / "compiled/pipelines/blue_green_rollout.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +64,17 @@ def _blue_answers(name: str, blue_model) -> None:
     assert np.allclose(answer["response"], blue_model["model"].predict(diabetes_rows()))
 
 
-def _run_rollout(tmp_path, endpoint: str, **arguments) -> None:
+def _run_rollout(tmp_path, endpoint: str, compiled: bool = False, **arguments) -> list:
+    # The pipeline function, or its compiled YAML as users upload it, under the KFP backend's
+    # artifact rules; returns the tasks those checked.
     ws = workspace()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
-    blue_green_rollout(resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
-                       endpoint_name=endpoint, new_deployment_name="green",
-                       model_name=f"{endpoint}-model", **arguments)
+    pipeline = load_component_from_file(str(COMPILED)) if compiled else blue_green_rollout
+    with kfp_backend_rules() as rules:
+        pipeline(resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
+                 endpoint_name=endpoint, new_deployment_name="green",
+                 model_name=f"{endpoint}-model", **arguments)
+    return rules.checked
 
 
 def _deployments(client, endpoint: str) -> set:
@@ -75,7 +85,9 @@ def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
         standin, client, blue_model, tmp_path):
     _endpoint_with_blue("rollout-good", blue_model)
     standin.clear_requests()
-    _run_rollout(tmp_path, "rollout-good", traffic_steps=[10, 50, 100], remove_old=True)
+    checked = _run_rollout(tmp_path, "rollout-good", compiled=True, traffic_steps=[10, 50, 100],
+                           remove_old=True)
+    assert checked == ["train-diabetes-model", "register-model", "safe-rollout-2"]
     assert client.online_endpoints.get("rollout-good").traffic == {"green": 100}
     assert _deployments(client, "rollout-good") == {"green"}
     # Traffic moved in exactly three PUTs of the endpoint: 10, 50, 100 (green joined at 0%).
@@ -158,7 +170,7 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
     assert victim is not None
     victim.send_signal(signal.SIGTERM)
     runner.join(600)
-    assert "error" in outcome, "a cancelled rollout must fail the run"
+    assert isinstance(outcome.get("error"), RuntimeError), "a cancelled rollout fails the run"
     assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
     assert _deployments(client, endpoint) == {"blue"}
     _blue_answers(endpoint, blue_model)
@@ -167,6 +179,10 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
         standin, client, blue_model, tmp_path):
     ws = workspace()
+
+    # The imported code lives under the pipeline root: the KFP launcher refuses an input
+    # artifact anywhere else but in a storage bucket (kfp_backend_rules checks it).
+    code_dir = shutil.copytree(blue_model["code"], tmp_path / "imported" / "code")
 
     @dsl.pipeline(name="cleanup-after-failure")
     def cleanup_after_failure(model_id: str, code_dir: str):
@@ -185,8 +201,8 @@ def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
             failing.after(moved)
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
-    with pytest.raises(RuntimeError):
-        cleanup_after_failure(model_id=blue_model["asset_id"], code_dir=blue_model["code"])
+    with pytest.raises(RuntimeError), kfp_backend_rules():
+        cleanup_after_failure(model_id=blue_model["asset_id"], code_dir=str(code_dir))
     assert client.online_endpoints.list() is not None
     names = {e.name for e in client.online_endpoints.list()}
     assert "rollout-cleanup" not in names

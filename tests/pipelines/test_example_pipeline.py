@@ -1,13 +1,22 @@
-"""The example pipeline end to end through kfp.local against the stand-in (both formats)."""
+"""The example pipeline end to end through kfp.local against the stand-in (both formats).
+
+One format runs from the Python pipeline function (as `nox -s demo` does), the other from
+compiled/pipelines/train_register_deploy.yaml loaded back, which is what users upload; both
+under the KFP backend's artifact rules (azml_components/local/kfp_backend.py).
+"""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from kfp import local
+from kfp.components import load_component_from_file
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 
+from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime import azml_credential, azml_invoke_endpoint
 from pipelines.run_local import run_pipeline_locally
 from tests.helpers import workspace
@@ -16,6 +25,19 @@ pytestmark = pytest.mark.timeout(900)
 # The deploy and smoke-test tasks of each branch of the pipeline's dsl.If / dsl.Else.
 TASKS = {"mlflow": ("deploy-model", "invoke-endpoint"),
          "custom": ("deploy-model-2", "invoke-endpoint-2")}
+COMPILED = Path(__file__).resolve().parents[2] / "compiled/pipelines/train_register_deploy.yaml"
+
+
+def _run(pipeline_root: Path, source: str, task_log: Path, **arguments) -> tuple[dict, list]:
+    # Returns the smoke test's saved answer and the tasks the backend rules checked.
+    with kfp_backend_rules() as rules:
+        if source == "python":
+            return run_pipeline_locally(pipeline_root, task_log=task_log, **arguments), rules
+        local.init(runner=local.SubprocessRunner(use_venv=False),
+                   pipeline_root=str(pipeline_root))
+        load_component_from_file(str(COMPILED))(**arguments)
+    answer = next(pipeline_root.glob("train-register-deploy-*/invoke-endpoint*/response"))
+    return json.loads(answer.read_text()), rules
 
 
 def _expected_predictions(rows: int = 5) -> tuple:
@@ -27,16 +49,21 @@ def _expected_predictions(rows: int = 5) -> tuple:
     return x_test.head(rows), model.predict(x_test.head(rows))
 
 
-@pytest.mark.parametrize("model_format", ["mlflow", "custom"])
-def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, capfd):
+@pytest.mark.parametrize(("model_format", "source"), [("mlflow", "python"),
+                                                     ("custom", "compiled")])
+def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, source,
+                                                        capfd):
     ws = workspace()
     endpoint = f"pipeline-{model_format}"
     task_log = tmp_path / "logs" / "tasks.log"
-    answer = run_pipeline_locally(
-        tmp_path, task_log=task_log, resource_group=ws["resource_group"],
+    answer, rules = _run(
+        tmp_path, source, task_log, resource_group=ws["resource_group"],
         workspace_name=ws["workspace_name"], model_format=model_format, endpoint_name=endpoint,
         model_name=f"diabetes-{model_format}",
     )
+    # Every task ran under the KFP launcher's artifact rules, with nothing to report.
+    assert rules.checked == ["train-diabetes-model", "register-model", *TASKS[model_format]]
+    assert rules.violations == [] and rules.warnings == []
     rows, expected = _expected_predictions()
     assert answer["problems"] == [] and answer["status"] == 200
     assert np.allclose(answer["response"], expected)
@@ -54,22 +81,23 @@ def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model
     models = list(client.models.list(name=f"diabetes-{model_format}"))
     assert models and models[0].tags.get("kfp_source_uri", "").endswith("/model")
     assert models[0].tags.get("kfp_run_id")
-    # What the demo prints: one line per task (name, status, seconds); the full task logs
-    # (kfp.local's executor output) are in the task log file.
     logs = capfd.readouterr()
-    summary = [line.split() for line in logs.out.splitlines() if line.startswith("  ")]
-    assert [(task, status) for task, status, *_ in summary] == [
-        ("train-diabetes-model", "SUCCESS"), ("register-model", "SUCCESS"),
-        (TASKS[model_format][0], "SUCCESS"), (TASKS[model_format][1], "SUCCESS")]
-    assert all(float(seconds) >= 0 and unit == "s" for *_, seconds, unit in summary)
-    assert len(logs.out.splitlines()) == len(summary)
-    task_logs = task_log.read_text()
-    assert task_logs.count("Executing task") == 4 and "Registered azureml:" in task_logs
+    if source == "python":
+        # What the demo prints: one line per task (name, status, seconds); the full task logs
+        # (kfp.local's executor output) are in the task log file.
+        summary = [line.split() for line in logs.out.splitlines() if line.startswith("  ")]
+        assert [(task, status) for task, status, *_ in summary] == [
+            ("train-diabetes-model", "SUCCESS"), ("register-model", "SUCCESS"),
+            (TASKS[model_format][0], "SUCCESS"), (TASKS[model_format][1], "SUCCESS")]
+        assert all(float(seconds) >= 0 and unit == "s" for *_, seconds, unit in summary)
+        assert len(logs.out.splitlines()) == len(summary)
+        task_logs = task_log.read_text()
+        assert task_logs.count("Executing task") == 4 and "Registered azureml:" in task_logs
+        assert "Request URL" not in task_logs
     # The client secret never shows in task logs or in any output the run wrote.
     secret = standin.env["AZ_CLIENT_SECRET"]
     assert secret not in logs.out and secret not in logs.err
     assert "Request URL" not in logs.out  # SDK request logging is kept out of task logs
-    assert "Request URL" not in task_logs
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
