@@ -37,6 +37,7 @@ from azml_components.local.paths import cache_dir, env_cache_dir
 from azml_components.local.serving import ServingManager
 from azml_components.runtime import (
     azml_deploy_model,
+    azml_deployment_options,
     azml_invoke_endpoint,
     azml_register_model,
 )
@@ -124,8 +125,9 @@ def _logs(endpoint: str, deployment: str) -> str:
 
 def test_conda_section_packages_and_the_users_server_pin_are_installed(custom):
     azml_deploy_model(**workspace(), endpoint_name="env-conda", deployment_name="blue",
-                      model_id=custom["asset_id"], code_path=custom["code"],
-                      scoring_script="score.py", conda_file="conda.yaml", timeout_seconds=900)
+                      model_id=custom["asset_id"], timeout_seconds=900,
+                      options=azml_deployment_options(code_path=custom["code"],
+                                                      conda_file="conda.yaml"))
     _predicts("env-conda", custom["model"])
     logs = _logs("env-conda", "blue")
     # The conda section (dropped before) and the user's server pin (overridden before).
@@ -157,9 +159,10 @@ def test_curated_environment_through_the_component_and_by_short_name(custom, tmp
     assert "curated environment sklearn-1.5" in logs
     # The short form the SDK hands to the service resolves to the same (cached) environment.
     azml_deploy_model(**ws, endpoint_name="env-curated", deployment_name="green",
-                      model_id=custom["asset_id"], code_path=custom["code"],
-                      scoring_script="score.py", environment="azureml:AzureML-sklearn-1.5@latest",
-                      traffic_percent=0, timeout_seconds=900)
+                      model_id=custom["asset_id"], traffic_percent=0, timeout_seconds=900,
+                      options=azml_deployment_options(
+                          code_path=custom["code"],
+                          environment="azureml:AzureML-sklearn-1.5@latest"))
     _predicts("env-curated", custom["model"], deployment="green")
 
 
@@ -197,8 +200,9 @@ def test_image_only_and_unknown_registry_environments_fail_naming_why(custom):
     for arguments, message in cases:
         with pytest.raises(RuntimeError, match=message):
             azml_deploy_model(**workspace(), endpoint_name="env-refused", deployment_name="blue",
-                              model_id=custom["asset_id"], code_path=custom["code"],
-                              scoring_script="score.py", timeout_seconds=300, **arguments)
+                              model_id=custom["asset_id"], timeout_seconds=300,
+                              options=azml_deployment_options(code_path=custom["code"],
+                                                              **arguments))
 
 
 @pytest.fixture(scope="module")
