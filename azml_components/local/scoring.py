@@ -126,7 +126,10 @@ def _forward(
         body = {"error": {"code": "InjectedFault", "message": f"Injected scoring fault {status}."}}
         return Response(status, body, reply)
     key = deployment[PRIVATE].get("serving_key")
-    if deployment["properties"]["provisioningState"] != "Succeeded" or not key or not ctx.serving:
+    # An update is rolling on Azure: the running version keeps answering while the new one
+    # provisions ("Updating"); a deployment being created has nothing that could answer yet.
+    serving = deployment["properties"]["provisioningState"] in ("Succeeded", "Updating")
+    if not serving or not key or not ctx.serving:
         return Response(503, {"error": {"code": "ServiceUnavailable", "message":
                                         f"Deployment '{name}' is not ready."}}, reply)
     code, out_headers, body = ctx.serving.score(key, request.body, headers)

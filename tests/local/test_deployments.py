@@ -279,11 +279,17 @@ def test_failing_init_ends_failed(ml_client: MLClient, setup: dict) -> None:
     assert names == {"blue", "green"}
 
 
-def test_update_keeps_serving(ml_client: MLClient, setup: dict) -> None:
+def test_update_keeps_serving(ml_client: MLClient, setup: dict, standin: LocalAzureML) -> None:
     green = ml_client.online_deployments.get("green", setup["endpoint"])
     green.environment_variables = {"UPDATED": "1"}
+    # The update stays "Updating" for 8 s, longer than the SDK's retries of a 503 last.
+    standin.lro_fault(path_regex=f"/onlineEndpoints/{setup['endpoint']}/deployments/green$",
+                      outcome="Slow", delay_seconds=8)
     poller = ml_client.online_deployments.begin_create_or_update(green)
-    # The previous generation answers while the new one provisions.
+    assert ml_client.online_deployments.get("green", setup["endpoint"]).provisioning_state \
+        == "Updating"
+    # The previous generation answers while the new one provisions (Azure updates in place,
+    # rolling: https://learn.microsoft.com/azure/machine-learning/how-to-safely-rollout-online-endpoints).
     assert _invoke(ml_client, setup, "green") == pytest.approx(setup["green"])
     updated = poller.result()
     assert updated.provisioning_state == "Succeeded"
