@@ -42,19 +42,34 @@ def _wait(condition, what: str, process, timeout: float) -> None:
 def kill_rollout_mid_shift(standin, arguments: dict, log: Path, slow_seconds: float = 8,
                            timeout: float = 300) -> None:
     """Start azml_safe_rollout(**arguments) in a child process and SIGKILL it mid-shift."""
+    _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=False)
+
+
+def kill_rollout_while_deploying(standin, arguments: dict, log: Path, slow_seconds: float = 8,
+                                 timeout: float = 300) -> None:
+    """The same, but while the new deployment is still provisioning (no traffic moved yet)."""
+    _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=True)
+
+
+def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, timeout: float,
+                  during_deployment: bool) -> None:
     endpoint, deployment = arguments["endpoint_name"], arguments["deployment_name"]
     standin.clear_requests()
+    if during_deployment:
+        standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}/deployments/{deployment}$",
+                          outcome="Slow", delay_seconds=slow_seconds, count=1)
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(arguments)],
                                    stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         _wait(lambda: _endpoint_puts(standin, endpoint, f"/deployments/{deployment}"),
               f"PUT of deployment {deployment}", process, timeout)
-        moves = _endpoint_puts(standin, endpoint)
-        standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Slow",
-                          delay_seconds=slow_seconds, count=1)
-        _wait(lambda: _endpoint_puts(standin, endpoint) > moves, "the first traffic move",
-              process, timeout)
+        if not during_deployment:
+            moves = _endpoint_puts(standin, endpoint)
+            standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Slow",
+                              delay_seconds=slow_seconds, count=1)
+            _wait(lambda: _endpoint_puts(standin, endpoint) > moves, "the first traffic move",
+                  process, timeout)
         process.send_signal(signal.SIGKILL)
         assert process.wait(30) == -signal.SIGKILL
     finally:

@@ -32,7 +32,7 @@ from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_read_rollout
 from pipelines.blue_green_rollout import blue_green_rollout
-from tests.crash import kill_rollout_mid_shift
+from tests.crash import kill_rollout_mid_shift, kill_rollout_while_deploying
 from tests.helpers import (
     data_payload,
     diabetes_rows,
@@ -276,6 +276,26 @@ def test_sigkill_mid_shift_then_the_exit_task_restores_exactly(
     outputs = _recover(tmp_path, "crash-exit", "run-crashed")
     assert (outputs["undone"], outputs["actions"]) == (False, [])
     assert _writes(standin) == []
+
+
+def test_sigkill_while_deploying_to_a_new_endpoint_then_the_exit_task_removes_it(
+        standin, client, blue_model, tmp_path):
+    # Killed before any traffic moved, on an endpoint the rollout created: the record went in
+    # with the endpoint, so the exit task deletes the half-made deployment and the endpoint.
+    rollout = {**workspace(), "endpoint_name": "crash-new", "deployment_name": "green",
+               "model_id": blue_model["asset_id"], "payload": data_payload(diabetes_rows()),
+               "options": {"code_path": blue_model["code"], "scoring_script": "score.py",
+                           "conda_file": "conda.yaml"}, "timeout_seconds": 300,
+               "pipeline_run_id": "run-new"}
+    kill_rollout_while_deploying(standin, rollout, tmp_path / "killed.log")
+    record = azml_read_rollout("crash-new", client.online_endpoints.get("crash-new").tags)
+    assert (record["owner"], record["created_endpoint"], record["traffic"]) == (
+        "run-new", True, {})
+    assert _deployments(client, "crash-new") == {"green"}
+    outputs = _recover(tmp_path, "crash-new", "run-new")
+    assert outputs["actions"] == ["deleted deployment green",
+                                  "deleted endpoint crash-new, which the rollout created"]
+    assert "crash-new" not in {e.name for e in client.online_endpoints.list()}
 
 
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
