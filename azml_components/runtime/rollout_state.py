@@ -250,12 +250,21 @@ def azml_recover_rollout(
     print(f"Undoing the unfinished rollout of {record['deployment']!r} on {endpoint_name!r} "
           f"(owner {record['owner']!r}, last written {record['updated']})")
     endpoint = azml_settled_endpoint(client, endpoint_name, timeout_seconds)
+    if endpoint is None:  # deleted meanwhile: the record went with it
+        return result
     deployments = azml_call(
         f"listing deployments of {endpoint_name!r}",
         lambda: [d.name for d in client.online_deployments.list(endpoint_name)],
     )
     live, mirror = azml_restore_plan(record, deployments)
-    azml_check_traffic(live, mirror, deployments)
+    try:
+        azml_check_traffic(live, mirror, deployments)
+    except ValueError as error:  # the endpoint changed since (e.g. by hand)
+        raise RuntimeError(
+            f"endpoint {endpoint_name!r}: the traffic recorded before the unfinished rollout "
+            f"cannot be restored now ({error}); set the traffic by hand, delete deployment "
+            f"{record['deployment']!r} and remove the {azml_rollout_tag_prefix()}* tags"
+        ) from error
     result.update(traffic={k: v for k, v in live.items() if v}, mirror_traffic=mirror)
     current, current_mirror = azml_traffic_of(endpoint)
     if not azml_same_live_traffic(current, live) or (

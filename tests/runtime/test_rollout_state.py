@@ -151,3 +151,20 @@ def test_deploy_model_undoes_a_stale_rollout_before_deploying(standin, half_made
     again = azml_recover_rollout(client, "state-crashed", "", 300)
     assert (again["found"], again["undone"], again["actions"]) == (False, False, [])
     assert [r for r in standin.requests() if r["method"] in WRITES] == []
+
+
+def test_a_record_the_endpoint_no_longer_fits_is_reported_and_nothing_is_written(
+        standin, half_made):
+    # Someone changed the endpoint by hand since: the recorded mirror target now takes live
+    # traffic, which Azure refuses. The undo says so instead of guessing.
+    _crash_state(half_made, "run-gone", expires="2001-01-01T00:00:00Z")
+    client = ml_client()
+    endpoint = client.online_endpoints.get("state-crashed")
+    record = azml_read_rollout("state-crashed", endpoint.tags)
+    endpoint.tags = azml_tags_with_rollout(endpoint.tags, {**record, "mirror": {"blue": 20}})
+    client.online_endpoints.begin_create_or_update(endpoint).result()
+    standin.clear_requests()
+    with pytest.raises(RuntimeError, match="^endpoint 'state-crashed': the traffic recorded "
+                                           "before the unfinished rollout cannot be restored"):
+        azml_recover_rollout(client, "state-crashed", "", 300)
+    assert [r for r in standin.requests() if r["method"] in WRITES] == []
