@@ -8,6 +8,7 @@ from azml_components.credentials import use_azure_credentials
 from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
 from azml_components.invoke_endpoint import invoke_endpoint
+from azml_components.recover_rollout import recover_rollout
 from azml_components.register_model import register_model
 from azml_components.safe_rollout import safe_rollout
 from azml_components.set_traffic import set_traffic
@@ -20,6 +21,7 @@ __all__ = [
     "delete_endpoint",
     "deploy_model",
     "invoke_endpoint",
+    "recover_rollout",
     "register_model",
     "safe_rollout",
     "set_traffic",
@@ -34,6 +36,7 @@ def components() -> dict:
         "delete_endpoint": delete_endpoint,
         "deploy_model": deploy_model,
         "invoke_endpoint": invoke_endpoint,
+        "recover_rollout": recover_rollout,
         "register_model": register_model,
         "safe_rollout": safe_rollout,
         "set_traffic": set_traffic,

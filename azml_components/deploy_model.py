@@ -43,7 +43,8 @@ def deploy_model(
     new deployment is deleted (with its logs in the error) and never takes traffic from a working
     one. MLflow models deploy without code or environment (no-code); custom models need a code
     folder with a scoring script (init()/run()) and an environment. Keys are never written to
-    outputs.
+    outputs. A ``safe_rollout`` left unfinished on the endpoint (its pod was killed) is undone
+    first; one whose run is still alive makes the task fail, naming that run.
 
     Args:
         endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or

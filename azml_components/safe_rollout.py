@@ -42,6 +42,7 @@ def safe_rollout(
     remove_old: bool = False,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
+    pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("scoring_uri", str)]):
     """Roll a new model out to an online endpoint in steps, rolling back on any failure.
 
@@ -52,6 +53,15 @@ def safe_rollout(
     (SIGTERM), the previous live and mirror traffic are restored exactly, the new deployment is
     deleted and the task fails with the reason. On success the old deployments are deleted if
     ``remove_old``.
+
+    Crash-safe: before changing anything the rollout records itself on the endpoint (tags
+    ``azml-rollout-*``: the new deployment, the live and mirror traffic before it, whether it
+    created the endpoint, the owning run and until when that run counts as alive), renews the
+    record in each traffic change and removes it at the end. If the pod is killed (a cancelled
+    run on a KFP cluster, a lost node), the next ``safe_rollout`` or ``deploy_model`` on the
+    endpoint, or a ``recover_rollout`` exit task, restores that traffic and deletes the
+    half-made deployment. An unfinished rollout of another run that has not expired is refused,
+    naming that run.
 
     Args:
         endpoint_name: Online endpoint to roll out to (created if missing).
@@ -83,11 +93,15 @@ def safe_rollout(
         max_latency_ms: Upper bound for each smoke-test call in milliseconds (0 = none).
         remove_old: Delete the deployments that had traffic before, once the rollout is done.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
-        timeout_seconds: How long each long-running operation may take.
+        timeout_seconds: How long each long-running operation may take. Another run treats
+            this rollout as alive for three times this long after its last write.
+        pipeline_run_id: KFP run that owns the rollout (pass dsl.PIPELINE_JOB_ID_PLACEHOLDER;
+            the run's recover_rollout exit task then undoes what this task left unfinished).
 
     Returns:
         endpoint: The endpoint; metadata carries endpoint_name, traffic_before, traffic,
-            mirror_traffic, scoring_uri, studio_url, removed deployments and the steps taken.
+            mirror_traffic, scoring_uri, studio_url, removed deployments, the steps taken,
+            rollout_owner and recovered (what an earlier unfinished rollout needed undone).
         report: Markdown report: endpoint, scoring URI, traffic before and after per
             deployment with its model, the steps, and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
@@ -126,6 +140,7 @@ def safe_rollout(
         max_latency_ms=max_latency_ms,
         remove_old=remove_old,
         timeout_seconds=timeout_seconds,
+        pipeline_run_id=pipeline_run_id,
     )
     # The uri stays the storage URI KFP assigned; the studio link is metadata.
     endpoint.metadata.update(result)

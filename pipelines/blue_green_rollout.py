@@ -2,14 +2,21 @@
 
 from kfp import dsl
 
-from azml_components import pins, register_model, safe_rollout, use_azure_credentials
+from azml_components import (
+    pins,
+    recover_rollout,
+    register_model,
+    safe_rollout,
+    use_azure_credentials,
+)
 from pipelines.diabetes_training import train_diabetes_model
 
 
 @dsl.pipeline(
     name="blue-green-rollout",
     description="Train a new diabetes model version, register it, and roll it out to an "
-    "existing endpoint in traffic steps with smoke tests, restoring the old traffic on failure.",
+    "existing endpoint in traffic steps with smoke tests, restoring the old traffic on failure; "
+    "an exit task undoes a rollout whose pod was killed (cancel, lost node).",
 )
 def blue_green_rollout(
     resource_group: str,
@@ -46,43 +53,55 @@ def blue_green_rollout(
         "resource_group": resource_group,
         "workspace_name": workspace_name,
     }
-    train = train_diabetes_model(
-        model_format=model_format,
-        alpha=alpha,
-        scoring_requirements=pins.EXAMPLE_SCORING_PACKAGES,
-    )
-    registered = use_azure_credentials(
-        register_model(
-            model=train.outputs["model"],
-            model_name=model_name,
-            model_type=train.outputs["model_type"],
+    # Runs after everything inside the handler, also when a task failed or its pod was killed:
+    # it undoes what this run's rollout left unfinished (and nothing after a success). A cancel
+    # may skip it, so safe_rollout and deploy_model also undo such leftovers when they start.
+    cleanup = use_azure_credentials(
+        recover_rollout(
+            endpoint_name=endpoint_name,
             pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-            pipeline_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             **workspace,
         )
     )
-    rollout = {
-        "registered_model": registered.outputs["registered_model"],
-        "endpoint_name": endpoint_name,
-        "deployment_name": new_deployment_name,
-        "payload_file": train.outputs["smoke_request"],
-        "traffic_steps": traffic_steps,
-        "mirror_percent": mirror_percent,
-        "remove_old": remove_old,
-        "instance_type": instance_type,
-        **workspace,
-    }
-    with dsl.If(model_format == "mlflow", name="mlflow-no-code"):
-        use_azure_credentials(safe_rollout(**rollout))
-    with dsl.Else(name="custom-scoring-script"):
-        use_azure_credentials(
-            safe_rollout(
-                code=train.outputs["code"],
-                scoring_script="score.py",
-                conda_file="conda.yaml",
-                **rollout,
+    with dsl.ExitHandler(cleanup, name="rollout-with-cleanup"):
+        train = train_diabetes_model(
+            model_format=model_format,
+            alpha=alpha,
+            scoring_requirements=pins.EXAMPLE_SCORING_PACKAGES,
+        )
+        registered = use_azure_credentials(
+            register_model(
+                model=train.outputs["model"],
+                model_name=model_name,
+                model_type=train.outputs["model_type"],
+                pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                pipeline_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                **workspace,
             )
         )
+        rollout = {
+            "registered_model": registered.outputs["registered_model"],
+            "endpoint_name": endpoint_name,
+            "deployment_name": new_deployment_name,
+            "payload_file": train.outputs["smoke_request"],
+            "traffic_steps": traffic_steps,
+            "mirror_percent": mirror_percent,
+            "remove_old": remove_old,
+            "instance_type": instance_type,
+            "pipeline_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            **workspace,
+        }
+        with dsl.If(model_format == "mlflow", name="mlflow-no-code"):
+            use_azure_credentials(safe_rollout(**rollout))
+        with dsl.Else(name="custom-scoring-script"):
+            use_azure_credentials(
+                safe_rollout(
+                    code=train.outputs["code"],
+                    scoring_script="score.py",
+                    conda_file="conda.yaml",
+                    **rollout,
+                )
+            )
 
 
 PIPELINE = blue_green_rollout

@@ -73,10 +73,12 @@ def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
         problems = compiled_pipeline_problems(path)
         task = path.stem.replace("_", "-")
         expected = [f"task {task}: enableCache is on", f"task {task}: the secret must map"]
-        if task == "register-model":
-            expected[:0] = [f"pipeline input {name}: default '{{{{$.{value}}}}}' stays literal"
-                            for name, value in (("pipeline_run_id", "pipeline_job_uuid"),
-                                                ("pipeline_name", "pipeline_job_name"))]
+        placeholders = {"register-model": [("pipeline_run_id", "pipeline_job_uuid"),
+                                           ("pipeline_name", "pipeline_job_name")],
+                        "safe-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")]}
+        expected[:0] = [f"pipeline input {name}: default '{{{{$.{value}}}}}' stays literal"
+                        for name, value in placeholders.get(task, [])]
         assert len(problems) == len(expected), (path.name, problems)
         for start in expected:
             assert sum(p.startswith(start) for p in problems) == 1, (path.name, start, problems)

@@ -12,13 +12,13 @@ from .context import (
     WS,
     Context,
     caller,
-    check_string_map,
     field_of,
     properties_of,
     system_data,
 )
 from .online import EP, NAME, endpoint_body, endpoint_id, set_state, stop_serving
 from .state import PRIVATE, public
+from .tags import checked_tags
 from .web import ApiError, Request, Response, Router, bad_request
 
 log = logging.getLogger("standin")
@@ -103,7 +103,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         traffic = field_of(props, "traffic", dict, required=False)
         mirror = field_of(props, "mirrorTraffic", dict, required=False)
         field_of(body, "location", str, required=False)
-        check_string_map(body, "tags")
+        tags = checked_tags(body)  # ARM's tag limits (see tags.py)
         rid = endpoint_id(ctx, request)
         with ctx.store.lock:
             previous = ctx.store.get(rid)
@@ -125,7 +125,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                 "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
                 "location": body.get("location") or LOCATION,
                 "kind": body.get("kind") or "Managed",
-                "tags": body.get("tags") or {},
+                "tags": tags,  # a PUT replaces the whole map
                 "identity": body.get("identity") or {"type": "SystemAssigned"},
                 "systemData": system_data(previous, caller(request)),
                 "properties": {

@@ -20,6 +20,7 @@ from azml_components.runtime import (
     register,
     report,
     rollout,
+    rollout_state,
     traffic,
     validation,
 )
@@ -38,6 +39,7 @@ MODULES = (
     register,  # register_model
     invoke,  # invoke_endpoint and smoke tests
     deployment_options,  # the options deploy_model and safe_rollout share
+    rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deploy,  # deploy_model
     rollout,  # safe_rollout
 )

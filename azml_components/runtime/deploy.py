@@ -17,6 +17,7 @@ from azml_components.runtime.deployment_options import (
 )
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
+from azml_components.runtime.rollout_state import azml_recover_rollout
 from azml_components.runtime.traffic import (
     azml_check_traffic,
     azml_plan_traffic,
@@ -252,6 +253,7 @@ def azml_deploy_model(
     options: Optional[dict] = None,
     traffic_percent: int = 100,
     timeout_seconds: int = 3600,
+    recover: bool = True,
 ) -> dict:
     # Create the endpoint if needed, create or update the deployment, then move traffic. Traffic
     # moves only after the deployment succeeded, so a failed new deployment never takes traffic
@@ -263,6 +265,10 @@ def azml_deploy_model(
     azml_check_range("traffic_percent", traffic_percent, 0, 100)
     subscription = azml_subscription_id(subscription_id)
     client = azml_ml_client(subscription, resource_group, workspace_name)
+    if recover:
+        # A safe_rollout that crashed on this endpoint is undone first (one whose run still
+        # lives is refused, naming it); safe_rollout deploys inside its own rollout (False).
+        azml_recover_rollout(client, endpoint_name, "", timeout_seconds)
     state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
     plan = azml_plan_deployment(state, model_id, deployment_name, options, traffic_percent)
     deployment = azml_deployment_entity(endpoint_name, deployment_name, model_id, options, plan)

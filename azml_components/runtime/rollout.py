@@ -1,6 +1,8 @@
 # Safe blue/green rollout: deploy at 0%, test, shift in steps, roll back on any failure. In
-# phases like deploy_model: check the inputs, read the endpoint, plan the traffic moves, apply
-# them with smoke tests, undoing everything (azml_undo_and_raise) when a step fails.
+# phases like deploy_model: check the inputs, undo what an earlier rollout left unfinished, read
+# the endpoint, plan the traffic moves, record the rollout on the endpoint, apply the moves with
+# smoke tests, undoing everything (azml_undo_and_raise) when a step fails. The record
+# (runtime/rollout_state.py) lets a later run or an exit task undo a rollout whose process died.
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
@@ -8,6 +10,14 @@ from azml_components.runtime.calls import azml_undo_and_raise, azml_wait
 from azml_components.runtime.deploy import azml_check_deployment_inputs, azml_deploy_model
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.invoke import azml_check_request, azml_invoke_endpoint
+from azml_components.runtime.rollout_state import (
+    azml_recover_rollout,
+    azml_renew_rollout,
+    azml_rollout_owner,
+    azml_rollout_record,
+    azml_tags_with_rollout,
+    azml_without_rollout_tags,
+)
 from azml_components.runtime.traffic import (
     azml_plan_traffic,
     azml_set_traffic,
@@ -96,37 +106,53 @@ def azml_smoke_test(workspace: dict, endpoint_name: str, target: str, label: str
     return f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms"
 
 
-def azml_rollback_steps(client, target: dict, state: dict, timeout_seconds: int) -> list:
-    # Undoing a rollout once the new deployment exists: the previous live and mirror traffic
-    # exactly, then the new deployment deleted. The endpoint is read inside the first step: a
-    # failing read must not skip the delete.
-    endpoint_name, deployment_name = target["endpoint_name"], target["deployment_name"]
-    return [
-        (
-            f"restoring traffic {state['traffic']} (mirror {state['mirror']})",
-            lambda: azml_set_traffic(
-                client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                state["mirror"], timeout_seconds,
-            ),
-        ),
-        (
-            f"deleting deployment {deployment_name}",
-            lambda: client.online_deployments.begin_delete(
-                deployment_name, endpoint_name
-            ).result(),
-        ),
-    ]
+def azml_begin_rollout(
+    client, state: dict, endpoint_name: str, record: dict, auth_mode: str, timeout_seconds: int
+) -> None:
+    # The record goes on the endpoint before anything else changes: in the PUT that creates a
+    # new endpoint, or in a PUT that leaves an existing one's traffic as it is.
+    from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+    endpoint = state["endpoint"]
+    if endpoint is None:
+        endpoint = ManagedOnlineEndpoint(
+            name=endpoint_name,
+            auth_mode=auth_mode,
+            tags=azml_tags_with_rollout({"created_by": "azml-components"}, record),
+        )
+        what = f"creating endpoint {endpoint_name!r} with the rollout record"
+    else:
+        endpoint.tags = azml_tags_with_rollout(endpoint.tags, record)
+        what = f"recording the rollout on endpoint {endpoint_name!r}"
+    azml_wait(
+        what, lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+        timeout_seconds,
+    )
+
+
+def azml_end_rollout(client, endpoint_name: str, timeout_seconds: int) -> None:
+    # The last write of a successful rollout: the record comes off, traffic stays.
+    endpoint = client.online_endpoints.get(endpoint_name)
+    endpoint.tags = azml_without_rollout_tags(endpoint.tags)
+    azml_wait(
+        f"removing the rollout record from endpoint {endpoint_name!r}",
+        lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+        timeout_seconds,
+    )
 
 
 def azml_apply_rollout(
-    client, workspace: dict, target: dict, options: dict, moves: list, smoke: dict, state: dict,
-    timeout_seconds: int, log: list,
+    client, workspace: dict, target: dict, options: dict, moves: list, smoke: dict,
+    state: dict, record: dict, timeout_seconds: int, log: list,
 ) -> dict:
-    # target: endpoint_name, deployment_name, model_id. Deploys at 0%, smoke-tests the new
-    # deployment directly, then makes each planned move with its smoke tests; on any failure
-    # (SIGTERM included) the previous live and mirror traffic come back and the new deployment
-    # is deleted. SIGTERM only sets a flag, checked between steps: an exception raised inside a
-    # network call would be taken for a connection error and retried by urllib3/azure-core.
+    # target: endpoint_name, deployment_name, model_id. Records the rollout on the endpoint,
+    # deploys at 0%, smoke-tests the new deployment directly, then makes each planned move
+    # (renewing the record in the same PUT) with its smoke tests, and removes the record. On
+    # any failure (SIGTERM included) the record is played back: the previous live and mirror
+    # traffic come back and the new deployment is deleted. SIGTERM only sets a flag, checked
+    # between steps: an exception raised inside a network call would be taken for a connection
+    # error and retried by urllib3/azure-core. A crash, where no Python runs at all, leaves
+    # the record for the next run or the exit task (azml_recover_rollout).
     import signal
     import threading
 
@@ -143,13 +169,17 @@ def azml_apply_rollout(
         if in_main
         else None
     )
-    deployed = False
     try:
-        result = azml_deploy_model(
-            **workspace, **target, options=options, traffic_percent=0,
-            timeout_seconds=timeout_seconds,
+        azml_begin_rollout(
+            client, state, endpoint_name, record, options["auth_mode"], timeout_seconds
         )
-        deployed = True
+        log.append(f"recorded the rollout of {deployment_name} on {endpoint_name}")
+        check()
+        result = azml_deploy_model(
+            **workspace, endpoint_name=endpoint_name, deployment_name=deployment_name,
+            model_id=target["model_id"], options=options, traffic_percent=0,
+            timeout_seconds=timeout_seconds, recover=False,
+        )
         log.append(
             f"deployed {deployment_name} ({azml_short_model_id(target['model_id'])}) at 0%"
         )
@@ -159,20 +189,27 @@ def azml_apply_rollout(
         ))
         check()
         for move in moves:
-            azml_set_traffic(
-                client, client.online_endpoints.get(endpoint_name), move["traffic"],
-                move["mirror"], timeout_seconds,
-            )
+            endpoint = client.online_endpoints.get(endpoint_name)
+            endpoint.tags = azml_tags_with_rollout(endpoint.tags, azml_renew_rollout(record))
+            azml_set_traffic(client, endpoint, move["traffic"], move["mirror"], timeout_seconds)
             log.append(move["log"])
             check()
             for deployment, label in move["smoke"]:
                 log.append(azml_smoke_test(workspace, endpoint_name, deployment, label, smoke))
             check()
+        azml_end_rollout(client, endpoint_name, timeout_seconds)
+        log.append("rollout record removed")
     except BaseException as error:
         # From here on a second SIGTERM must not cut the rollback short.
         if in_main:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        undo = azml_rollback_steps(client, target, state, timeout_seconds) if deployed else []
+        undo = [(
+            f"restoring traffic {record['traffic']} (mirror {record['mirror']}), deleting "
+            f"deployment {deployment_name} and removing the rollout record",
+            lambda: azml_recover_rollout(
+                client, endpoint_name, record["owner"], timeout_seconds
+            ),
+        )]
         azml_undo_and_raise(
             error,
             [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log],
@@ -222,9 +259,11 @@ def azml_safe_rollout(
     max_latency_ms: int = 0,
     remove_old: bool = False,
     timeout_seconds: int = 3600,
+    pipeline_run_id: str = "",
 ) -> dict:
     # Returns the report facts; raises (after restoring traffic and deleting the new
     # deployment) when anything fails, including SIGTERM. options: see azml_deployment_options.
+    # pipeline_run_id: the KFP run that owns the rollout (see azml_rollout_owner).
     steps = azml_check_steps([10, 50, 100] if traffic_steps is None else traffic_steps)
     options = azml_check_deployment_inputs(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
@@ -238,12 +277,21 @@ def azml_safe_rollout(
         "max_latency_ms": max_latency_ms,
     }
     azml_check_request(**smoke)
+    owner = azml_rollout_owner(pipeline_run_id)
     workspace = {
         "subscription_id": azml_subscription_id(subscription_id),
         "resource_group": resource_group,
         "workspace_name": workspace_name,
     }
     client = azml_ml_client(**workspace)
+    log = []
+    # What an earlier rollout left unfinished is undone first (refused while its run lives).
+    recovered = azml_recover_rollout(client, endpoint_name, owner, timeout_seconds)
+    if recovered["undone"]:
+        log.append(
+            f"undid the unfinished rollout of {recovered['deployment_name']} (owner "
+            f"{recovered['owner']}): " + "; ".join(recovered["actions"])
+        )
     state = azml_endpoint_state(client, endpoint_name)
     if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
         raise ValueError(
@@ -255,14 +303,17 @@ def azml_safe_rollout(
     moves = azml_plan_rollout(
         state["traffic"], state["mirror"], deployment_name, steps, mirror_percent
     )
-    log = []
+    record = azml_rollout_record(
+        deployment_name, owner, state["endpoint"] is None, state["traffic"], state["mirror"],
+        timeout_seconds,
+    )
     target = {
         "endpoint_name": endpoint_name,
         "deployment_name": deployment_name,
         "model_id": model_id,
     }
     result = azml_apply_rollout(
-        client, workspace, target, options, moves, smoke, state, timeout_seconds, log
+        client, workspace, target, options, moves, smoke, state, record, timeout_seconds, log
     )
     removed = []
     if remove_old:
@@ -273,9 +324,13 @@ def azml_safe_rollout(
     return {
         **result,
         "traffic_before": state["traffic"],
+        "mirror_traffic_before": state["mirror"],
         "traffic": after,
         "mirror_traffic": after_mirror,
         "removed": removed,
         "models": models,
+        "created_endpoint": record["created_endpoint"],
+        "rollout_owner": owner,
+        "recovered": recovered,
         "steps": log,
     }

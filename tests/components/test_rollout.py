@@ -18,12 +18,21 @@ from azure.ai.ml import MLClient
 from kfp import dsl, local
 from kfp.components import load_component_from_file
 
-from azml_components import delete_endpoint, deploy_model, invoke_endpoint, set_traffic
+from azml_components import (
+    delete_endpoint,
+    deploy_model,
+    invoke_endpoint,
+    recover_rollout,
+    set_traffic,
+)
 from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
+from azml_components.runtime.rollout import azml_safe_rollout
+from azml_components.runtime.rollout_state import azml_read_rollout
 from pipelines.blue_green_rollout import blue_green_rollout
+from tests.crash import kill_rollout_mid_shift, kill_rollout_while_deploying
 from tests.helpers import (
     data_payload,
     diabetes_rows,
@@ -87,13 +96,23 @@ def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
     standin.clear_requests()
     checked = _run_rollout(tmp_path, "rollout-good", compiled=True, traffic_steps=[10, 50, 100],
                            remove_old=True)
-    assert checked == ["train-diabetes-model", "register-model", "safe-rollout-2"]
-    assert client.online_endpoints.get("rollout-good").traffic == {"green": 100}
+    # The exit task ran last, after the rollout.
+    assert checked == ["train-diabetes-model", "register-model", "safe-rollout-2",
+                       "recover-rollout"]
+    endpoint = client.online_endpoints.get("rollout-good")
+    assert endpoint.traffic == {"green": 100}
+    assert azml_read_rollout("rollout-good", endpoint.tags) is None
+    assert endpoint.tags == {"created_by": "azml-components"}
     assert _deployments(client, "rollout-good") == {"green"}
-    # Traffic moved in exactly three PUTs of the endpoint: 10, 50, 100 (green joined at 0%).
-    puts = [r for r in standin.requests()
-            if r["method"] == "PUT" and r["path"].lower().endswith("/onlineendpoints/rollout-good")]
-    assert len(puts) == 3
+    # Five PUTs of the endpoint: the rollout's record, traffic 10, 50, 100 (green joined at 0%;
+    # each move renews the record in the same PUT), the record removed; the exit task found
+    # nothing to undo and wrote nothing: the only other writes are green's deployment and
+    # blue's removal.
+    writes = [(r["method"], r["path"].lower().rsplit("/", 2)[-2:]) for r in standin.requests()
+              if r["method"] in ("PUT", "DELETE") and "/onlineendpoints/" in r["path"].lower()]
+    assert writes == [("PUT", ["onlineendpoints", "rollout-good"])] + [
+        ("PUT", ["deployments", "green"])] + [("PUT", ["onlineendpoints", "rollout-good"])] * 4 + [
+        ("DELETE", ["deployments", "blue"])]
     report = next(tmp_path.rglob("report")).read_text()
     assert "| blue |" in report and "| green |" in report and "100%" in report
     assert "traffic {'blue': 90, 'green': 10}" in report
@@ -133,8 +152,13 @@ def _rollout_process():
     return None
 
 
+def _puts(standin, path: str) -> int:
+    return sum(r["method"] == "PUT" and r["path"].lower().endswith(path)
+               for r in standin.requests())
+
+
 @pytest.mark.parametrize(("endpoint", "slow_path", "traffic_when_signalled"), [
-    # The first traffic step stays in progress for a minute: traffic has moved to 90/10.
+    # The first traffic step stays in progress: traffic has moved to 90/10.
     ("rollout-cancel", "/onlineendpoints/rollout-cancel", {"blue": 90, "green": 10}),
     # The new deployment is still provisioning: nothing has moved yet.
     ("rollout-cancel-early", "/onlineendpoints/rollout-cancel-early/deployments/green",
@@ -143,9 +167,6 @@ def _rollout_process():
 def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path, endpoint,
                                               slow_path, traffic_when_signalled):
     _endpoint_with_blue(endpoint, blue_model)
-    # The first PUT of `slow_path` from here on stays in progress for a minute, so the signal
-    # arrives while the rollout waits on Azure.
-    standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=60, count=1)
     standin.clear_requests()
     outcome = {}
 
@@ -155,15 +176,27 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
         except BaseException as error:  # noqa: BLE001 - inspected below
             outcome["error"] = error
 
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + 600
+        while not condition() and time.monotonic() < deadline and runner.is_alive():
+            time.sleep(0.2)
+        assert condition(), f"the rollout never sent {what}"
+
+    # The next PUT of `slow_path` stays in progress for 10 s, so the signal arrives while
+    # the rollout waits on Azure. The endpoint's first PUT only records the rollout: the fault
+    # is set for the endpoint once the new deployment was sent, so it hits the first step.
+    slow_endpoint = slow_path.endswith(f"/onlineendpoints/{endpoint}")
+    if not slow_endpoint:
+        standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=10, count=1)
     runner = threading.Thread(target=run)
     runner.start()
-    deadline = time.monotonic() + 600
-    stepping = False
-    while not stepping and time.monotonic() < deadline and runner.is_alive():
-        stepping = any(r["method"] == "PUT" and r["path"].lower().endswith(slow_path)
-                       for r in standin.requests())
-        time.sleep(0.2)
-    assert stepping, f"the rollout never sent PUT {slow_path}"
+    if slow_endpoint:
+        wait_for(lambda: _puts(standin, slow_path + "/deployments/green"), "PUT of green")
+        sent = _puts(standin, slow_path)
+        standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=10, count=1)
+        wait_for(lambda: _puts(standin, slow_path) > sent, f"PUT {slow_path}")
+    else:
+        wait_for(lambda: _puts(standin, slow_path), f"PUT {slow_path}")
     live = {k: v for k, v in client.online_endpoints.get(endpoint).traffic.items() if v}
     assert live == traffic_when_signalled
     victim = _rollout_process()
@@ -174,6 +207,95 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
     assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
     assert _deployments(client, endpoint) == {"blue"}
     _blue_answers(endpoint, blue_model)
+
+
+def _recover(tmp_path, endpoint: str, run_id: str) -> dict:
+    # The exit task as the example pipeline runs it, through kfp.local.
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    task = recover_rollout(endpoint_name=endpoint, pipeline_run_id=run_id, **workspace())
+    return task.outputs
+
+
+def _nonzero(weights) -> dict:
+    # Azure's view of a traffic map: a 0% entry and none are the same.
+    return {k: v for k, v in (weights or {}).items() if v}
+
+
+def _writes(standin) -> list:
+    return [(r["method"], r["path"]) for r in standin.requests()
+            if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
+            and r["path"].startswith("/subscriptions/")]
+
+
+def test_sigkill_mid_shift_then_the_exit_task_restores_exactly(
+        standin, client, blue_model, tmp_path):
+    # blue takes all live traffic and shadow gets 20% mirrored; the rollout of green mirrors
+    # 30% to green instead (one mirror target at a time) and is SIGKILLed right there.
+    _endpoint_with_blue("crash-exit", blue_model)
+    azml_deploy_model(**workspace(), endpoint_name="crash-exit", deployment_name="shadow",
+                      model_id=blue_model["asset_id"], traffic_percent=0, timeout_seconds=300,
+                      options={"code_path": blue_model["code"], "scoring_script": "score.py",
+                               "conda_file": "conda.yaml"})
+    endpoint = client.online_endpoints.get("crash-exit")
+    endpoint.mirror_traffic = {"shadow": 20}
+    client.online_endpoints.begin_create_or_update(endpoint).result()
+    before = client.online_endpoints.get("crash-exit")
+    rollout = {**workspace(), "endpoint_name": "crash-exit", "deployment_name": "green",
+               "model_id": blue_model["asset_id"], "payload": data_payload(diabetes_rows()),
+               "options": {"code_path": blue_model["code"], "scoring_script": "score.py",
+                           "conda_file": "conda.yaml"}, "mirror_percent": 30,
+               "timeout_seconds": 300}
+    kill_rollout_mid_shift(standin, {**rollout, "pipeline_run_id": "run-crashed"},
+                           tmp_path / "killed.log")
+    crashed = client.online_endpoints.get("crash-exit")
+    assert (_nonzero(crashed.traffic), crashed.mirror_traffic) == ({"blue": 100}, {"green": 30})
+    assert azml_read_rollout("crash-exit", crashed.tags)["owner"] == "run-crashed"
+    assert _deployments(client, "crash-exit") == {"blue", "shadow", "green"}
+
+    # Another run's rollout is refused before any write, naming the owner.
+    standin.clear_requests()
+    with pytest.raises(RuntimeError, match="unfinished rollout of 'green' owned by run "
+                                           "'run-crashed'"):
+        azml_safe_rollout(**{**rollout, "deployment_name": "teal"}, pipeline_run_id="run-other")
+    assert _writes(standin) == []
+
+    # The crashed run's exit task undoes it: traffic and mirror exactly as before.
+    outputs = _recover(tmp_path, "crash-exit", "run-crashed")
+    assert outputs["undone"] is True
+    assert outputs["actions"][0] == ("restored live traffic {'blue': 100} and mirror traffic "
+                                     "{'shadow': 20}")
+    after = client.online_endpoints.get("crash-exit")
+    assert (_nonzero(after.traffic), after.mirror_traffic) == (
+        _nonzero(before.traffic), before.mirror_traffic) == ({"blue": 100}, {"shadow": 20})
+    assert after.tags == before.tags == {"created_by": "azml-components"}
+    assert _deployments(client, "crash-exit") == {"blue", "shadow"}
+    _blue_answers("crash-exit", blue_model)
+
+    # Nothing left: the clean-up again is a no-op.
+    standin.clear_requests()
+    outputs = _recover(tmp_path, "crash-exit", "run-crashed")
+    assert (outputs["undone"], outputs["actions"]) == (False, [])
+    assert _writes(standin) == []
+
+
+def test_sigkill_while_deploying_to_a_new_endpoint_then_the_exit_task_removes_it(
+        standin, client, blue_model, tmp_path):
+    # Killed before any traffic moved, on an endpoint the rollout created: the record went in
+    # with the endpoint, so the exit task deletes the half-made deployment and the endpoint.
+    rollout = {**workspace(), "endpoint_name": "crash-new", "deployment_name": "green",
+               "model_id": blue_model["asset_id"], "payload": data_payload(diabetes_rows()),
+               "options": {"code_path": blue_model["code"], "scoring_script": "score.py",
+                           "conda_file": "conda.yaml"}, "timeout_seconds": 300,
+               "pipeline_run_id": "run-new"}
+    kill_rollout_while_deploying(standin, rollout, tmp_path / "killed.log")
+    record = azml_read_rollout("crash-new", client.online_endpoints.get("crash-new").tags)
+    assert (record["owner"], record["created_endpoint"], record["traffic"]) == (
+        "run-new", True, {})
+    assert _deployments(client, "crash-new") == {"green"}
+    outputs = _recover(tmp_path, "crash-new", "run-new")
+    assert outputs["actions"] == ["deleted deployment green",
+                                  "deleted endpoint crash-new, which the rollout created"]
+    assert "crash-new" not in {e.name for e in client.online_endpoints.list()}
 
 
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
@@ -206,3 +328,28 @@ def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
     assert client.online_endpoints.list() is not None
     names = {e.name for e in client.online_endpoints.list()}
     assert "rollout-cleanup" not in names
+
+
+def test_compiled_rollout_pipeline_has_the_exit_task_for_its_own_run():
+    # The exit task undoes what this run left: it runs when the handler's tasks are done
+    # whatever their state, and it and both safe_rollout tasks get the same run id (a task
+    # argument, so the KFP driver fills it in).
+    import yaml
+
+    spec = next(yaml.safe_load_all(COMPILED.read_text()))
+    root = spec["root"]["dag"]["tasks"]
+    exit_task = root["recover-rollout"]
+    assert exit_task["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert exit_task["dependentTasks"] == ["exit-handler-1"]
+    def tasks_under(component: str) -> list:
+        found = []
+        for task in spec["components"][component].get("dag", {}).get("tasks", {}).values():
+            found += [task, *tasks_under(task["componentRef"]["name"])]
+        return found
+
+    rollouts = [task for task in tasks_under(root["exit-handler-1"]["componentRef"]["name"])
+                if task["componentRef"]["name"].startswith("comp-safe-rollout")]
+    assert len(rollouts) == 2  # mlflow and custom branches
+    run_id = {"runtimeValue": {"constant": "{{$.pipeline_job_uuid}}"}}
+    for task in [exit_task, *rollouts]:
+        assert task["inputs"]["parameters"]["pipeline_run_id"] == run_id

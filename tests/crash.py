@@ -1,0 +1,78 @@
+"""Crash a rollout for real: run it in a child process the test starts, and SIGKILL that
+process (nothing else) once it is mid-shift.
+
+SIGKILL, not SIGTERM: on a KFP cluster a cancelled run's pod ends within about a second and a
+node can die, so no clean-up code in the rollout runs. "Mid-shift" is read from the stand-in:
+once the new deployment's PUT is logged, the endpoint's next long-running operation (the first
+traffic or mirror move) is made to stay in progress; when that PUT arrives, the rollout process
+is waiting on Azure with the traffic already moved.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = """
+import json, sys
+from azml_components.runtime.rollout import azml_safe_rollout
+azml_safe_rollout(**json.loads(sys.argv[1]))
+"""
+
+
+def _endpoint_puts(standin, endpoint: str, suffix: str = "") -> int:
+    path = f"/onlineendpoints/{endpoint}{suffix}".lower()
+    return sum(1 for r in standin.requests()
+               if r["method"] == "PUT" and r["path"].lower().endswith(path))
+
+
+def _wait(condition, what: str, process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the rollout ended (exit {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def kill_rollout_mid_shift(standin, arguments: dict, log: Path, slow_seconds: float = 8,
+                           timeout: float = 300) -> None:
+    """Start azml_safe_rollout(**arguments) in a child process and SIGKILL it mid-shift."""
+    _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=False)
+
+
+def kill_rollout_while_deploying(standin, arguments: dict, log: Path, slow_seconds: float = 8,
+                                 timeout: float = 300) -> None:
+    """The same, but while the new deployment is still provisioning (no traffic moved yet)."""
+    _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=True)
+
+
+def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, timeout: float,
+                  during_deployment: bool) -> None:
+    endpoint, deployment = arguments["endpoint_name"], arguments["deployment_name"]
+    standin.clear_requests()
+    if during_deployment:
+        standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}/deployments/{deployment}$",
+                          outcome="Slow", delay_seconds=slow_seconds, count=1)
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(arguments)],
+                                   stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        _wait(lambda: _endpoint_puts(standin, endpoint, f"/deployments/{deployment}"),
+              f"PUT of deployment {deployment}", process, timeout)
+        if not during_deployment:
+            moves = _endpoint_puts(standin, endpoint)
+            standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Slow",
+                              delay_seconds=slow_seconds, count=1)
+            _wait(lambda: _endpoint_puts(standin, endpoint) > moves, "the first traffic move",
+                  process, timeout)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
