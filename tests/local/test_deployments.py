@@ -265,8 +265,10 @@ def test_failing_init_ends_failed(ml_client: MLClient, setup: dict) -> None:
         instance_type="Standard_DS3_v2",
         instance_count=1,
     )
-    with pytest.raises(HttpResponseError):
+    with pytest.raises(HttpResponseError) as info:
         ml_client.online_deployments.begin_create_or_update(bad).result()
+    # The operation's status body says Failed with the scoring container's reason.
+    assert info.value.error.code == "ResourceNotReady", info.value
     assert ml_client.online_deployments.get("broken", setup["endpoint"]).provisioning_state == (
         "Failed"
     )

@@ -6,6 +6,7 @@ endpoint with a working blue deployment and leave it as they found it.
 
 import inspect
 import json
+import os
 import signal
 import time
 
@@ -111,6 +112,7 @@ def test_first_deployment_creates_the_endpoint_and_serves_predictions(models, cl
     keys = client.online_endpoints.get_keys(endpoint)
     text = json.dumps(result)
     assert keys.primary_key not in text and keys.secondary_key not in text
+    assert os.environ["AZ_CLIENT_SECRET"] not in text
     # The endpoint it created says who made it (ARM tags).
     assert client.online_endpoints.get(endpoint).tags == {"created_by": "azml-components"}
     # Deploying the same again changes nothing and creates no endpoint.

@@ -92,10 +92,11 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
     # code_in_model, auth_mode and environment_variables: the options safe_rollout lacked.
     model_dir, code_dir, model = write_custom_model(tmp_path, alpha=4.0)
     shutil.copytree(code_dir, model_dir / "code")
-    registered = azml_register_model(**workspace(), model_name="rollout-options",
+    endpoint = unique("rollout-options")
+    registered = azml_register_model(**workspace(), model_name=endpoint,
                                      model_path=str(model_dir))
     result = azml_safe_rollout(
-        **workspace(), endpoint_name="rollout-options", deployment_name="blue",
+        **workspace(), endpoint_name=endpoint, deployment_name="blue",
         model_id=registered["asset_id"], payload=data_payload(diabetes_rows()),
         options={"code_in_model": "code", "scoring_script": "score.py",
                  "conda_file": "conda.yaml", "auth_mode": "aml_token",
@@ -105,14 +106,14 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
     assert result["traffic"] == {"blue": 100} and result["auth_mode"] == "aml_token"
     assert result["steps"][0] == f"deployed blue ({registered['asset_id']}) at 0%"
     client = ml_client()
-    assert client.online_endpoints.get("rollout-options").auth_mode == "aml_token"
-    deployment = client.online_deployments.get("blue", "rollout-options")
+    assert client.online_endpoints.get(endpoint).auth_mode == "aml_token"
+    deployment = client.online_deployments.get("blue", endpoint)
     assert {"TEAM": "ml", "WORKERS": "2"}.items() <= deployment.environment_variables.items()
     assert deployment.code_configuration.scoring_script == "score.py"
     # The smoke tests went through the token-authenticated endpoint; so does a fresh call.
     from azml_components.runtime.invoke import azml_invoke_endpoint
 
-    answer = azml_invoke_endpoint(**workspace(), endpoint_name="rollout-options",
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=json.dumps({"data": diabetes_rows().tolist()}))
     assert answer["problems"] == [], answer
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))
