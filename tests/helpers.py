@@ -98,7 +98,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+# POST actions that only read (ARM's list* convention, a deployment's logs, an endpoint token).
+READ_ONLY_ACTIONS = ("/listKeys", "/listSecrets", "/getLogs", "/token")
+
+
 def azure_writes(requests: list) -> list:
     """The requests of a stand-in request log that would change something in Azure."""
     return [r for r in requests if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
-            and r["path"].startswith("/subscriptions/")]
+            and r["path"].startswith("/subscriptions/")
+            and not (r["method"] == "POST" and r["path"].endswith(READ_ONLY_ACTIONS))]

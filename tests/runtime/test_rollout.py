@@ -250,3 +250,25 @@ def test_a_rollout_needs_a_new_deployment_name(standin, models):
                                          f"'{endpoint}'"):
         azml_safe_rollout(**_rollout_arguments(models, endpoint, deployment_name="BLUE"))
     assert azure_writes(standin.requests()) == []
+
+
+def test_a_failure_while_mirroring_restores_live_and_mirror_exactly(standin, models):
+    # The endpoint already mirrors 10% to a shadow deployment; the rollout replaces that mirror
+    # with its own, and the live smoke test while mirroring fails (blue answers 500): the
+    # rollback must put the shadow's mirror back, not merely drop the new one.
+    endpoint = _endpoint_with_blue(models, "rollout-mirror")
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="shadow",
+                      traffic_percent=0, timeout_seconds=300,
+                      model_id=models["blue"]["model_id"], options=models["blue"]["options"])
+    client = ml_client()
+    entity = client.online_endpoints.get(endpoint)
+    entity.mirror_traffic = {"shadow": 10}
+    client.online_endpoints.begin_create_or_update(entity).result()
+    standin.scoring_fault(endpoint=endpoint, deployment="blue", status=500, count=1000)
+    with pytest.raises(RuntimeError) as raised:
+        azml_safe_rollout(**_rollout_arguments(models, endpoint, mirror_percent=20))
+    assert "smoke test (live traffic while mirroring) failed" in str(raised.value)
+    after = client.online_endpoints.get(endpoint)
+    assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
+    assert after.mirror_traffic == {"shadow": 10}
+    assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue", "shadow"}

@@ -148,3 +148,40 @@ def test_string_maps_keep_strings_and_store_other_values_as_json():
         azml_string_map("tags", {" ": "x"})
     with pytest.raises(ValueError, match="^properties: must be a mapping"):
         azml_string_map("properties", ["a"])
+
+
+@pytest.mark.parametrize(("check", "field", "value", "message"), [
+    (azml_check_online_name, "endpoint_name", "ab",
+     "endpoint_name: 'ab' is not a valid name; it must be 3-32 characters, start with a letter, "
+     "and contain only letters, digits and hyphens"),
+    (azml_check_online_name, "endpoint_name", "abc-",
+     "endpoint_name: 'abc-' is not a valid name; it must not end with a hyphen"),
+    (azml_check_asset_name, "model_name", "x.y",
+     "model_name: 'x.y' is not a valid name; it must be 1-255 characters, start with a letter "
+     "or digit, and contain only letters, digits, '-' and '_'"),
+    (azml_check_asset_version, "model_version", ".1",
+     "model_version: '.1' is not a valid version; it must be 1-255 characters, start with a "
+     "letter or digit, and contain only letters, digits, '-', '_' and '.'"),
+    (azml_check_resource_group, "resource_group", "rg.",
+     "resource_group: 'rg.' is not a valid resource group name; it must be 1-90 letters, digits, "
+     "'-', '_', '.', '(' or ')', and not end with '.'"),
+    (azml_check_workspace_name, "workspace_name", "w",
+     "workspace_name: 'w' is not a valid workspace name; it must be 3-33 characters, start with "
+     "a letter or digit, and contain only letters, digits, '-' and '_'"),
+    (azml_check_model_id, None, "churn",
+     "model_id: 'churn' must be azureml:NAME:VERSION or a model version's ARM id"),
+], ids=lambda v: v.__name__ if callable(v) else None)
+def test_whole_messages_name_the_field_and_the_rule(check, field, value, message):
+    with pytest.raises(ValueError) as raised:
+        check(value) if field is None else check(field, value)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("value", ["azureml:Churn:V2", "azureml:CHURN:1"])
+def test_model_ids_keep_upper_case(value):
+    assert azml_check_model_id(value) == value
+
+
+def test_upper_case_versions_and_workspaces():
+    assert azml_check_asset_version("v", "V1.0") == "V1.0"
+    assert azml_check_workspace_name("w", "MyWorkspace") == "MyWorkspace"
