@@ -302,6 +302,6 @@ for _function, _call in (("azml_resolve_environment", "candidate"),
                          ("azml_payload_input", "payload_file.path")):
     for _encoding in ("encoding=None", "", 'encoding="UTF-8"'):
         EQUIVALENT[(_function, f"with open({_call}, {_encoding}) as handle:")] = (
-            "Python 3.11 reads files as UTF-8 here whatever is passed: 'UTF-8' is the same "
-            "codec, and the default (None) is the locale's, UTF-8 on every supported system "
-            "(PEP 538/540 coerce the C locale to UTF-8)")
+            "'UTF-8' is the same codec as 'utf-8'; the default (None) is the locale's encoding, "
+            "UTF-8 on the Linux images components and tests run on (Python coerces the C "
+            "locale to UTF-8, PEP 538)")
