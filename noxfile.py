@@ -38,7 +38,24 @@ def tests(session: nox.Session) -> None:
     _install(session)
     session.run("ruff", "check", ".")
     _local_mode(session)
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+    # Random order (pytest-randomly, from the test extra): the seed is printed at the end, and
+    # `nox -s tests -- -q --randomly-seed=N` replays an order.
+    session.run("python", "-m", "pytest", "-p", "randomly", *(session.posargs or ["-q"]))
+
+
+@nox.session(python=PYTHON)
+def mutate(session: nox.Session) -> None:
+    """Deliberate bugs the tests must catch: mutmut, then the README's guarantee mutations.
+
+    mutmut mutates the runtime modules with fast tests (pyproject's [tool.mutmut]); each
+    guarantee mutation in tests/mutation/guarantees.py is patched into a temporary copy of the
+    checkout and its tests run there. Writes .mutation/results.{json,md}. .ci/run runs it after
+    the tests (about 10 minutes); `nox -s mutate -- --only NAME` runs one guarantee row.
+    """
+    _install(session)
+    session.install("mutmut==3.8.1")
+    _local_mode(session)
+    session.run("python", "-m", "tests.mutation.run", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -35,7 +35,7 @@ def register_model(
     ``use_azure_credentials``) or the pod's workload/managed identity.
 
     Args:
-        model_name: Name of the model in the workspace (letters, digits, '-', '_', '.').
+        model_name: Name of the model in the workspace (letters, digits, '-' and '_').
         resource_group: Resource group of the Azure ML workspace.
         workspace_name: Name of the Azure ML workspace.
         model: Model artifact (a file or a folder) from an upstream task. Give this or model_uri.

@@ -39,3 +39,20 @@ def _loopback_only(event: str, args: tuple) -> None:
 
 
 sys.addaudithook(_loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def _faults_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    # A fault a test injected and did not use up must not reach the next test (random order).
+    yield
+    if "standin" in request.fixturenames:
+        request.getfixturevalue("standin").clear_faults()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    # pytest-randomly shuffles the tests (CI included); with -q its header line is not shown,
+    # so the seed that replays this order is printed at the end.
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(
+            f"random test order, seed {seed}: replay it with --randomly-seed={seed}")

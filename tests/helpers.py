@@ -2,6 +2,7 @@
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import joblib
@@ -86,3 +87,23 @@ def ml_client():
     ws = workspace()
     return MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
                     ws["workspace_name"])
+
+
+def unique(prefix: str) -> str:
+    """A resource name no other test uses: `prefix` and six random hex digits.
+
+    Tests run in random order against one stand-in per session, so every test names its own
+    endpoints and models (endpoint names are at most 32 characters: keep prefixes short).
+    """
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+# POST actions that only read (ARM's list* convention, a deployment's logs, an endpoint token).
+READ_ONLY_ACTIONS = ("/listKeys", "/listSecrets", "/getLogs", "/token")
+
+
+def azure_writes(requests: list) -> list:
+    """The requests of a stand-in request log that would change something in Azure."""
+    return [r for r in requests if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
+            and r["path"].startswith("/subscriptions/")
+            and not (r["method"] == "POST" and r["path"].endswith(READ_ONLY_ACTIONS))]

@@ -6,7 +6,7 @@ from kfp import compiler, dsl, local
 
 from azml_components import delete_endpoint, pins, use_azure_credentials
 from azml_components.local.kfp_backend import kfp_backend_rules
-from tests.helpers import workspace
+from tests.helpers import unique, workspace
 
 
 def _compiled_task(tmp_path, **options) -> tuple[dict, dict]:
@@ -46,7 +46,7 @@ def test_a_cache_hit_would_skip_the_azure_step(standin, tmp_path, enable_caching
     # kfp.local's cache (off unless asked for) honours the same per-task setting the KFP driver
     # does: with caching on, the second identical run never reaches Azure and still succeeds.
     ws = workspace()
-    name = f"never-created-{str(enable_caching).lower()}"
+    name = unique(f"never-created-{str(enable_caching).lower()}")
 
     @dsl.pipeline(name="clean-up")
     def clean_up():

@@ -26,13 +26,21 @@ from .web import ApiError, Request, Response, Router, bad_request
 
 KINDS = {"models": "Model", "codes": "Code", "environments": "Environment"}
 # What makes a version's content; changing it on an existing version is a 409 (Azure assets are
-# immutable), while description/tags/properties/stage stay updatable.
+# immutable), while description/tags/properties/stage stay updatable. Source: the REST API spec
+# (stable 2024-04-01, mfe.json) says of an asset's `properties`: "Properties can be added, but
+# not removed or altered"; the 409 for changed content was not found stated by Microsoft in this
+# form and follows what the SDK's own "register a new version" flow assumes: kept strict.
 CONTENT = {
     "models": ("modelUri", "modelType"),
     "codes": ("codeUri",),
     "environments": ("image", "condaFile", "build", "inferenceConfig", "osType"),
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+# Asset names: the REST API spec (Microsoft.MachineLearningServices stable 2024-04-01, mfe.json,
+# ModelVersions_CreateOrUpdate and the codes/environments twins) gives the `name` path parameter
+# the pattern ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$: no '.', a letter or digit first. The `version`
+# parameter has no pattern there; the stand-in keeps letters, digits, '-', '_' and '.' for it.
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _order = itertools.count()
 
 DATASTORE_PATH = re.compile(r"/datastores/([^/]+)/paths/(.+)$", re.IGNORECASE)
@@ -162,7 +170,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         def handler(request: Request) -> Response:
             ws = ctx.workspace(request)
             name, version = request.params["name"], request.params["version"]
-            if not _NAME.match(name) or not _NAME.match(version):
+            if not _NAME.match(name) or not _VERSION.match(version):
                 raise bad_request(f"Invalid {KINDS[kind].lower()} name or version.")
             body = request.json_object()
             props = properties_of(body)

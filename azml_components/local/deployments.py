@@ -134,6 +134,10 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = ctx.store.get(rid)
             if body is None:
                 return Response(204)
+            # A deployment with live or mirrored traffic is not deleted (400). Microsoft's
+            # safe-rollout article moves all traffic away before deleting the old deployment;
+            # no Microsoft statement of the refusal itself was found (REST API spec, docs), so
+            # the stand-in keeps the strict reading, which the components obey anyway.
             props = endpoint["properties"]
             for what in ("traffic", "mirrorTraffic"):
                 share = {k.lower(): v for k, v in (props.get(what) or {}).items()}

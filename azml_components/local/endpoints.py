@@ -56,6 +56,16 @@ def _match_names(mapping: dict[str, Any], names: dict[str, str], what: str) -> d
 def check_traffic(
     traffic: dict[str, Any], mirror: dict[str, Any], deployments: list[dict[str, Any]]
 ) -> tuple[dict[str, int], dict[str, int]]:
+    # Azure's traffic rules, from Microsoft's sources:
+    # - REST API spec (stable 2024-04-01, mfe.json, OnlineEndpointProperties): `traffic` is the
+    #   "Percentage of traffic from endpoint to divert to each deployment. Traffic values need to
+    #   sum to 100." (an endpoint with no live traffic at all, every share 0, is what a first
+    #   deployment at 0% gives, and is accepted); `mirrorTraffic`: "Traffic values need to sum
+    #   to utmost 50." Both are maps of deployment name to int32 percent.
+    # - "Safe rollout for online endpoints" (learn.microsoft.com, how-to-safely-rollout-online-
+    #   endpoints), mirroring limitations: traffic can be mirrored to one deployment only, at most
+    #   50%, and a deployment receives either live or mirrored traffic, not both.
+    # - Names refer to deployments of this endpoint, matched ignoring case as ARM names are.
     names = {d["name"].lower(): d["name"] for d in deployments}
     live = _match_names(traffic, names, "Traffic")
     total = sum(live.values())

@@ -11,7 +11,13 @@ from .web import Request
 
 EP = WS + "/onlineEndpoints/{endpoint}"
 DEP = EP + "/deployments/{deployment}"
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")  # Azure: 3-32, letter first
+# Online endpoint and deployment names: "at least 3 and at most 32 characters", "start with an
+# upper- or lowercase letter and only consist of '-'s and alphanumeric characters", ending with a
+# letter or digit (Microsoft's azure-ai-ml 1.35, entities/_endpoint/_endpoint_helpers.py,
+# validate_endpoint_or_deployment_name, pattern ^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$). The REST
+# API spec's path pattern (^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$) is looser; the service applies the
+# documented rule, so the stand-in does too.
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 
 
 def endpoint_id(ctx: Context, request: Request) -> str:

@@ -2,7 +2,10 @@
 
 from typing import Optional
 
-from azml_components.runtime.validation import azml_check_asset_name
+from azml_components.runtime.validation import (
+    azml_check_resource_group,
+    azml_check_workspace_name,
+)
 
 
 def azml_subscription_id(subscription_id: str = "") -> str:
@@ -78,8 +81,8 @@ def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: st
     # task logs to what the component prints, and Azure's warnings and errors.
     logging.getLogger("azure").setLevel(logging.WARNING)
 
-    azml_check_asset_name("resource_group", resource_group)
-    azml_check_asset_name("workspace_name", workspace_name)
+    azml_check_resource_group("resource_group", resource_group)
+    azml_check_workspace_name("workspace_name", workspace_name)
     return MLClient(
         credential=azml_credential(),
         subscription_id=azml_subscription_id(subscription_id),

@@ -6,6 +6,7 @@ from azml_components.runtime.calls import azml_wait
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
+    azml_check_asset_version,
     azml_check_choice,
     azml_check_range,
     azml_string_map,
@@ -65,7 +66,7 @@ def azml_register_model(
     # Validate everything, then one create_or_update; returns what the outputs carry.
     azml_check_asset_name("model_name", model_name)
     if model_version:
-        azml_check_asset_name("model_version", model_version)
+        azml_check_asset_version("model_version", model_version)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     source = azml_validate_model_source(model_path, model_uri, model_type)
     all_tags = azml_string_map("tags", tags)

@@ -18,13 +18,58 @@ def azml_check_online_name(field: str, value: str) -> str:
 
 
 def azml_check_asset_name(field: str, value: str) -> str:
-    # Azure ML asset names (models, environments) and ARM names of resource groups/workspaces.
+    # Azure ML asset names (models, environments). The REST API spec (Microsoft.
+    # MachineLearningServices, stable 2024-04-01, mfe.json, ModelVersions_CreateOrUpdate) gives the
+    # name the pattern ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$: no '.', nothing before the first
+    # letter or digit.
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}", value):
+        raise ValueError(
+            f"{field}: {value!r} is not a valid name; it must be 1-255 characters, start with a "
+            "letter or digit, and contain only letters, digits, '-' and '_'"
+        )
+    return value
+
+
+def azml_check_asset_version(field: str, value: str) -> str:
+    # A version is part of azureml:NAME:VERSION and of the ARM path (the spec sets no pattern):
+    # letters, digits, '-', '_' and '.', starting with a letter or digit, so "1.0.2" is one.
     import re
 
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", value):
         raise ValueError(
-            f"{field}: {value!r} is not a valid name; it must be 1-255 characters, start with a "
-            "letter or digit, and contain only letters, digits, '-', '_' and '.'"
+            f"{field}: {value!r} is not a valid version; it must be 1-255 characters, start with "
+            "a letter or digit, and contain only letters, digits, '-', '_' and '.'"
+        )
+    return value
+
+
+def azml_check_resource_group(field: str, value: str) -> str:
+    # ARM's rule (azure-rest-api-specs common-types v3 ResourceGroupNameParameter: 1-90
+    # characters, pattern ^[-\w\._\(\)]+$; Microsoft's naming rules add: no '.' at the end).
+    import re
+
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(r"[-\w._()]{1,90}", value)
+        or value.endswith(".")
+    ):
+        raise ValueError(
+            f"{field}: {value!r} is not a valid resource group name; it must be 1-90 letters, "
+            "digits, '-', '_', '.', '(' or ')', and not end with '.'"
+        )
+    return value
+
+
+def azml_check_workspace_name(field: str, value: str) -> str:
+    # Azure ML's WorkspaceNameParameter (REST API spec): ^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$.
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}", value):
+        raise ValueError(
+            f"{field}: {value!r} is not a valid workspace name; it must be 3-33 characters, "
+            "start with a letter or digit, and contain only letters, digits, '-' and '_'"
         )
     return value
 

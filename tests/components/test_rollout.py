@@ -15,6 +15,7 @@ import numpy as np
 import psutil
 import pytest
 from azure.ai.ml import MLClient
+from azure.core.exceptions import ResourceNotFoundError
 from kfp import dsl, local
 from kfp.components import load_component_from_file
 
@@ -37,6 +38,7 @@ from tests.helpers import (
     data_payload,
     diabetes_rows,
     ml_client,
+    unique,
     workspace,
     write_custom_model,
 )
@@ -53,16 +55,19 @@ def client(standin) -> MLClient:
 @pytest.fixture(scope="module")
 def blue_model(standin, tmp_path_factory):
     model_dir, code_dir, model = write_custom_model(tmp_path_factory.mktemp("blue"), alpha=3.0)
-    registered = azml_register_model(**workspace(), model_name="rollout-blue",
+    registered = azml_register_model(**workspace(), model_name=unique("rollout-blue"),
                                      model_path=str(model_dir))
     return {"asset_id": registered["asset_id"], "code": str(code_dir), "model": model}
 
 
-def _endpoint_with_blue(name: str, blue_model) -> None:
+def _endpoint_with_blue(prefix: str, blue_model) -> str:
+    # A new endpoint of this test's own, serving blue; returns its name.
+    name = unique(prefix)
     azml_deploy_model(**workspace(), endpoint_name=name, deployment_name="blue",
                       model_id=blue_model["asset_id"], timeout_seconds=300,
                       options={"code_path": blue_model["code"], "scoring_script": "score.py",
                                "conda_file": "conda.yaml"})
+    return name
 
 
 def _blue_answers(name: str, blue_model) -> None:
@@ -92,26 +97,26 @@ def _deployments(client, endpoint: str) -> set:
 
 def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
         standin, client, blue_model, tmp_path):
-    _endpoint_with_blue("rollout-good", blue_model)
+    endpoint = _endpoint_with_blue("rollout-good", blue_model)
     standin.clear_requests()
-    checked = _run_rollout(tmp_path, "rollout-good", compiled=True, traffic_steps=[10, 50, 100],
+    checked = _run_rollout(tmp_path, endpoint, compiled=True, traffic_steps=[10, 50, 100],
                            remove_old=True)
     # The exit task ran last, after the rollout.
     assert checked == ["train-diabetes-model", "register-model", "safe-rollout-2",
                        "recover-rollout"]
-    endpoint = client.online_endpoints.get("rollout-good")
-    assert endpoint.traffic == {"green": 100}
-    assert azml_read_rollout("rollout-good", endpoint.tags) is None
-    assert endpoint.tags == {"created_by": "azml-components"}
-    assert _deployments(client, "rollout-good") == {"green"}
+    live = client.online_endpoints.get(endpoint)
+    assert live.traffic == {"green": 100}
+    assert azml_read_rollout(endpoint, live.tags) is None
+    assert live.tags == {"created_by": "azml-components"}
+    assert _deployments(client, endpoint) == {"green"}
     # Five PUTs of the endpoint: the rollout's record, traffic 10, 50, 100 (green joined at 0%;
     # each move renews the record in the same PUT), the record removed; the exit task found
     # nothing to undo and wrote nothing: the only other writes are green's deployment and
     # blue's removal.
     writes = [(r["method"], r["path"].lower().rsplit("/", 2)[-2:]) for r in standin.requests()
               if r["method"] in ("PUT", "DELETE") and "/onlineendpoints/" in r["path"].lower()]
-    assert writes == [("PUT", ["onlineendpoints", "rollout-good"])] + [
-        ("PUT", ["deployments", "green"])] + [("PUT", ["onlineendpoints", "rollout-good"])] * 4 + [
+    assert writes == [("PUT", ["onlineendpoints", endpoint])] + [
+        ("PUT", ["deployments", "green"])] + [("PUT", ["onlineendpoints", endpoint])] * 4 + [
         ("DELETE", ["deployments", "blue"])]
     report = next(tmp_path.rglob("report")).read_text()
     assert "| blue |" in report and "| green |" in report and "100%" in report
@@ -120,22 +125,23 @@ def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
 
 def test_failing_green_is_rolled_back_and_blue_keeps_all_traffic(
         standin, client, blue_model, tmp_path):
-    _endpoint_with_blue("rollout-bad", blue_model)
-    standin.scoring_fault(endpoint="rollout-bad", deployment="green", status=500, count=1000)
-    with pytest.raises(RuntimeError, match="FAILURE"):
-        _run_rollout(tmp_path, "rollout-bad")
-    assert client.online_endpoints.get("rollout-bad").traffic == {"blue": 100}
-    assert _deployments(client, "rollout-bad") == {"blue"}
-    _blue_answers("rollout-bad", blue_model)
+    endpoint = _endpoint_with_blue("rollout-bad", blue_model)
+    standin.scoring_fault(endpoint=endpoint, deployment="green", status=500, count=1000)
+    # The rollout task is the one that failed (training and registering went through).
+    with pytest.raises(RuntimeError, match=r"FAILURE.*Inner task failed: .*'safe-rollout-2'"):
+        _run_rollout(tmp_path, endpoint)
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+    assert _deployments(client, endpoint) == {"blue"}
+    _blue_answers(endpoint, blue_model)
 
 
 def test_mirror_traffic_reaches_the_mirror_deployment(standin, client, blue_model, tmp_path):
-    _endpoint_with_blue("rollout-mirror", blue_model)
-    _run_rollout(tmp_path, "rollout-mirror", mirror_percent=50, remove_old=False)
-    mirrored = standin.mirror_log("rollout-mirror")
+    endpoint = _endpoint_with_blue("rollout-mirror", blue_model)
+    _run_rollout(tmp_path, endpoint, mirror_percent=50, remove_old=False)
+    mirrored = standin.mirror_log(endpoint)
     assert any(entry["deployment"] == "green" for entry in mirrored), mirrored
-    assert client.online_endpoints.get("rollout-mirror").traffic == {"blue": 0, "green": 100}
-    assert client.online_endpoints.get("rollout-mirror").mirror_traffic in ({}, None)
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 0, "green": 100}
+    assert client.online_endpoints.get(endpoint).mirror_traffic in ({}, None)
 
 
 def _rollout_process():
@@ -153,20 +159,20 @@ def _rollout_process():
 
 
 def _puts(standin, path: str) -> int:
-    return sum(r["method"] == "PUT" and r["path"].lower().endswith(path)
+    return sum(r["method"] == "PUT" and r["path"].lower().endswith(path.lower())
                for r in standin.requests())
 
 
-@pytest.mark.parametrize(("endpoint", "slow_path", "traffic_when_signalled"), [
+@pytest.mark.parametrize(("prefix", "slow_part", "traffic_when_signalled"), [
     # The first traffic step stays in progress: traffic has moved to 90/10.
-    ("rollout-cancel", "/onlineendpoints/rollout-cancel", {"blue": 90, "green": 10}),
+    ("rollout-cancel", "", {"blue": 90, "green": 10}),
     # The new deployment is still provisioning: nothing has moved yet.
-    ("rollout-cancel-early", "/onlineendpoints/rollout-cancel-early/deployments/green",
-     {"blue": 100}),
+    ("rollout-cancel-early", "/deployments/green", {"blue": 100}),
 ])
-def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path, endpoint,
-                                              slow_path, traffic_when_signalled):
-    _endpoint_with_blue(endpoint, blue_model)
+def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_path, prefix,
+                                              slow_part, traffic_when_signalled):
+    endpoint = _endpoint_with_blue(prefix, blue_model)
+    slow_path = f"/onlineendpoints/{endpoint}{slow_part}"
     standin.clear_requests()
     outcome = {}
 
@@ -301,6 +307,7 @@ def test_sigkill_while_deploying_to_a_new_endpoint_then_the_exit_task_removes_it
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
         standin, client, blue_model, tmp_path):
     ws = workspace()
+    endpoint = unique("rollout-cleanup")
 
     # The imported code lives under the pipeline root: the KFP launcher refuses an input
     # artifact anywhere else but in a storage bucket (kfp_backend_rules checks it).
@@ -308,26 +315,35 @@ def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
 
     @dsl.pipeline(name="cleanup-after-failure")
     def cleanup_after_failure(model_id: str, code_dir: str):
-        cleanup = delete_endpoint(endpoint_name="rollout-cleanup", **ws)
+        cleanup = delete_endpoint(endpoint_name=endpoint, **ws)
         with dsl.ExitHandler(cleanup):
-            deployed = deploy_model(model_id=model_id, endpoint_name="rollout-cleanup",
-                                    deployment_name="blue", code=dsl.importer(
+            # Deployed at 0%: only set_traffic gives blue the endpoint's traffic.
+            deployed = deploy_model(model_id=model_id, endpoint_name=endpoint,
+                                    deployment_name="blue", traffic_percent=0, code=dsl.importer(
                                         artifact_uri=code_dir, artifact_class=dsl.Artifact
                                     ).output, conda_file="conda.yaml", **ws)
-            moved = set_traffic(endpoint_name="rollout-cleanup", traffic={"blue": 100}, **ws)
+            moved = set_traffic(endpoint_name=endpoint, traffic={"blue": 100}, **ws)
             moved.after(deployed)
             # Asks for 2 predictions where the payload has 1 row: fails on purpose.
-            failing = invoke_endpoint(endpoint_name="rollout-cleanup",
+            failing = invoke_endpoint(endpoint_name=endpoint,
                                       payload=json.dumps({"data": [[0.0] * 10]}),
                                       json_schema=json.dumps({"minItems": 2}), **ws)
             failing.after(moved)
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
-    with pytest.raises(RuntimeError), kfp_backend_rules():
+    # Only the smoke test failed: deploy_model and set_traffic went through.
+    with pytest.raises(RuntimeError, match=r"FAILURE.*Inner task failed: .*'invoke-endpoint'"), \
+            kfp_backend_rules():
         cleanup_after_failure(model_id=blue_model["asset_id"], code_dir=str(code_dir))
-    assert client.online_endpoints.list() is not None
-    names = {e.name for e in client.online_endpoints.list()}
-    assert "rollout-cleanup" not in names
+    # The endpoint's traffic reached blue (set_traffic wrote it): the answer came back 200 and
+    # failed only the schema check.
+    (response,) = [p for p in tmp_path.rglob("response") if p.is_file()]
+    answer = json.loads(response.read_text())
+    assert answer["status"] == 200
+    assert [p.split(":")[0] for p in answer["problems"]] == ["json_schema"]
+    # The exit handler deleted the endpoint after the failure.
+    with pytest.raises(ResourceNotFoundError):
+        client.online_endpoints.get(endpoint)
 
 
 def test_compiled_rollout_pipeline_has_the_exit_task_for_its_own_run():

@@ -105,3 +105,33 @@ def test_missing_token_is_401(standin: LocalAzureML) -> None:
         assert response.status_code == 401
         assert response.json()["error"]["code"] in ("AuthenticationFailed",
                                                       "InvalidAuthenticationToken")
+
+
+# The REST API spec (Microsoft.MachineLearningServices stable 2024-04-01, mfe.json,
+# ModelVersions_CreateOrUpdate) gives a model's name this pattern; the stand-in must accept what
+# it allows and refuse the rest.
+SPEC_ASSET_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$"
+
+
+@pytest.mark.parametrize("prefix", ["plain", "with_under-score", "7", "x" * 240])
+def test_asset_names_the_spec_allows_are_registered(ml_client: MLClient, tmp_path: Path,
+                                                    prefix: str) -> None:
+    import re
+
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    assert re.match(SPEC_ASSET_NAME, name)
+    (tmp_path / "m.txt").write_text("m")
+    assert ml_client.models.create_or_update(Model(name=name, path=tmp_path / "m.txt")).name == name
+
+
+@pytest.mark.parametrize("prefix", ["_hidden", ".hidden", "dotted.name", "-dash", "x" * 250])
+def test_asset_names_the_spec_refuses_are_400(ml_client: MLClient, tmp_path: Path,
+                                              prefix: str) -> None:
+    import re
+
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    assert not re.match(SPEC_ASSET_NAME, name)
+    (tmp_path / "m.txt").write_text("m")
+    with pytest.raises(HttpResponseError) as info:
+        ml_client.models.create_or_update(Model(name=name, path=tmp_path / "m.txt", version="1"))
+    assert info.value.status_code == 400

@@ -94,7 +94,9 @@ dependencies:
 def test_the_running_python_gets_no_note():
     assert conda.python_note(RUNNING) is None
     assert conda.python_note(conda.running_python()) is None
-    assert conda.python_note(OTHER) is not None
+    assert conda.python_note(OTHER) == (
+        f"the environment asks for Python {OTHER}; the stand-in has no conda and builds every "
+        f"scoring environment on its own Python {conda.running_python()}")
 
 
 def test_environments_differ_by_content_and_share_by_content():

@@ -208,19 +208,54 @@ def test_mirror_traffic_recorded(ml_client: MLClient, setup: dict, standin: Loca
     assert _predictions(copies[0]["response"]) == pytest.approx(setup["green"])
 
 
-def test_traffic_rules(ml_client: MLClient, setup: dict) -> None:
+# Azure's traffic rules as Microsoft states them (not as this package's runtime checks them):
+# the REST API spec (Microsoft.MachineLearningServices stable 2024-04-01, mfe.json,
+# OnlineEndpointProperties) says of `traffic` "Traffic values need to sum to 100." and of
+# `mirrorTraffic` "Traffic values need to sum to utmost 50."; the "Safe rollout for online
+# endpoints" article limits mirroring to one deployment that takes no live traffic.
+SPEC_TRAFFIC_SUM = 100
+SPEC_MIRROR_MAX = 50
+
+
+def _refused(call) -> int:
+    with pytest.raises(HttpResponseError) as info:
+        call()
+    return info.value.status_code
+
+
+def test_live_traffic_must_sum_to_100(ml_client: MLClient, setup: dict) -> None:
     # (The SDK drops 0% entries before sending, so an unknown name needs a share.)
-    for bad in ({"blue": 60, "green": 30}, {"blue": 50, "nosuch": 50}):
-        with pytest.raises(HttpResponseError) as info:
-            _set_traffic(ml_client, setup, bad)
-        assert info.value.status_code == 400
-    with pytest.raises(HttpResponseError) as info:
-        _set_traffic(ml_client, setup, {"blue": 100}, mirror={"green": 60})
-    assert info.value.status_code == 400
-    # A deployment that takes traffic cannot be deleted.
-    with pytest.raises(HttpResponseError) as info:
-        ml_client.online_deployments.begin_delete("blue", endpoint_name=setup["endpoint"]).result()
-    assert info.value.status_code == 400
+    for bad in ({"blue": SPEC_TRAFFIC_SUM - 1, "green": 0}, {"blue": 60, "green": 41},
+                {"blue": 50, "nosuch": 50}):
+        assert _refused(lambda t=bad: _set_traffic(ml_client, setup, t)) == 400
+    try:
+        assert _set_traffic(ml_client, setup, {"blue": 99, "green": 1}).traffic == {
+            "blue": 99, "green": 1}
+    finally:
+        _set_traffic(ml_client, setup, {"blue": 100, "green": 0})
+
+
+def test_mirror_is_at_most_50_to_one_deployment_without_live_traffic(
+        ml_client: MLClient, setup: dict) -> None:
+    live = {"blue": 100, "green": 0}
+    try:
+        mirrored = _set_traffic(ml_client, setup, live, mirror={"green": SPEC_MIRROR_MAX})
+        assert mirrored.mirror_traffic == {"green": SPEC_MIRROR_MAX}  # "at most": 50 is fine
+        assert _refused(lambda: _set_traffic(ml_client, setup, live,
+                                             mirror={"green": SPEC_MIRROR_MAX + 1})) == 400
+        # One deployment only, and never one with live traffic, even within 50 in sum.
+        assert _refused(lambda: _set_traffic(ml_client, setup, live,
+                                             mirror={"green": 10, "blue": 10})) == 400
+        assert _refused(lambda: _set_traffic(ml_client, setup, {"blue": 50, "green": 50},
+                                             mirror={"green": 10})) == 400
+    finally:
+        _set_traffic(ml_client, setup, live)
+
+
+def test_a_deployment_with_traffic_is_not_deleted(ml_client: MLClient, setup: dict) -> None:
+    assert _refused(lambda: ml_client.online_deployments.begin_delete(
+        "blue", endpoint_name=setup["endpoint"]).result()) == 400
+    assert {d.name for d in ml_client.online_deployments.list(setup["endpoint"])} >= {"blue"}
 
 
 def test_scoring_fault(ml_client: MLClient, setup: dict, standin: LocalAzureML) -> None:
@@ -265,8 +300,10 @@ def test_failing_init_ends_failed(ml_client: MLClient, setup: dict) -> None:
         instance_type="Standard_DS3_v2",
         instance_count=1,
     )
-    with pytest.raises(HttpResponseError):
+    with pytest.raises(HttpResponseError) as info:
         ml_client.online_deployments.begin_create_or_update(bad).result()
+    # The operation's status body says Failed with the scoring container's reason.
+    assert info.value.error.code == "ResourceNotReady", info.value
     assert ml_client.online_deployments.get("broken", setup["endpoint"]).provisioning_state == (
         "Failed"
     )

@@ -90,7 +90,7 @@ def test_lro_failed_and_slow(ml_client: MLClient, standin: LocalAzureML) -> None
     standin.lro_fault(f"/onlineEndpoints/{name}$", outcome="Failed")
     with pytest.raises(HttpResponseError) as info:
         ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name=name)).result()
-    assert "InjectedFailure" in str(info.value)
+    assert info.value.error.code == "InjectedFailure", info.value
     assert ml_client.online_endpoints.get(name).provisioning_state == "Failed"
 
     standin.lro_fault(f"/onlineEndpoints/{name}$", outcome="Slow", delay_seconds=3)

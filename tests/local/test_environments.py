@@ -41,7 +41,7 @@ from azml_components.runtime import (
     azml_invoke_endpoint,
     azml_register_model,
 )
-from tests.helpers import diabetes_rows, ml_client, train_ridge, workspace
+from tests.helpers import diabetes_rows, ml_client, train_ridge, unique, workspace
 
 pytestmark = pytest.mark.timeout(900)  # a cold run builds environments from the index
 OTHER_PYTHON = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"
@@ -104,9 +104,10 @@ def custom(standin, tmp_path_factory):
     (root / "onlinescoring").mkdir()
     (root / "onlinescoring" / "score.py").write_text(SCORE_PY)
     (root / "onlinescoring" / "conda.yaml").write_text(CONDA_SECTION)
-    registered = azml_register_model(**workspace(), model_name="env-ridge",
+    name = unique("env-ridge")
+    registered = azml_register_model(**workspace(), model_name=name,
                                      model_path=str(root / "model"))
-    return {"asset_id": registered["asset_id"], "code": str(root / "onlinescoring"),
+    return {"asset_id": registered["asset_id"], "code": str(root / "onlinescoring"), "name": name,
             "model": model, "version": registered["asset_id"].rsplit(":", 1)[-1]}
 
 
@@ -124,27 +125,29 @@ def _logs(endpoint: str, deployment: str) -> str:
 
 
 def test_conda_section_packages_and_the_users_server_pin_are_installed(custom):
-    azml_deploy_model(**workspace(), endpoint_name="env-conda", deployment_name="blue",
+    endpoint = unique("env-conda")
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
                       model_id=custom["asset_id"], timeout_seconds=900,
                       options=azml_deployment_options(code_path=custom["code"],
                                                       conda_file="conda.yaml"))
-    _predicts("env-conda", custom["model"])
-    logs = _logs("env-conda", "blue")
+    _predicts(endpoint, custom["model"])
+    logs = _logs(endpoint, "blue")
     # The conda section (dropped before) and the user's server pin (overridden before).
     assert "installed scikit-learn==1.9.1" in logs and "installed scipy==1.17.1" in logs
     assert "installed azureml-inference-server-http==1.4.1" in logs
     # The model lies where Azure puts it: azureml-models/<name>/<version>/<registered folder>.
-    assert f"/azureml-models/env-ridge/{custom['version']}\n" in logs
+    assert f"/azureml-models/{custom['name']}/{custom['version']}\n" in logs
     # Said once: the file asks for another Python than the environment runs on.
     assert logs.count(f"asks for Python {OTHER_PYTHON}") == 1
 
 
 def test_curated_environment_through_the_component_and_by_short_name(custom, tmp_path):
     ws = workspace()
+    endpoint = unique("env-curated")
 
     @dsl.pipeline
     def deploy_with_curated():
-        deploy_model(endpoint_name="env-curated", deployment_name="blue",
+        deploy_model(endpoint_name=endpoint, deployment_name="blue",
                      model_id=custom["asset_id"], environment=SKLEARN_CURATED,
                      code=dsl.importer(artifact_uri=custom["code"],
                                        artifact_class=dsl.Artifact).output,
@@ -152,18 +155,18 @@ def test_curated_environment_through_the_component_and_by_short_name(custom, tmp
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
     deploy_with_curated()
-    _predicts("env-curated", custom["model"])
-    logs = _logs("env-curated", "blue")
+    _predicts(endpoint, custom["model"])
+    logs = _logs(endpoint, "blue")
     # sklearn-1.5 documents scikit-learn~=1.5.0 and joblib~=1.2.0 (azureml-assets).
     assert "installed scikit-learn==1.5." in logs
     assert "curated environment sklearn-1.5" in logs
     # The short form the SDK hands to the service resolves to the same (cached) environment.
-    azml_deploy_model(**ws, endpoint_name="env-curated", deployment_name="green",
+    azml_deploy_model(**ws, endpoint_name=endpoint, deployment_name="green",
                       model_id=custom["asset_id"], traffic_percent=0, timeout_seconds=900,
                       options=azml_deployment_options(
                           code_path=custom["code"],
                           environment="azureml:AzureML-sklearn-1.5@latest"))
-    _predicts("env-curated", custom["model"], deployment="green")
+    _predicts(endpoint, custom["model"], deployment="green")
 
 
 def test_mlflow_model_builds_from_its_conda_yaml_not_requirements_txt(standin, tmp_path):
@@ -175,14 +178,15 @@ def test_mlflow_model_builds_from_its_conda_yaml_not_requirements_txt(standin, t
     # As a model logged long ago and re-saved: requirements.txt lags behind conda.yaml.
     (folder / "requirements.txt").write_text("mlflow==2.9.2\ncloudpickle==2.0.0\n"
                                              "scikit-learn==1.2.2\nnumpy==1.23.5\n")
-    registered = azml_register_model(**workspace(), model_name="env-mlflow",
+    endpoint = unique("env-mlflow")
+    registered = azml_register_model(**workspace(), model_name=endpoint,
                                      model_path=str(folder), model_type="mlflow_model")
-    azml_deploy_model(**workspace(), endpoint_name="env-mlflow", deployment_name="nocode",
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="nocode",
                       model_id=registered["asset_id"], timeout_seconds=900)
     rows = diabetes_rows()
     payload = {"input_data": {"columns": list(range(rows.shape[1])),
                               "index": list(range(len(rows))), "data": rows.tolist()}}
-    answer = azml_invoke_endpoint(**workspace(), endpoint_name="env-mlflow",
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=json.dumps(payload))
     assert answer["problems"] == [], answer
     assert np.allclose(answer["response"], model.predict(rows))
@@ -199,7 +203,8 @@ def test_image_only_and_unknown_registry_environments_fail_naming_why(custom):
     ]
     for arguments, message in cases:
         with pytest.raises(RuntimeError, match=message):
-            azml_deploy_model(**workspace(), endpoint_name="env-refused", deployment_name="blue",
+            azml_deploy_model(**workspace(), endpoint_name=unique("env-refused"),
+                              deployment_name="blue",
                               model_id=custom["asset_id"], timeout_seconds=300,
                               options=azml_deployment_options(code_path=custom["code"],
                                                               **arguments))

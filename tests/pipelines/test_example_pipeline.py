@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime import azml_credential, azml_invoke_endpoint
 from pipelines.run_local import run_pipeline_locally
-from tests.helpers import workspace
+from tests.helpers import unique, workspace
 
 pytestmark = pytest.mark.timeout(900)
 # The deploy and smoke-test tasks of each branch of the pipeline's dsl.If / dsl.Else.
@@ -54,7 +54,7 @@ def _expected_predictions(rows: int = 5) -> tuple:
 def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, source,
                                                         capfd):
     ws = workspace()
-    endpoint = f"pipeline-{model_format}"
+    endpoint = unique(f"pipeline-{model_format}")
     task_log = tmp_path / "logs" / "tasks.log"
     answer, rules = _run(
         tmp_path, source, task_log, resource_group=ws["resource_group"],

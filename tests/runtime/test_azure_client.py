@@ -4,19 +4,64 @@ import pytest
 
 from azml_components.runtime.azure_client import azml_credential, azml_subscription_id
 
-
-def test_partial_service_principal_names_what_is_missing():
-    with pytest.raises(ValueError, match="missing AZ_CLIENT_ID, AZ_CLIENT_SECRET"):
-        azml_credential({"AZ_TENANT_ID": "t"})
+PRINCIPAL = ("AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET")
 
 
-def test_no_service_principal_means_default_chain_without_instance_metadata():
+@pytest.mark.parametrize("given", [
+    ("AZ_TENANT_ID", "AZ_CLIENT_ID"),  # the README's example: a tenant and client, no secret
+    ("AZ_TENANT_ID",),
+    ("AZ_CLIENT_ID",),
+    ("AZ_CLIENT_SECRET",),
+    ("AZ_TENANT_ID", "AZ_CLIENT_SECRET"),
+    ("AZ_CLIENT_ID", "AZ_CLIENT_SECRET"),
+], ids="+".join)
+def test_partial_service_principal_names_each_missing_variable(given):
+    missing = ", ".join(n for n in PRINCIPAL if n not in given)
+    with pytest.raises(ValueError, match=f"^Azure credentials: incomplete service principal; "
+                                         f"missing {missing} "):
+        azml_credential(dict.fromkeys(given, "x"))
+
+
+def test_an_empty_variable_counts_as_missing():
+    # The secret mapped from a key that holds nothing is as good as no secret.
+    with pytest.raises(ValueError, match="missing AZ_CLIENT_SECRET "):
+        azml_credential({"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c", "AZ_CLIENT_SECRET": ""})
+
+
+def test_full_service_principal_with_a_local_authority():
+    from azure.identity import ClientSecretCredential
+
+    credential = azml_credential({"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c",
+                                  "AZ_CLIENT_SECRET": "s",
+                                  "AZURE_AUTHORITY_HOST": "https://127.0.0.1:8443"})
+    assert isinstance(credential, ClientSecretCredential)
+    # azure-identity 1.27 keeps what it was given in these attributes (pinned version).
+    assert (credential._tenant_id, credential._client_id, credential._client_credential) == (
+        "t", "c", "s")
+    assert credential._authority == "https://127.0.0.1:8443"
+    # Not a Microsoft host: MSAL must not ask login.microsoftonline.com about it.
+    assert credential._instance_discovery is False
+
+
+@pytest.mark.parametrize("host", ["login.microsoftonline.com", "login.microsoftonline.us",
+                                  "login.chinacloudapi.cn", "login.partner.microsoftonline.cn"])
+def test_microsoft_authorities_keep_instance_discovery(host):
+    credential = azml_credential({"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c",
+                                  "AZ_CLIENT_SECRET": "s", "AZURE_AUTHORITY_HOST": f"https://{host}"})
+    assert credential._instance_discovery is None  # azure-identity's default: on
+    assert credential._authority == f"https://{host}"
+
+
+@pytest.mark.parametrize(("flag", "managed_identity"), [
+    ("1", False), ("true", False), ("YES", False), ("", True), ("0", True)])
+def test_no_service_principal_means_default_chain(flag, managed_identity):
     from azure.identity import DefaultAzureCredential
 
-    credential = azml_credential({"AZML_EXCLUDE_MANAGED_IDENTITY": "1"})
+    credential = azml_credential({"AZML_EXCLUDE_MANAGED_IDENTITY": flag})
     assert isinstance(credential, DefaultAzureCredential)
     kinds = {type(c).__name__ for c in credential.credentials}
-    assert "ManagedIdentityCredential" not in kinds and "EnvironmentCredential" in kinds
+    assert ("ManagedIdentityCredential" in kinds) is managed_identity
+    assert "EnvironmentCredential" in kinds
 
 
 def test_subscription_comes_from_the_input_or_the_secret(monkeypatch):
@@ -26,3 +71,82 @@ def test_subscription_comes_from_the_input_or_the_secret(monkeypatch):
     monkeypatch.delenv("AZ_SUBSCRIPTION_ID")
     with pytest.raises(ValueError, match="^subscription_id: required"):
         azml_subscription_id("")
+
+
+def _shared_cache_kwargs(credential) -> dict:
+    # What DefaultAzureCredential handed its shared-token-cache step (azure-identity 1.27).
+    (shared,) = [c for c in credential.credentials
+                 if type(c).__name__ == "SharedTokenCacheCredential"]
+    return shared._credential._client_kwargs
+
+
+@pytest.mark.parametrize(("authority", "discovery_off"), [
+    ("https://127.0.0.1:8443", True), ("https://login.microsoftonline.com", False), ("", False)])
+def test_default_chain_switches_instance_discovery_off_for_other_authorities(authority,
+                                                                          discovery_off):
+    env = {"AZML_EXCLUDE_MANAGED_IDENTITY": "1"}
+    if authority:
+        env["AZURE_AUTHORITY_HOST"] = authority
+    kwargs = _shared_cache_kwargs(azml_credential(env))
+    assert kwargs.get("disable_instance_discovery", False) is discovery_off
+
+
+def test_the_default_chain_keeps_managed_identity_without_the_flag():
+    kinds = {type(c).__name__ for c in azml_credential({}).credentials}
+    assert "ManagedIdentityCredential" in kinds
+
+
+def test_service_principal_without_an_authority_uses_azures():
+    credential = azml_credential({"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c",
+                                  "AZ_CLIENT_SECRET": "s"})
+    assert credential._authority == "https://login.microsoftonline.com"
+    assert credential._instance_discovery is None
+
+
+def test_the_process_environment_is_read_when_none_is_given(monkeypatch):
+    for name in PRINCIPAL:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZ_TENANT_ID", "t")
+    with pytest.raises(ValueError, match="missing AZ_CLIENT_ID, AZ_CLIENT_SECRET "):
+        azml_credential()
+
+
+def test_the_whole_message_for_a_partial_principal():
+    with pytest.raises(ValueError) as raised:
+        azml_credential({"AZ_CLIENT_SECRET": "s"})
+    assert str(raised.value) == (
+        "Azure credentials: incomplete service principal; missing AZ_TENANT_ID, AZ_CLIENT_ID "
+        "(set all of AZ_TENANT_ID, AZ_CLIENT_ID, AZ_CLIENT_SECRET, or none to use the default "
+        "credential chain)")
+
+
+def test_the_whole_message_for_a_missing_subscription(monkeypatch):
+    monkeypatch.delenv("AZ_SUBSCRIPTION_ID", raising=False)
+    with pytest.raises(ValueError) as raised:
+        azml_subscription_id()
+    assert str(raised.value) == (
+        "subscription_id: required; pass it as an input or provide AZ_SUBSCRIPTION_ID (the "
+        "azcreds secret, see use_azure_credentials)")
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "from-secret")
+    assert azml_subscription_id() == "from-secret"
+
+
+def test_the_client_is_bound_to_the_workspace_and_checks_its_names(monkeypatch):
+    import logging
+
+    from azml_components.runtime.azure_client import azml_ml_client
+
+    for name in PRINCIPAL:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
+    logging.getLogger("azure").setLevel(logging.INFO)
+    client = azml_ml_client("sub", "my-rg", "my-ws")  # no request is made yet
+    assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
+        "sub", "my-rg", "my-ws")
+    assert logging.getLogger("azure").level == logging.WARNING
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "from-secret")
+    assert azml_ml_client("", "my-rg", "my-ws").subscription_id == "from-secret"
+    with pytest.raises(ValueError, match="^resource_group: 'rg.' is not a valid resource group"):
+        azml_ml_client("sub", "rg.", "my-ws")
+    with pytest.raises(ValueError, match="^workspace_name: 'w' is not a valid workspace name"):
+        azml_ml_client("sub", "my-rg", "w")

@@ -1,34 +1,85 @@
 """Calling Azure: waiting with SIGTERM and undo after a failure (runtime/calls.py)."""
 
-import os
+import json
 import signal
-import threading
-import time
+import subprocess
+import sys
 
 import pytest
 
 from azml_components.runtime.calls import azml_undo_and_raise, azml_wait
 
+# A process of its own waits on a three-second operation under the SIGTERM disposition given in
+# argv[1]; the operation says "started" once the wait (and its handler) is in place. The test
+# signals that process only, never pytest.
+WAITER = r"""
+import json, signal, sys, time
+from azml_components.runtime.calls import azml_wait
 
-def _wait_while_signalled(handler):
-    # A one-second operation with SIGTERM arriving in the middle, under `handler`.
-    previous = signal.signal(signal.SIGTERM, handler)
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
+def callers_handler(signum, frame):
+    pass
+
+disposition = {"ignore": signal.SIG_IGN, "handler": callers_handler}[sys.argv[1]]
+signal.signal(signal.SIGTERM, disposition)
+
+def operation():
+    print("started", flush=True)
+    time.sleep(3)
+    return "done"
+
+report = {}
+try:
+    report["value"] = azml_wait("a slow operation", operation, 30)
+except BaseException as error:
+    report["error"] = f"{type(error).__name__}: {error}"
+report["disposition_kept"] = signal.getsignal(signal.SIGTERM) is disposition
+print(json.dumps(report), flush=True)
+"""
+
+
+def _wait_while_signalled(disposition: str) -> dict:
+    child = subprocess.Popen([sys.executable, "-c", WAITER, disposition], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        return azml_wait("a slow operation", lambda: time.sleep(1.0) or "done", 30)
+        assert child.stdout.readline().strip() == "started"
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
     finally:
-        timer.cancel()
-        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    return json.loads(out)
 
 
-def test_sigterm_interrupts_a_wait():
-    with pytest.raises(InterruptedError, match="a slow operation: cancelled by SIGTERM"):
-        _wait_while_signalled(lambda signum, frame: None)
+def test_sigterm_interrupts_a_wait_and_the_callers_handler_comes_back():
+    assert _wait_while_signalled("handler") == {
+        "error": "InterruptedError: a slow operation: cancelled by SIGTERM while waiting",
+        "disposition_kept": True,
+    }
 
 
 def test_an_ignored_sigterm_stays_ignored_during_a_wait():
-    assert _wait_while_signalled(signal.SIG_IGN) == "done"
+    assert _wait_while_signalled("ignore") == {"value": "done", "disposition_kept": True}
+
+
+def test_a_wait_returns_the_value_or_raises_the_translated_error():
+    from azure.core.exceptions import ResourceNotFoundError
+
+    assert azml_wait("quick", lambda: 42, 5) == 42
+
+    def missing():
+        raise ResourceNotFoundError("no such endpoint")
+
+    with pytest.raises(RuntimeError, match="^reading x failed: ResourceNotFoundError: no such"):
+        azml_wait("reading x", missing, 5)
+
+
+def test_a_wait_past_its_deadline_says_what_and_how_long():
+    import time
+
+    with pytest.raises(TimeoutError, match=r"^slow thing: not finished after 1 s; raise "
+                                           r"timeout_seconds"):
+        azml_wait("slow thing", lambda: time.sleep(3), 1, poll_seconds=0.1)
 
 
 def _fail(message):

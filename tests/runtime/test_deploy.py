@@ -1,35 +1,36 @@
 """deploy_model's and invoke_endpoint's runtime through the real SDK against the stand-in.
 
-One endpoint is shared by the tests in order (blue, then a failing green, then a good green), as
-a team's endpoint lives through releases; each test states the traffic it starts from. The
-deployment options' own rules come first (no Azure needed).
+Every test owns its endpoint (unique names, any order); the ones that only read share a module
+endpoint with a working blue deployment and leave it as they found it.
 """
 
 import inspect
 import json
 import os
 import signal
-import threading
 import time
 
 import numpy as np
 import pytest
 from azure.ai.ml import MLClient
+from azure.core.exceptions import ResourceNotFoundError
 
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.deployment_options import azml_deployment_options
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
+from tests import child_call
 from tests.helpers import (
+    azure_writes,
     data_payload,
     diabetes_rows,
     ml_client,
+    unique,
     workspace,
     write_custom_model,
 )
 
 pytestmark = pytest.mark.timeout(600)
-ENDPOINT = "deploy-tests"
 OPTIONS = set(inspect.signature(azml_deployment_options).parameters)
 
 
@@ -45,7 +46,7 @@ def models(standin, tmp_path_factory):
     made = {}
     for name, alpha in (("blue", 0.5), ("green", 5.0)):
         model_dir, code_dir, model = write_custom_model(root / name, alpha=alpha)
-        registered = azml_register_model(**workspace(), model_name=f"deploy-{name}",
+        registered = azml_register_model(**workspace(), model_name=unique(f"deploy-{name}"),
                                          model_path=str(model_dir))
         made[name] = {"asset_id": registered["asset_id"], "code": str(code_dir), "model": model}
     _, broken_code, _ = write_custom_model(root / "broken", init_raises=True)
@@ -53,60 +54,154 @@ def models(standin, tmp_path_factory):
     return made
 
 
-def _deploy(models, name, deployment, **overrides):
+def _arguments(models, name, endpoint, deployment, **overrides) -> dict:
     # Overrides go to the deployment options or to deploy_model's own arguments, by name.
     options = {"code_path": models[name]["code"], "scoring_script": "score.py",
                "conda_file": "conda.yaml"}
     options.update({k: v for k, v in overrides.items() if k in OPTIONS})
-    arguments = {**workspace(), "endpoint_name": ENDPOINT, "deployment_name": deployment,
-                 "model_id": models[name]["asset_id"], "timeout_seconds": 300,
-                 **{k: v for k, v in overrides.items() if k not in OPTIONS}}
-    return azml_deploy_model(**arguments, options=options)
+    return {**workspace(), "endpoint_name": endpoint, "deployment_name": deployment,
+            "model_id": models[name]["asset_id"], "timeout_seconds": 300,
+            **{k: v for k, v in overrides.items() if k not in OPTIONS}, "options": options}
 
 
-def _predict(deployment: str = "") -> list:
-    result = azml_invoke_endpoint(**workspace(), endpoint_name=ENDPOINT,
+def _deploy(models, name, endpoint, deployment, **overrides):
+    return azml_deploy_model(**_arguments(models, name, endpoint, deployment, **overrides))
+
+
+def _predict(endpoint: str, deployment: str = "") -> list:
+    result = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()),
                                   deployment_name=deployment)
     assert result["problems"] == [], result
     return result["response"]
 
 
+def _names(client, endpoint: str) -> set:
+    return {d.name for d in client.online_deployments.list(endpoint)}
+
+
+@pytest.fixture(scope="module")
+def blue_endpoint(models) -> str:
+    """An endpoint serving blue with all traffic; tests using it must leave it so."""
+    endpoint = unique("deploy-shared")
+    _deploy(models, "blue", endpoint, "blue")
+    return endpoint
+
+
+def _blue_serves_alone(client, models, endpoint: str) -> None:
+    assert _names(client, endpoint) == {"blue"}
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+    assert np.allclose(_predict(endpoint), models["blue"]["model"].predict(diabetes_rows()))
+
+
 def test_first_deployment_creates_the_endpoint_and_serves_predictions(models, client):
-    result = _deploy(models, "blue", "blue")
+    endpoint = unique("deploy-first")
+    result = _deploy(models, "blue", endpoint, "blue")
     assert result["created_endpoint"] is True
-    assert result["traffic"] == {"blue": 100}
+    assert result["traffic"] == {"blue": 100} and result["previous_traffic"] == {}
+    assert result["mirror_traffic"] == {}
     assert result["scoring_uri"].startswith("https://127.0.0.1:")
-    assert result["endpoint_id"].lower().endswith(f"/onlineendpoints/{ENDPOINT}")
+    assert result["endpoint_id"].lower().endswith(f"/onlineendpoints/{endpoint}")
+    assert result["deployment_id"].lower().endswith(f"/onlineendpoints/{endpoint}/deployments/blue")
+    assert (result["endpoint_name"], result["deployment_name"]) == (endpoint, "blue")
+    assert result["model_id"] == models["blue"]["asset_id"]
+    assert result["model_type"] == "custom_model" and result["auth_mode"] == "key"
     expected = models["blue"]["model"].predict(diabetes_rows())
-    assert np.allclose(_predict(), expected)
+    assert np.allclose(_predict(endpoint), expected)
     # Keys stay in Azure: nothing key-like is in what the component writes out.
-    keys = client.online_endpoints.get_keys(ENDPOINT)
-    assert keys.primary_key not in json.dumps(result)
+    keys = client.online_endpoints.get_keys(endpoint)
+    text = json.dumps(result)
+    assert keys.primary_key not in text and keys.secondary_key not in text
+    assert os.environ["AZ_CLIENT_SECRET"] not in text
+    # The endpoint it created says who made it (ARM tags).
+    assert client.online_endpoints.get(endpoint).tags == {"created_by": "azml-components"}
+    # Deploying the same again changes nothing and creates no endpoint.
+    again = _deploy(models, "blue", endpoint, "blue")
+    assert again["created_endpoint"] is False and again["traffic"] == {"blue": 100}
 
 
-def test_failed_new_deployment_is_removed_and_takes_no_traffic(models, client, standin):
+def test_failed_new_deployment_is_removed_and_takes_no_traffic(models, client, blue_endpoint):
     with pytest.raises(RuntimeError) as raised:
-        _deploy(models, "green", "green", code_path=models["broken_code"], traffic_percent=100)
+        _deploy(models, "green", blue_endpoint, "green", code_path=models["broken_code"],
+                traffic_percent=100)
     message = str(raised.value)
     assert "init exploded" in message  # the scoring logs come with the error
     assert "Traffic was not changed." in message
-    assert {d.name for d in client.online_deployments.list(ENDPOINT)} == {"blue"}
-    assert client.online_endpoints.get(ENDPOINT).traffic == {"blue": 100}
-    assert np.allclose(_predict(), models["blue"]["model"].predict(diabetes_rows()))
+    assert "deleting failed deployment 'green': done" in message
+    _blue_serves_alone(client, models, blue_endpoint)
+
+
+def test_failed_update_keeps_the_existing_deployment_and_its_traffic(models, client):
+    # Updating a deployment that serves traffic, with a scoring script that cannot start: the
+    # update fails, and the deployment (which this run did not create) is never deleted.
+    endpoint = unique("deploy-update")
+    _deploy(models, "blue", endpoint, "blue")
+    with pytest.raises(RuntimeError) as raised:
+        _deploy(models, "green", endpoint, "blue", code_path=models["broken_code"])
+    message = str(raised.value)
+    assert "init exploded" in message and "Traffic was not changed." in message
+    assert "deleting" not in message
+    assert _names(client, endpoint) == {"blue"}
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+
+
+def test_failed_first_deployment_deletes_the_endpoint_it_created(models, client):
+    endpoint = unique("deploy-new-fails")
+    with pytest.raises(RuntimeError) as raised:
+        _deploy(models, "blue", endpoint, "blue", code_path=models["broken_code"])
+    message = str(raised.value)
+    assert "deleting failed deployment 'blue': done" in message
+    assert f"deleting endpoint '{endpoint}' created by this run: done" in message
+    with pytest.raises(ResourceNotFoundError):
+        client.online_endpoints.get(endpoint)
+
+
+def test_failed_traffic_write_puts_the_previous_traffic_back(models, client, standin):
+    endpoint = unique("deploy-traffic")
+    _deploy(models, "blue", endpoint, "blue")
+    # The deployment succeeds; the endpoint PUT that moves traffic to it ends Failed.
+    standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Failed", count=1)
+    with pytest.raises(RuntimeError) as raised:
+        _deploy(models, "green", endpoint, "green", traffic_percent=30)
+    assert "restoring traffic {'blue': 100}: done" in str(raised.value)
+    endpoint_now = client.online_endpoints.get(endpoint)
+    assert {k: v for k, v in endpoint_now.traffic.items() if v} == {"blue": 100}
+    assert np.allclose(_predict(endpoint), models["blue"]["model"].predict(diabetes_rows()))
 
 
 def test_canary_share_keeps_the_rest_on_blue_then_full_cutover(models, client):
-    result = _deploy(models, "green", "green", traffic_percent=0)
+    endpoint = unique("deploy-canary")
+    _deploy(models, "blue", endpoint, "blue")
+    result = _deploy(models, "green", endpoint, "green", traffic_percent=0)
     assert result["traffic"] == {"blue": 100, "green": 0}
+    assert result["created_endpoint"] is False
     # A deployment without traffic can be tested directly.
-    assert np.allclose(_predict("green"), models["green"]["model"].predict(diabetes_rows()))
-    result = _deploy(models, "green", "green", traffic_percent=25)
+    assert np.allclose(_predict(endpoint, "green"),
+                       models["green"]["model"].predict(diabetes_rows()))
+    result = _deploy(models, "green", endpoint, "green", traffic_percent=25)
     assert result["traffic"] == {"blue": 75, "green": 25}
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 75, "green": 25}
     assert result["previous_traffic"] == {"blue": 100, "green": 0}
-    result = _deploy(models, "green", "green", traffic_percent=100)
+    result = _deploy(models, "green", endpoint, "green", traffic_percent=100)
     assert result["traffic"] == {"blue": 0, "green": 100}
-    assert np.allclose(_predict(), models["green"]["model"].predict(diabetes_rows()))
+    assert np.allclose(_predict(endpoint), models["green"]["model"].predict(diabetes_rows()))
+
+
+def test_new_deployment_with_live_traffic_loses_its_mirror(models, client):
+    # A deployment cannot take live and mirrored traffic at once: giving the mirrored
+    # deployment a live share takes its mirror away in the same write.
+    endpoint = unique("deploy-mirror")
+    _deploy(models, "blue", endpoint, "blue")
+    _deploy(models, "green", endpoint, "green", traffic_percent=0)
+    entity = client.online_endpoints.get(endpoint)
+    entity.mirror_traffic = {"green": 20}
+    client.online_endpoints.begin_create_or_update(entity).result()
+    kept = _deploy(models, "green", endpoint, "green", traffic_percent=0)
+    assert kept["mirror_traffic"] == {"green": 20}  # 0% live: the mirror stays
+    result = _deploy(models, "green", endpoint, "green", traffic_percent=40)
+    assert result["traffic"] == {"blue": 60, "green": 40}
+    assert result["mirror_traffic"] == {}
+    assert not client.online_endpoints.get(endpoint).mirror_traffic
 
 
 def test_mlflow_model_deploys_without_code(standin, tmp_path):
@@ -116,13 +211,15 @@ def test_mlflow_model_deploys_without_code(standin, tmp_path):
 
     model = train_ridge(alpha=2.0)
     mlflow.sklearn.save_model(model, str(tmp_path / "mlmodel"), serialization_format="cloudpickle")
-    registered = azml_register_model(**workspace(), model_name="deploy-mlflow",
+    endpoint = unique("deploy-mlflow")
+    registered = azml_register_model(**workspace(), model_name=endpoint,
                                      model_path=str(tmp_path / "mlmodel"),
                                      model_type="mlflow_model")
-    result = azml_deploy_model(**workspace(), endpoint_name="deploy-mlflow",
+    result = azml_deploy_model(**workspace(), endpoint_name=endpoint,
                                deployment_name="nocode", model_id=registered["asset_id"],
                                timeout_seconds=300)
-    assert result["studio_url"].startswith("https://ml.azure.com/endpoints/realtime/deploy-mlflow/")
+    assert result["studio_url"].startswith(f"https://ml.azure.com/endpoints/realtime/{endpoint}/")
+    assert result["model_type"] == "mlflow_model"
     rows = diabetes_rows()
     payload = {"input_data": {"columns": [f"x{i}" for i in range(rows.shape[1])],
                               "index": list(range(len(rows))), "data": rows.tolist()}}
@@ -132,14 +229,14 @@ def test_mlflow_model_deploys_without_code(standin, tmp_path):
     assert np.allclose(answer["response"], model.predict(rows))
 
 
-def test_smoke_test_reports_what_did_not_match(models):
-    result = azml_invoke_endpoint(**workspace(), endpoint_name=ENDPOINT,
+def test_smoke_test_reports_what_did_not_match(models, blue_endpoint):
+    result = azml_invoke_endpoint(**workspace(), endpoint_name=blue_endpoint,
                                   payload=json.dumps({"data": [[0.0] * 10, [1.0] * 10]}),
                                   json_schema=json.dumps({"type": "array",
                                                           "items": {"type": "string"}}))
     assert result["status"] == 200
     assert any(p.startswith("json_schema: at 0:") for p in result["problems"]), result
-    wrong_rows = azml_invoke_endpoint(**workspace(), endpoint_name=ENDPOINT,
+    wrong_rows = azml_invoke_endpoint(**workspace(), endpoint_name=blue_endpoint,
                                       payload=json.dumps({"data": [[0.0] * 3]}))
     assert wrong_rows["status"] >= 400 and wrong_rows["problems"][0].startswith("status: ")
 
@@ -157,34 +254,38 @@ def test_smoke_test_reports_what_did_not_match(models):
         ({"conda_file": "", "image": ""}, "^environment: model .* needs|give conda_file"),
     ],
 )
-def test_bad_input_fails_before_any_write(models, standin, overrides, message):
+def test_bad_input_fails_before_any_write(models, standin, blue_endpoint, overrides, message):
     standin.clear_requests()
     with pytest.raises(ValueError, match=message):
-        _deploy(models, "blue", "blue-two", **overrides)
+        _deploy(models, "blue", blue_endpoint, "blue-two", **overrides)
     # Getting a token is not a write to Azure; anything else under /subscriptions/ would be.
-    writes = [r for r in standin.requests() if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
-              and r["path"].startswith("/subscriptions/")]
-    assert writes == []
+    assert azure_writes(standin.requests()) == []
 
 
 def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin):
-    before = client.online_endpoints.get(ENDPOINT).traffic
-    standin.lro_fault(path_regex=r"/deployments/sigterm", outcome="Slow", delay_seconds=10)
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
+    # deploy_model runs in a child process (tests.child_call); only that process is signalled.
+    endpoint = unique("deploy-sigterm")
+    _deploy(models, "blue", endpoint, "blue")
+    slow = f"/onlineEndpoints/{endpoint}/deployments/green"
+    standin.lro_fault(path_regex=slow + "$", outcome="Slow", delay_seconds=10)
+    standin.clear_requests()
+    child = child_call.start("azml_components.runtime.deploy:azml_deploy_model",
+                             **_arguments(models, "green", endpoint, "green",
+                                          traffic_percent=100))
     try:
-        with pytest.raises(InterruptedError, match="cancelled by SIGTERM"):
-            _deploy(models, "blue", "sigterm", traffic_percent=100)
-    finally:
-        timer.cancel()
-        standin.clear_faults()
-        # The abandoned wait's thread polls the slow operation until it ends (in a component
-        # the process exits instead): let it finish, so later tests' request logs stay theirs.
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and any(
-                t.name.startswith("azml-wait: ") for t in threading.enumerate()):
+        while time.monotonic() < deadline and child.poll() is None and not any(
+                r["method"] == "PUT" and r["path"].endswith(slow) for r in standin.requests()):
             time.sleep(0.2)
-    assert client.online_endpoints.get(ENDPOINT).traffic == before
+        child.send_signal(signal.SIGTERM)
+        report = child_call.outcome(child, timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert report["error"] == "InterruptedError", report
+    assert "cancelled by SIGTERM" in report["message"]
+    assert report["handler_restored"] is True  # the caller's SIGTERM handler is back
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
 
 
 def test_code_folder_inside_the_model(standin, tmp_path):
@@ -192,9 +293,9 @@ def test_code_folder_inside_the_model(standin, tmp_path):
 
     model_dir, code_dir, model = write_custom_model(tmp_path, alpha=1.5)
     shutil.copytree(code_dir, model_dir / "code")
-    registered = azml_register_model(**workspace(), model_name="deploy-code-inside",
+    registered = azml_register_model(**workspace(), model_name=unique("deploy-code-inside"),
                                      model_path=str(model_dir))
-    arguments = {**workspace(), "endpoint_name": "deploy-inside", "deployment_name": "blue",
+    arguments = {**workspace(), "endpoint_name": unique("deploy-inside"), "deployment_name": "blue",
                  "model_id": registered["asset_id"], "timeout_seconds": 300}
     options = {"scoring_script": "score.py", "conda_file": "conda.yaml"}
     standin.clear_requests()
@@ -203,9 +304,7 @@ def test_code_folder_inside_the_model(standin, tmp_path):
     with pytest.raises(ValueError, match="scoring_script: 'other.py' is not in the code folder"):
         azml_deploy_model(**arguments, options={**options, "scoring_script": "other.py",
                                                 "code_in_model": "code"})
-    writes = [r for r in standin.requests() if r["method"] in ("PUT", "DELETE")
-              and r["path"].startswith("/subscriptions/")]
-    assert writes == []
+    assert azure_writes(standin.requests()) == []
     result = azml_deploy_model(**arguments, options={**options, "code_in_model": "code"})
     answer = azml_invoke_endpoint(**workspace(), endpoint_name=result["endpoint_name"],
                                   payload=data_payload(diabetes_rows()))

@@ -51,3 +51,81 @@ def test_deployment_options_are_one_checked_dict(tmp_path):
 def test_deployment_option_rules(options, message):
     with pytest.raises(ValueError, match=message):
         azml_deployment_options(**options)
+
+
+def test_defaults_are_azures_usual_single_instance():
+    assert azml_deployment_options() == {
+        "code_path": "", "code_in_model": "", "scoring_script": "", "conda_file": "",
+        "image": "", "environment": "", "instance_type": "Standard_DS3_v2",
+        "instance_count": 1, "auth_mode": "key", "environment_variables": {}}
+
+
+def test_the_environment_is_checked_with_the_options(tmp_path):
+    (tmp_path / "score.py").write_text("def init(): pass\ndef run(raw): return []\n")
+    (tmp_path / "conda.yaml").write_text("dependencies: [pip]\n")
+    # A conda file named inside the code folder is found there.
+    options = azml_deployment_options(code_path=str(tmp_path), conda_file="conda.yaml")
+    assert options["conda_file"] == "conda.yaml"
+    for arguments, message in (
+        ({"conda_file": "dependencies: [pip"}, "conda_file: not valid YAML ("),
+        ({"environment": "azureml:env:1", "image": "python:3.11"},
+         "environment: give a registered environment id, or conda_file/image, not both"),
+    ):
+        with pytest.raises(ValueError) as raised:
+            azml_deployment_options(code_path=str(tmp_path), **arguments)
+        assert str(raised.value).startswith(message)
+
+
+def test_environment_kinds(tmp_path):
+    assert azml_resolve_environment("", "", "", "azureml:env:3") == {"environment": "azureml:env:3"}
+    arm = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
+           "workspaces/ws/environments/env/versions/3")
+    assert azml_resolve_environment("", "", "", arm) == {"environment": arm}
+    assert azml_resolve_environment("", "", "my/image:1", "") == {"image": "my/image:1"}
+    assert azml_resolve_environment("", "", "", "") == {}
+    # Content that ends like a file name is still content when it has several lines.
+    spec = azml_resolve_environment("", "dependencies: [pip]\n# see env.yml", "img:1", "")
+    assert spec == {"conda_file": {"dependencies": ["pip"]}, "image": "img:1"}
+    # A file name without a code folder is a path of its own.
+    (tmp_path / "env.yml").write_text("dependencies: [python=3.11]\n")
+    assert azml_resolve_environment("", str(tmp_path / "env.yml"), "", "")["conda_file"] == {
+        "dependencies": ["python=3.11"]}
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (("", "", "", "AzureML:env:1"),
+     "environment: 'AzureML:env:1' must be azureml:NAME:VERSION, azureml:NAME@latest or an ARM id"),
+    (("", "", "", "/Subscriptions/s"),
+     "environment: '/Subscriptions/s' must be azureml:NAME:VERSION, azureml:NAME@latest or an "
+     "ARM id"),
+    (("", "name: x\n", "", ""),
+     "conda_file: must be a conda environment with a 'dependencies' list"),
+    (("", "- a\n- b\n", "", ""),
+     "conda_file: must be a conda environment with a 'dependencies' list"),
+])
+def test_whole_environment_messages(arguments, message):
+    with pytest.raises(ValueError) as raised:
+        azml_resolve_environment(*arguments)
+    assert str(raised.value) == message
+
+
+def test_whole_code_messages(tmp_path):
+    from azml_components.runtime.deployment_options import azml_check_code
+
+    with pytest.raises(ValueError) as raised:
+        azml_check_code(str(tmp_path), "score.py")
+    assert str(raised.value) == ("scoring_script: 'score.py' is not in the code folder (it holds: "
+                                 "nothing)")
+    for i in range(25):
+        (tmp_path / f"f{i:02}.py").write_text("")
+    with pytest.raises(ValueError) as raised:
+        azml_check_code(str(tmp_path), "score.py")
+    listed = ", ".join(f"f{i:02}.py" for i in range(20))
+    assert str(raised.value) == (f"scoring_script: 'score.py' is not in the code folder (it "
+                                 f"holds: {listed})")
+    with pytest.raises(ValueError) as raised:
+        azml_check_code(str(tmp_path), "")
+    assert str(raised.value) == "scoring_script: required with a code folder"
+    with pytest.raises(ValueError) as raised:
+        azml_deployment_options(instance_type="")
+    assert str(raised.value) == "instance_type: required, e.g. Standard_DS3_v2"

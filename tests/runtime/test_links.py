@@ -15,3 +15,11 @@ def test_model_and_endpoint_pages_carry_the_workspace():
     assert endpoint.startswith("https://ml.azure.com/endpoints/realtime/churn-prod/detail?wsid=")
     for url in (model, endpoint):
         assert parse_qs(urlparse(url).query) == {"wsid": [WSID]}
+
+
+def test_a_model_link_names_its_version_and_quotes_names():
+    assert azml_studio_url("s", "rg", "ws", "model", "churn").startswith(
+        "https://ml.azure.com/model/churn:/details/overview?wsid=")
+    assert azml_studio_url("s", "rg", "ws", "endpoint", "a b") == (
+        "https://ml.azure.com/endpoints/realtime/a%20b/detail?wsid=/subscriptions/s/"
+        "resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws")

@@ -4,7 +4,7 @@ import pytest
 from azure.ai.ml import MLClient
 
 from azml_components.runtime.register import azml_register_model, azml_validate_model_source
-from tests.helpers import ml_client, workspace, write_custom_model
+from tests.helpers import ml_client, unique, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,47 +36,55 @@ def client(standin) -> MLClient:
 
 
 def test_register_folder_model_with_lineage(standin, client, tmp_path):
+    # A name of its own: a new model name's first version is "1" (the service's nextVersion).
+    name = unique("reg-folder")
     model_dir, _, _ = write_custom_model(tmp_path)
     result = azml_register_model(
-        **workspace(), model_name="reg-folder", model_path=str(model_dir),
+        **workspace(), model_name=name, model_path=str(model_dir),
         description="a ridge", tags={"team": "ml", "threshold": 0.5},
         lineage={"kfp_run_id": "run-123", "kfp_pipeline": "p", "kfp_source_uri": "/x/model"},
     )
-    assert result["name"] == "reg-folder" and result["version"] == "1"
-    assert result["asset_id"] == "azureml:reg-folder:1"
-    assert result["arm_id"].lower().endswith("/models/reg-folder/versions/1")
-    assert result["studio_url"].startswith("https://ml.azure.com/model/reg-folder:1/")
-    stored = client.models.get("reg-folder", version="1")
+    assert result["name"] == name and result["version"] == "1"
+    assert result["asset_id"] == f"azureml:{name}:1"
+    assert result["arm_id"].lower().endswith(f"/models/{name}/versions/1")
+    assert result["studio_url"].startswith(f"https://ml.azure.com/model/{name}:1/")
+    assert result["model_type"] == "custom_model"
+    assert result["path"].startswith("azureml://") and result["tags"]["kfp_run_id"] == "run-123"
+    stored = client.models.get(name, version="1")
     assert stored.tags == {"team": "ml", "threshold": "0.5", "kfp_run_id": "run-123",
                            "kfp_pipeline": "p", "kfp_source_uri": "/x/model"}
     assert stored.description == "a ridge"
     # The files went to the workspace's blob storage: a second version gets the next number.
-    again = azml_register_model(**workspace(), model_name="reg-folder",
-                                model_path=str(model_dir))
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                lineage={"kfp_run_id": "{{$.pipeline_job_uuid}}"})
     assert again["version"] == "2"
+    # A placeholder KFP did not fill in is no lineage.
+    assert "kfp_run_id" not in client.models.get(name, version="2").tags
 
 
 def test_register_single_file_and_existing_uri(standin, client, tmp_path):
+    reg_file, reg_from_uri = unique("reg-file"), unique("reg-from-uri")
     model_dir, _, _ = write_custom_model(tmp_path)
-    single = azml_register_model(**workspace(), model_name="reg-file",
+    single = azml_register_model(**workspace(), model_name=reg_file,
                                  model_path=str(model_dir / "model.joblib"), model_version="7")
     assert single["version"] == "7"
     # Registering from where the first one already lives copies nothing.
-    from_uri = azml_register_model(**workspace(), model_name="reg-from-uri",
+    from_uri = azml_register_model(**workspace(), model_name=reg_from_uri,
                                    model_uri=single["path"])
-    assert client.models.get("reg-from-uri", version=from_uri["version"]).path == single["path"]
+    assert client.models.get(reg_from_uri, version=from_uri["version"]).path == single["path"]
 
 
 def test_mlflow_model_registers_as_mlflow(standin, client, tmp_path):
+    reg_mlflow = unique("reg-mlflow")
     import mlflow.sklearn
 
     from tests.helpers import train_ridge
 
     mlflow.sklearn.save_model(train_ridge(), str(tmp_path / "mlmodel"),
                               serialization_format="cloudpickle")
-    result = azml_register_model(**workspace(), model_name="reg-mlflow",
+    result = azml_register_model(**workspace(), model_name=reg_mlflow,
                                  model_path=str(tmp_path / "mlmodel"), model_type="mlflow_model")
-    assert client.models.get("reg-mlflow", version=result["version"]).type == "mlflow_model"
+    assert client.models.get(reg_mlflow, version=result["version"]).type == "mlflow_model"
 
 
 @pytest.mark.parametrize(
@@ -86,7 +94,13 @@ def test_mlflow_model_registers_as_mlflow(standin, client, tmp_path):
         ({"model_type": "onnx"}, "^model_type: 'onnx' is not one of"),
         ({"model_uri": "azureml://x"}, "exactly one"),
         ({"model_path": ""}, "exactly one"),
-        ({"model_version": "-1"}, "^model_version: "),
+        ({"model_version": "-1"}, "^model_version: '-1' is not a valid version"),
+        ({"model_name": "_hidden"}, "^model_name: '_hidden' is not a valid name"),
+        ({"model_name": ".hidden"}, "^model_name: '.hidden' is not a valid name"),
+        ({"model_name": "churn.v2"}, "^model_name: 'churn.v2' is not a valid name"),
+        ({"timeout_seconds": 0}, "^timeout_seconds: 0 must be at least 1"),
+        ({"resource_group": "rg."}, "^resource_group: 'rg.' is not a valid resource group"),
+        ({"workspace_name": "w"}, "^workspace_name: 'w' is not a valid workspace name"),
         ({"tags": {"": "x"}}, "^tags: keys must be non-empty"),
     ],
 )
@@ -96,21 +110,23 @@ def test_bad_input_fails_before_any_request(standin, tmp_path, overrides, messag
     standin.clear_requests()
     with pytest.raises(ValueError, match=message):
         azml_register_model(**arguments)
-    assert standin.requests() == []
+    assert standin.requests() == []  # not even a read: the inputs are checked first
 
 
 def test_changing_an_existing_version_is_refused(standin, tmp_path):
+    reg_immutable = unique("reg-immutable")
     first, _, _ = write_custom_model(tmp_path / "a", alpha=0.1)
     second, _, _ = write_custom_model(tmp_path / "b", alpha=9.0)
-    azml_register_model(**workspace(), model_name="reg-immutable", model_path=str(first),
+    azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(first),
                         model_version="1")
-    with pytest.raises(RuntimeError, match="registering model 'reg-immutable' failed: .*409"):
-        azml_register_model(**workspace(), model_name="reg-immutable", model_path=str(second),
+    with pytest.raises(RuntimeError, match=f"registering model '{reg_immutable}' failed: .*409"):
+        azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(second),
                             model_version="1")
 
 
 def test_wrong_client_secret_is_reported_as_a_credential_problem(standin, tmp_path, monkeypatch):
+    reg_denied = unique("reg-denied")
     model_dir, _, _ = write_custom_model(tmp_path)
     monkeypatch.setenv("AZ_CLIENT_SECRET", "not-the-secret")
     with pytest.raises(RuntimeError, match="rejected the credentials"):
-        azml_register_model(**workspace(), model_name="reg-denied", model_path=str(model_dir))
+        azml_register_model(**workspace(), model_name=reg_denied, model_path=str(model_dir))

@@ -7,6 +7,7 @@ is tested through kfp.local in tests/components/test_rollout.py.
 import datetime
 import json
 import shutil
+import signal
 import time
 
 import numpy as np
@@ -17,8 +18,17 @@ from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_check_steps, azml_plan_rollout, azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_read_rollout
+from tests import child_call
 from tests.crash import kill_rollout_mid_shift
-from tests.helpers import data_payload, diabetes_rows, ml_client, workspace, write_custom_model
+from tests.helpers import (
+    azure_writes,
+    data_payload,
+    diabetes_rows,
+    ml_client,
+    unique,
+    workspace,
+    write_custom_model,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -47,6 +57,31 @@ def test_first_deployment_goes_straight_to_100_without_mirroring():
     assert [m["traffic"] for m in moves] == [{"blue": 100}]
 
 
+def test_plan_keeps_old_proportions_and_an_existing_mirror_elsewhere():
+    moves = azml_plan_rollout({"a": 60, "b": 40}, {"c": 10}, "new", [50, 100], 0)
+    assert [(m["traffic"], m["mirror"]) for m in moves] == [
+        ({"a": 30, "b": 20, "new": 50}, {"c": 10}),
+        ({"a": 0, "b": 0, "new": 100}, {"c": 10}),
+    ]
+    assert [m["log"] for m in moves] == [f"traffic {m['traffic']}" for m in moves]
+    # Mirroring ends by putting the endpoint's own mirror back, then the steps drop it for new.
+    moves = azml_plan_rollout({"a": 100}, {"new": 5}, "new", [100], 30)
+    assert [(m["traffic"], m["mirror"]) for m in moves] == [
+        ({"a": 100}, {"new": 30}), ({"a": 100}, {"new": 5}), ({"a": 0, "new": 100}, {})]
+    assert [m["smoke"] for m in moves][1:] == [[], [("new", "new at 100%"),
+                                                   ("", "endpoint at 100%")]]
+
+
+def test_steps_accept_kfp_floats_and_name_a_bad_item():
+    assert azml_check_steps([25.0, 100.0]) == [25, 100]
+    assert azml_check_steps([100]) == [100]
+    for steps, message in (([10.5, 100], r"^traffic_steps item: 10.5 must be a whole number"),
+                           ([50, 101], "^traffic_steps item: 101 must be between 1 and 100"),
+                           (None, r"^traffic_steps: None must rise strictly")):
+        with pytest.raises(ValueError, match=message):
+            azml_check_steps(steps)
+
+
 def test_bad_smoke_test_input_fails_before_any_request(standin):
     standin.clear_requests()
     with pytest.raises(ValueError, match="^expected_status: 42 must be between 100 and 599"):
@@ -62,10 +97,11 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
     # code_in_model, auth_mode and environment_variables: the options safe_rollout lacked.
     model_dir, code_dir, model = write_custom_model(tmp_path, alpha=4.0)
     shutil.copytree(code_dir, model_dir / "code")
-    registered = azml_register_model(**workspace(), model_name="rollout-options",
+    endpoint = unique("rollout-options")
+    registered = azml_register_model(**workspace(), model_name=endpoint,
                                      model_path=str(model_dir))
     result = azml_safe_rollout(
-        **workspace(), endpoint_name="rollout-options", deployment_name="blue",
+        **workspace(), endpoint_name=endpoint, deployment_name="blue",
         model_id=registered["asset_id"], payload=data_payload(diabetes_rows()),
         options={"code_in_model": "code", "scoring_script": "score.py",
                  "conda_file": "conda.yaml", "auth_mode": "aml_token",
@@ -76,12 +112,12 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
     assert result["steps"][:2] == ["recorded the rollout of blue on rollout-options",
                                    f"deployed blue ({registered['asset_id']}) at 0%"]
     client = ml_client()
-    assert client.online_endpoints.get("rollout-options").auth_mode == "aml_token"
-    deployment = client.online_deployments.get("blue", "rollout-options")
+    assert client.online_endpoints.get(endpoint).auth_mode == "aml_token"
+    deployment = client.online_deployments.get("blue", endpoint)
     assert {"TEAM": "ml", "WORKERS": "2"}.items() <= deployment.environment_variables.items()
     assert deployment.code_configuration.scoring_script == "score.py"
     # The smoke tests went through the token-authenticated endpoint; so does a fresh call.
-    answer = azml_invoke_endpoint(**workspace(), endpoint_name="rollout-options",
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=json.dumps({"data": diabetes_rows().tolist()}))
     assert answer["problems"] == [], answer
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))
@@ -141,3 +177,156 @@ def test_fresh_rollout_after_a_sigkill_mid_shift_undoes_it_then_rolls_out(standi
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], green_model.predict(diabetes_rows()))
     assert not np.allclose(answer["response"], model.predict(diabetes_rows()))
+
+
+@pytest.fixture(scope="module")
+def models(standin, tmp_path_factory) -> dict:
+    made = {}
+    for name, alpha in (("blue", 0.5), ("green", 6.0)):
+        model_dir, code_dir, model = write_custom_model(tmp_path_factory.mktemp(name),
+                                                        alpha=alpha)
+        registered = azml_register_model(**workspace(), model_name=unique(f"rollout-{name}"),
+                                         model_path=str(model_dir))
+        made[name] = {"model_id": registered["asset_id"], "model": model,
+                      "options": {"code_path": str(code_dir), "conda_file": "conda.yaml"}}
+    return made
+
+
+def _endpoint_with_blue(models, prefix: str) -> str:
+    endpoint = unique(prefix)
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                      timeout_seconds=300, model_id=models["blue"]["model_id"],
+                      options=models["blue"]["options"])
+    return endpoint
+
+
+def _rollout_arguments(models, endpoint: str, **overrides) -> dict:
+    return {**workspace(), "endpoint_name": endpoint, "deployment_name": "green",
+            "payload": data_payload(diabetes_rows()), "timeout_seconds": 300,
+            "model_id": models["green"]["model_id"], "options": models["green"]["options"],
+            **overrides}
+
+
+def _blue_alone(endpoint: str) -> None:
+    client = ml_client()
+    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+    assert not client.online_endpoints.get(endpoint).mirror_traffic
+    assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue"}
+
+
+def test_the_endpoint_is_smoke_tested_after_each_step(standin, models):
+    # The new deployment answers, but the endpoint (here: blue, which still takes 90%) does
+    # not: only the smoke test of the endpoint after the first step can see it.
+    endpoint = _endpoint_with_blue(models, "rollout-endpoint")
+    standin.scoring_fault(endpoint=endpoint, deployment="blue", status=500, count=1000)
+
+    def callers_handler(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, callers_handler)
+    try:
+        with pytest.raises(RuntimeError) as raised:
+            azml_safe_rollout(**_rollout_arguments(models, endpoint, traffic_steps=[10, 100]))
+        # The rollout's own SIGTERM handling ends with it.
+        assert signal.getsignal(signal.SIGTERM) is callers_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    message = str(raised.value)
+    assert "smoke test (endpoint at 10%) failed: status: expected 200, got 500" in message
+    assert "smoke test (green directly): HTTP 200" in message
+    assert "smoke test (green at 10%): HTTP 200" in message
+    assert "restoring traffic {'blue': 100} (mirror {}): done" in message
+    assert "deleting deployment green: done" in message
+    standin.clear_faults()
+    _blue_alone(endpoint)
+
+
+def test_a_second_sigterm_does_not_cut_the_rollback_short(standin, models):
+    # The rollout runs in a child process (tests.child_call); only that process is signalled.
+    # The first traffic step and the rollback's traffic restore both stay in progress for a
+    # while; a SIGTERM arrives during each.
+    endpoint = _endpoint_with_blue(models, "rollout-twice")
+    path = f"/onlineEndpoints/{endpoint}"
+    standin.lro_fault(path_regex=path + "$", outcome="Slow", delay_seconds=8, count=2)
+    standin.clear_requests()
+
+    def endpoint_puts() -> int:
+        return sum(r["method"] == "PUT" and r["path"].endswith(path) for r in standin.requests())
+
+    child = child_call.start("azml_components.runtime.rollout:azml_safe_rollout",
+                             **_rollout_arguments(models, endpoint))
+    try:
+        for puts in (1, 2):
+            deadline = time.monotonic() + 180
+            while endpoint_puts() < puts and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.2)
+            assert endpoint_puts() >= puts, f"no PUT #{puts} of {path}"
+            child.send_signal(signal.SIGTERM)
+        report = child_call.outcome(child, timeout=180)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert report["error"] == "InterruptedError", report
+    assert "restoring traffic {'blue': 100} (mirror {}): done" in report["message"], report
+    assert "deleting deployment green: done" in report["message"]
+    assert report["handler_restored"] is True  # the caller's handler is back afterwards
+    assert report["caller_saw_sigterm"] is False  # neither signal reached it
+    _blue_alone(endpoint)
+
+
+def test_a_successful_rollout_reports_what_it_did(standin, models):
+    endpoint = _endpoint_with_blue(models, "rollout-done")
+    client = ml_client()
+    entity = client.online_endpoints.get(endpoint)
+    standin.clear_requests()
+    result = azml_safe_rollout(**_rollout_arguments(models, endpoint, traffic_steps=[20, 100],
+                                                    remove_old=True))
+    assert result["traffic_before"] == {"blue": 100}
+    assert result["traffic"] == {"green": 100} and result["mirror_traffic"] == {}
+    assert result["removed"] == ["blue"]
+    # The deployments' models: read back from Azure (an ARM id, shown as NAME:VERSION) and
+    # the new one as given.
+    assert result["models"] == {"blue": models["blue"]["model_id"].split(":", 1)[1],
+                                "green": models["green"]["model_id"]}
+    assert result["steps"][-1] == "removed old deployment blue"
+    assert "traffic {'blue': 80, 'green': 20}" in result["steps"]
+    assert result["scoring_uri"] == entity.scoring_uri
+    assert {d.name for d in client.online_deployments.list(endpoint)} == {"green"}
+    # Two traffic writes, and the endpoint was not re-created.
+    puts = [r for r in azure_writes(standin.requests())
+            if r["method"] == "PUT" and r["path"].lower().endswith(f"/onlineendpoints/{endpoint}")]
+    assert len(puts) == 2
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
+                                  payload=data_payload(diabetes_rows()))
+    assert np.allclose(answer["response"], models["green"]["model"].predict(diabetes_rows()))
+
+
+def test_a_rollout_needs_a_new_deployment_name(standin, models):
+    endpoint = _endpoint_with_blue(models, "rollout-exists")
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=f"^deployment_name: 'BLUE' already exists on "
+                                         f"'{endpoint}'"):
+        azml_safe_rollout(**_rollout_arguments(models, endpoint, deployment_name="BLUE"))
+    assert azure_writes(standin.requests()) == []
+
+
+def test_a_failure_while_mirroring_restores_live_and_mirror_exactly(standin, models):
+    # The endpoint already mirrors 10% to a shadow deployment; the rollout replaces that mirror
+    # with its own, and the live smoke test while mirroring fails (blue answers 500): the
+    # rollback must put the shadow's mirror back, not merely drop the new one.
+    endpoint = _endpoint_with_blue(models, "rollout-mirror")
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="shadow",
+                      traffic_percent=0, timeout_seconds=300,
+                      model_id=models["blue"]["model_id"], options=models["blue"]["options"])
+    client = ml_client()
+    entity = client.online_endpoints.get(endpoint)
+    entity.mirror_traffic = {"shadow": 10}
+    client.online_endpoints.begin_create_or_update(entity).result()
+    standin.scoring_fault(endpoint=endpoint, deployment="blue", status=500, count=1000)
+    with pytest.raises(RuntimeError) as raised:
+        azml_safe_rollout(**_rollout_arguments(models, endpoint, mirror_percent=20))
+    assert "smoke test (live traffic while mirroring) failed" in str(raised.value)
+    after = client.online_endpoints.get(endpoint)
+    assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
+    assert after.mirror_traffic == {"shadow": 10}
+    assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue", "shadow"}

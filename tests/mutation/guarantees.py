@@ -1,0 +1,307 @@
+"""What `nox -s mutate` checks: the README's promises as guarantee mutations, and mutmut's scope.
+
+A guarantee mutation breaks one promise the README makes, by a source patch applied to a
+temporary copy of the checkout (never the working tree); the tests named with it run against
+that copy and must fail. Add a row when you add a promise: `file`, the exact text `old` (found
+exactly once) and its replacement `new`, and the `tests` (pytest node ids) that must catch it.
+
+`EQUIVALENT` lists mutmut's survivors that no test can kill because they behave exactly like the
+original (each with the reason); `OUT_OF_FAST_SCOPE` the functions of the mutated modules that
+call Azure, which the fast tests do not reach and guarantee rows cover instead.
+"""
+
+from __future__ import annotations
+
+RT = "azml_components/runtime/"
+DEPLOY_TESTS = "tests/runtime/test_deploy.py::"
+ROLLOUT_TESTS = "tests/runtime/test_rollout.py::"
+ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
+
+GUARANTEES: list[dict] = [
+    {
+        "name": "failed-new-deployment-takes-no-traffic",
+        "promise": "A new deployment gets traffic only after it is ready",
+        "file": RT + "deploy.py",
+        "old": "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+               "timeout_seconds)\n    azml_apply_traffic(client, endpoint_name, plan, state, "
+               "timeout_seconds)\n",
+        "new": "    azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
+               "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+               "timeout_seconds)\n",
+        "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
+    },
+    {
+        "name": "failed-new-deployment-is-deleted",
+        "promise": "when it fails it is deleted",
+        "file": RT + "deploy.py",
+        "old": '    if plan["new_deployment"]:\n        undo.append(',
+        "new": '    if False:\n        undo.append(',
+        "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
+    },
+    {
+        "name": "failed-update-keeps-the-deployment",
+        "promise": "a failed update never deletes the existing deployment",
+        "file": RT + "deploy.py",
+        "old": '    if plan["new_deployment"]:\n        undo.append(',
+        "new": '    if True:\n        undo.append(',
+        "tests": [DEPLOY_TESTS
+                  + "test_failed_update_keeps_the_existing_deployment_and_its_traffic"],
+    },
+    {
+        "name": "failed-first-deployment-deletes-its-endpoint",
+        "promise": "a failed new deployment (and an endpoint this call created) is deleted",
+        "file": RT + "deploy.py",
+        "old": '    if plan["create_endpoint"]:\n        undo.append(',
+        "new": '    if False:\n        undo.append(',
+        "tests": [DEPLOY_TESTS + "test_failed_first_deployment_deletes_the_endpoint_it_created"],
+    },
+    {
+        "name": "an-existing-endpoint-is-never-deleted",
+        "promise": "only an endpoint this call created is deleted after a failure",
+        "file": RT + "deploy.py",
+        "old": '    if plan["create_endpoint"]:\n        undo.append(',
+        "new": '    if True:\n        undo.append(',
+        "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
+    },
+    {
+        "name": "deployment-logs-in-the-error",
+        "promise": "its logs are in the error",
+        "file": RT + "deploy.py",
+        "old": '[str(error), "Traffic was not changed.", logs]',
+        "new": '[str(error), "Traffic was not changed."]',
+        "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
+    },
+    {
+        "name": "failed-traffic-write-restores-traffic",
+        "promise": "the endpoint's traffic is left as it was",
+        "file": RT + "deploy.py",
+        "old": "error, [str(error)], [restore], ",
+        "new": "error, [str(error)], [], ",
+        "tests": [DEPLOY_TESTS + "test_failed_traffic_write_puts_the_previous_traffic_back"],
+    },
+    {
+        "name": "sigterm-stops-the-wait-without-moving-traffic",
+        "promise": "Cancelling the run (SIGTERM) stops the wait and exits non-zero without "
+                   "moving traffic",
+        "file": RT + "calls.py",
+        "old": "    handle_sigterm = (\n",
+        "new": "    handle_sigterm = False and (\n",
+        "tests": [DEPLOY_TESTS + "test_sigterm_while_waiting_stops_and_leaves_traffic",
+                  "tests/runtime/test_calls.py"],
+    },
+    {
+        "name": "rollback-restores-the-mirror-exactly",
+        "promise": "On any failure it restores the previous live and mirror traffic exactly",
+        "file": RT + "rollout.py",
+        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
+                state["mirror"], timeout_seconds,''',
+        "new": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
+                None, timeout_seconds,''',
+        "tests": [ROLLOUT_TESTS
+                  + "test_a_failure_while_mirroring_restores_live_and_mirror_exactly"],
+    },
+    {
+        "name": "rollback-restores-live-traffic",
+        "promise": "On any failure it restores the previous live and mirror traffic exactly",
+        "file": RT + "rollout.py",
+        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
+                state["mirror"], timeout_seconds,''',
+        "new": '''client, client.online_endpoints.get(endpoint_name), {},
+                state["mirror"], timeout_seconds,''',
+        "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "rollback-deletes-the-new-deployment",
+        "promise": "and deletes the new deployment",
+        "file": RT + "rollout.py",
+        "old": """            lambda: client.online_deployments.begin_delete(
+                deployment_name, endpoint_name
+            ).result(),
+        ),
+    ]""",
+        "new": """            lambda: None,
+        ),
+    ]""",
+        "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "second-sigterm-ignored-during-rollback",
+        "promise": "safe_rollout also puts the previous traffic back and deletes the new "
+                   "deployment (a second SIGTERM cannot cut that short)",
+        "file": RT + "rollout.py",
+        "old": "            signal.signal(signal.SIGTERM, signal.SIG_IGN)\n",
+        "new": "            pass\n",
+        "tests": [ROLLOUT_TESTS + "test_a_second_sigterm_does_not_cut_the_rollback_short"],
+    },
+    {
+        "name": "rollout-restores-the-callers-sigterm-handler",
+        "promise": "a rollout's SIGTERM handling ends with it",
+        "file": RT + "rollout.py",
+        "old": "signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)",
+        "new": "signal.signal(signal.SIGTERM, signal.SIG_DFL)",
+        "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "endpoint-smoke-test-after-each-step",
+        "promise": "shifts traffic in steps with a smoke test after each",
+        "file": RT + "rollout.py",
+        "old": '                    ("", f"endpoint at {step}%"),\n',
+        "new": "",
+        "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "a-failed-smoke-test-fails-the-rollout",
+        "promise": "smoke-tests it directly ... On any failure it restores",
+        "file": RT + "rollout.py",
+        "old": '    if answer["problems"]:\n',
+        "new": '    if False:\n',
+        "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "set-traffic-writes-what-it-reports",
+        "promise": "set_traffic sets an endpoint's live and mirror traffic (and reports them)",
+        "file": RT + "endpoints.py",
+        "old": "    updated = azml_set_traffic(\n        client, state[\"endpoint\"], "
+               "azml_fill_traffic(live, names), mirror, timeout_seconds\n    )\n",
+        "new": "    updated = state[\"endpoint\"]\n",
+        "tests": [ENDPOINT_TESTS + "test_set_traffic_writes_exactly_the_maps_it_reports"],
+    },
+    {
+        "name": "set-traffic-keeps-or-replaces-the-mirror",
+        "promise": "keep_mirror leaves the endpoint's mirror traffic as it is",
+        "file": RT + "traffic.py",
+        "old": "    if mirror is not None:\n        endpoint.mirror_traffic = dict(mirror)\n",
+        "new": "    endpoint.mirror_traffic = dict(mirror or {})\n",
+        "tests": [ENDPOINT_TESTS + "test_set_traffic_writes_exactly_the_maps_it_reports"],
+    },
+    {
+        "name": "traffic-rules-checked-before-the-write",
+        "promise": "The new maps are checked against Azure's rules before anything is written",
+        "file": RT + "endpoints.py",
+        "old": '    azml_check_traffic(live, mirror if mirror is not None else state["mirror"], '
+               'names)\n',
+        "new": "",
+        "tests": [ENDPOINT_TESTS + "test_bad_traffic_maps_are_rejected_before_any_write"],
+    },
+    {
+        "name": "delete-refuses-live-traffic",
+        "promise": "delete_deployment refuses a deployment that still takes live traffic",
+        "file": RT + "endpoints.py",
+        "old": "    if share:\n",
+        "new": "    if False:\n",
+        "tests": [ENDPOINT_TESTS + "test_delete_refuses_live_traffic_and_removes_a_mirror_first"],
+    },
+    {
+        "name": "delete-removes-the-mirror-first",
+        "promise": "delete_deployment removes the deployment's mirror traffic first",
+        "file": RT + "endpoints.py",
+        "old": "        azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)\n",
+        "new": "        pass\n",
+        "tests": [ENDPOINT_TESTS + "test_delete_refuses_live_traffic_and_removes_a_mirror_first"],
+    },
+    {
+        "name": "keys-never-in-outputs",
+        "promise": "Keys are never written to outputs",
+        "file": RT + "deploy.py",
+        "old": '        "auth_mode": endpoint.auth_mode,\n',
+        "new": '        "auth_mode": '
+               'client.online_endpoints.get_keys(endpoint.name).primary_key,\n',
+        "tests": [DEPLOY_TESTS + "test_first_deployment_creates_the_endpoint_and_serves_"
+                                 "predictions"],
+    },
+    {
+        "name": "secret-values-never-in-the-pipeline-spec",
+        "promise": "The secret's values never appear in the pipeline spec",
+        "file": "azml_components/credentials.py",
+        "old": "    task.set_caching_options(enable_caching)\n",
+        "new": "    import os\n    task.set_env_variable('AZ_CLIENT_SECRET', "
+               "os.environ.get('AZ_CLIENT_SECRET', ''))\n"
+               "    task.set_caching_options(enable_caching)\n",
+        "tests": ["tests/test_compiled.py::test_credentials_reach_a_task_only_through_the_secret"],
+    },
+    {
+        "name": "azure-tasks-never-cached",
+        "promise": "use_azure_credentials also turns KFP's cache off for the task",
+        "file": "azml_components/credentials.py",
+        "old": "    enable_caching: bool = False,\n",
+        "new": "    enable_caching: bool = True,\n",
+        "tests": ["tests/test_credentials.py"],
+    },
+    {
+        "name": "bad-input-fails-before-any-write",
+        "promise": "Inputs are checked before anything is written to Azure",
+        "file": RT + "deploy.py",
+        "old": '    azml_check_online_name("deployment_name", deployment_name)\n',
+        "new": "",
+        "tests": [DEPLOY_TESTS + "test_bad_input_fails_before_any_write"],
+    },
+    {
+        "name": "partial-principal-names-what-is-missing",
+        "promise": "A partial set (say, a tenant without a secret) fails with the names of the "
+                   "missing variables",
+        "file": RT + "azure_client.py",
+        "old": "    if present and missing:\n",
+        "new": "    if len(missing) > 1 and present:\n",
+        "tests": ["tests/runtime/test_azure_client.py"],
+    },
+    {
+        "name": "registration-records-the-run",
+        "promise": "The run that registered it is recorded in the tags",
+        "file": RT + "register.py",
+        "old": "    all_tags.update(\n",
+        "new": "    dict().update(\n",
+        "tests": ["tests/runtime/test_register.py::test_register_folder_model_with_lineage"],
+    },
+]
+
+# Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
+# ("no tests" in mutmut), the guarantee rows named here do.
+OUT_OF_FAST_SCOPE = {
+    "azml_set_traffic": ["set-traffic-writes-what-it-reports",
+                         "set-traffic-keeps-or-replaces-the-mirror",
+                         "rollback-restores-live-traffic", "delete-removes-the-mirror-first"],
+}
+
+# mutmut survivors that behave exactly like the original: (function, mutated line) -> why.
+EQUIVALENT = {
+    ("azml_same_live_traffic", "return {k.upper(): v for k, v in weights.items() if v}"):
+        "both maps are folded to the same case: upper or lower compares the same",
+    ("azml_resolve_environment",
+     "candidate = os.path.join(code_path, conda_file) if (code_path) or True else conda_file"):
+        "os.path.join('', name) is name",
+    ("azml_subscription_id",
+     'value = subscription_id or os.environ.get("AZ_SUBSCRIPTION_ID", None)'):
+        "None and '' are both falsy: the same error",
+    ("azml_subscription_id", 'value = subscription_id or os.environ.get("AZ_SUBSCRIPTION_ID", )'):
+        "get() defaults to None: falsy like ''",
+    ("azml_credential", 'authority = env.get("AZURE_AUTHORITY_HOST", None)'):
+        "authority is only tested for truth; None and '' are both falsy",
+    ("azml_credential", 'authority = env.get("AZURE_AUTHORITY_HOST", )'):
+        "get() defaults to None: falsy like ''",
+    ("azml_credential",
+     'if env.get("AZML_EXCLUDE_MANAGED_IDENTITY", "XXXX").lower() in ("1", "true", "yes"):'):
+        "'xxxx' is not a yes either: unset stays 'keep managed identity'",
+    ("azml_model_id_input", 'asset_id = registered_model.metadata.get("asset_id", None)'):
+        "only tested for truth; None and '' are both falsy",
+    ("azml_model_id_input", 'asset_id = registered_model.metadata.get("asset_id", )'):
+        "get() defaults to None: falsy like ''",
+    ("azml_check_model_id", 'r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/"'):
+        "the ARM id pattern is matched with re.IGNORECASE",
+    ("azml_check_model_id", 'r"/SUBSCRIPTIONS/[^/]+/RESOURCEGROUPS/[^/]+/PROVIDERS/"'):
+        "the ARM id pattern is matched with re.IGNORECASE",
+    ("azml_check_model_id",
+     'r"microsoft\\.machinelearningservices/workspaces/[^/]+/models/[^/]+/"'):
+        "the ARM id pattern is matched with re.IGNORECASE",
+    ("azml_check_model_id",
+     'r"MICROSOFT\\.MACHINELEARNINGSERVICES/WORKSPACES/[^/]+/MODELS/[^/]+/"'):
+        "the ARM id pattern is matched with re.IGNORECASE",
+    ("azml_check_model_id", 'r"VERSIONS/[^/]+",'):
+        "the ARM id pattern is matched with re.IGNORECASE",
+}
+for _function, _call in (("azml_resolve_environment", "candidate"),
+                         ("azml_payload_input", "payload_file.path")):
+    for _encoding in ("encoding=None", "", 'encoding="UTF-8"'):
+        EQUIVALENT[(_function, f"with open({_call}, {_encoding}) as handle:")] = (
+            "'UTF-8' is the same codec as 'utf-8'; the default (None) is the locale's encoding, "
+            "UTF-8 on the Linux images components and tests run on (Python coerces the C "
+            "locale to UTF-8, PEP 538)")

@@ -1,0 +1,203 @@
+"""`nox -s mutate`: how many deliberate bugs the tests catch.
+
+1. mutmut over the runtime modules with fast tests (pyproject's [tool.mutmut]): every generated
+   mutant is killed, or listed in guarantees.EQUIVALENT with the reason it cannot be killed, or
+   sits in a function guarantees.OUT_OF_FAST_SCOPE hands to guarantee rows.
+2. Each guarantee mutation (guarantees.GUARANTEES) patched into a temporary copy of the
+   checkout, one at a time, with its tests run there against their own local Azure ML: each
+   must make a test fail.
+
+Prints the counts and writes .mutation/results.json and .mutation/results.md; exits non-zero
+when fewer than 90% of the generated mutants are killed, a survivor is unexplained, or a
+guarantee mutation survives. `--only NAME` runs those guarantee rows alone, `--no-mutmut` and
+`--no-guarantees` skip a part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.mutation.guarantees import EQUIVALENT, GUARANTEES, OUT_OF_FAST_SCOPE
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / ".mutation"
+GOAL = 0.90
+
+
+def _mutmut(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _mutated_line(name: str) -> str:
+    # The line the mutant changed, as `mutmut show` prints it (the first '+' line of the diff).
+    for line in _mutmut("show", name).splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def run_mutmut() -> dict:
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    started = time.monotonic()
+    _mutmut("run", "--max-children", str(os.cpu_count() or 1))
+    seconds = time.monotonic() - started
+    counts: dict[str, int] = {}
+    open_items, equivalent, out_of_scope = [], [], []
+    for line in _mutmut("results", "--all", "true").splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if not name:
+            continue
+        counts[status] = counts.get(status, 0) + 1
+        if status == "killed":
+            continue
+        function = name.rsplit(".", 1)[-1].split("__mutmut_")[0].removeprefix("x_")
+        mutated = _mutated_line(name)
+        item = {"mutant": name, "status": status, "function": function, "line": mutated}
+        if status == "survived" and (function, mutated) in EQUIVALENT:
+            equivalent.append({**item, "why": EQUIVALENT[(function, mutated)]})
+        elif status == "no tests" and function in OUT_OF_FAST_SCOPE:
+            out_of_scope.append({**item, "covered_by": OUT_OF_FAST_SCOPE[function]})
+        else:
+            open_items.append(item)
+    total = sum(counts.values())
+    killed = counts.get("killed", 0)
+    return {"seconds": round(seconds, 1), "total": total, "counts": counts, "killed": killed,
+            "score": killed / total if total else 0.0,
+            "score_without_equivalent": killed / (total - len(equivalent)) if total else 0.0,
+            "equivalent": equivalent, "out_of_fast_scope": out_of_scope,
+            "unexplained": open_items}
+
+
+def _copy_checkout(target: Path) -> None:
+    # The files git knows of, committed or not (the working tree as it is), nothing ignored.
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+        capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def run_guarantees(only: list[str]) -> list[dict]:
+    rows = [g for g in GUARANTEES if not only or g["name"] in only]
+    unknown = set(only) - {g["name"] for g in GUARANTEES}
+    if unknown:
+        raise SystemExit(f"no guarantee row named {', '.join(sorted(unknown))}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="azml-guarantee-") as tmp:
+        copy = Path(tmp) / "checkout"
+        _copy_checkout(copy)
+        env = {**os.environ, "PYTHONPATH": str(copy)}  # the copy, not the editable install
+        for row in rows:
+            path = copy / row["file"]
+            original = path.read_text()
+            found = original.count(row["old"])
+            result = {"name": row["name"], "promise": row["promise"], "file": row["file"],
+                      "tests": row["tests"]}
+            if found != 1:
+                results.append({**result, "outcome": f"patch text found {found} times"})
+                print(f"guarantee {row['name']}: BROKEN ROW (text found {found} times)",
+                      flush=True)
+                continue
+            path.write_text(original.replace(row["old"], row["new"]))
+            started = time.monotonic()
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly",
+                     "-p", "no:cacheprovider", *row["tests"]],
+                    cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
+                code, output = done.returncode, done.stdout
+            except subprocess.TimeoutExpired:
+                code, output = -1, "timed out"
+            finally:
+                path.write_text(original)
+            # pytest: 1 = tests failed (the mutation was caught), 0 = it survived; any other
+            # code means the row itself is wrong (no such test, an interrupted run).
+            outcome = {1: "killed", 0: "SURVIVED"}.get(code, f"error (pytest exit {code})")
+            failed = [line for line in output.splitlines() if line.startswith("FAILED")]
+            results.append({**result, "outcome": outcome,
+                            "seconds": round(time.monotonic() - started, 1),
+                            "caught_by": failed[:3]})
+            print(f"guarantee {row['name']}: {outcome} in {results[-1]['seconds']} s", flush=True)
+    return results
+
+
+def _markdown(report: dict) -> str:
+    lines = ["# Mutation results", ""]
+    mutmut = report.get("mutmut")
+    if mutmut:
+        lines += [f"mutmut: {mutmut['killed']} of {mutmut['total']} mutants killed "
+                  f"({mutmut['score']:.1%}; {mutmut['score_without_equivalent']:.1%} without the "
+                  f"{len(mutmut['equivalent'])} equivalent ones) in {mutmut['seconds']} s; "
+                  f"statuses {mutmut['counts']}", "", "| equivalent mutant | why |", "|---|---|"]
+        lines += [f"| `{e['function']}`: `{e['line']}` | {e['why']} |"
+                  for e in mutmut["equivalent"]]
+        lines += ["", "| not reached by the fast tests | covered by guarantee rows |", "|---|---|"]
+        lines += [f"| `{e['function']}`: `{e['line']}` | {', '.join(e['covered_by'])} |"
+                  for e in mutmut["out_of_fast_scope"]]
+        if mutmut["unexplained"]:
+            lines += ["", "Unexplained survivors:", ""]
+            lines += [f"- {e['mutant']} ({e['status']}): `{e['line']}`"
+                      for e in mutmut["unexplained"]]
+    rows = report.get("guarantees")
+    if rows:
+        lines += ["", "| guarantee mutation | promise | outcome | seconds |", "|---|---|---|---|"]
+        lines += [f"| {r['name']} | {r['promise']} | {r['outcome']} | {r.get('seconds', '')} |"
+                  for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="guarantee rows to run")
+    parser.add_argument("--no-mutmut", action="store_true")
+    parser.add_argument("--no-guarantees", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    report: dict = {}
+    if not args.no_mutmut and not args.only:
+        report["mutmut"] = run_mutmut()
+        m = report["mutmut"]
+        print(f"mutmut: {m['killed']} killed of {m['total']} ({m['score']:.1%}), "
+              f"{len(m['equivalent'])} equivalent, {len(m['out_of_fast_scope'])} out of the fast "
+              f"scope, {len(m['unexplained'])} unexplained; {m['seconds']} s", flush=True)
+    if not args.no_guarantees:
+        report["guarantees"] = run_guarantees(args.only)
+        killed = sum(r["outcome"] == "killed" for r in report["guarantees"])
+        print(f"guarantee mutations: {killed} killed, {len(report['guarantees']) - killed} "
+              "not killed", flush=True)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / "results.md").write_text(_markdown(report))
+    print(f"results: {OUT / 'results.md'} ({report['seconds']} s)")
+    failed = []
+    if "mutmut" in report:
+        m = report["mutmut"]
+        if m["score"] < GOAL:
+            failed.append(f"mutmut score {m['score']:.1%} is under {GOAL:.0%}")
+        if m["unexplained"]:
+            failed.append(f"{len(m['unexplained'])} mutmut survivors are unexplained")
+    failed += [f"guarantee {r['name']}: {r['outcome']}" for r in report.get("guarantees", [])
+               if r["outcome"] != "killed"]
+    for line in failed:
+        print(f"FAILED: {line}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

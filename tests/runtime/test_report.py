@@ -1,0 +1,47 @@
+"""The Markdown report (runtime/report.py)."""
+
+from azml_components.runtime.report import azml_markdown_report
+
+
+def test_report_lists_facts_traffic_per_deployment_and_steps():
+    text = azml_markdown_report(
+        "Rollout of green",
+        {"endpoint": "churn", "studio": "https://ml.azure.com/x", "scoring uri": "https://s/score",
+         "count": 3},
+        {"blue": 100}, {"blue": 0, "Green": 100}, {"blue": "m:1", "Green": "m:2"},
+        ["deployed green", "traffic {'Green': 100}"],
+    )
+    assert text == (
+        "## Rollout of green\n"
+        "\n"
+        "- **endpoint**: churn\n"
+        "- **studio**: [open in Azure ML studio](https://ml.azure.com/x)\n"
+        "- **scoring uri**: https://s/score\n"
+        "- **count**: 3\n"
+        "\n"
+        "| deployment | model | traffic before | traffic after |\n"
+        "|---|---|---|---|\n"
+        "| blue | m:1 | 100% | 0% |\n"
+        "| Green | m:2 | -% | 100% |\n"
+        "\n"
+        "### Steps\n"
+        "\n"
+        "1. deployed green\n"
+        "2. traffic {'Green': 100}\n"
+    )
+
+
+def test_report_without_deployments_or_steps_is_just_the_facts():
+    assert azml_markdown_report("Nothing", {"a studio": "http://x"}, {}, {}, {}, []) == (
+        "## Nothing\n\n- **a studio**: http://x\n")
+
+
+def test_deployments_sort_ignoring_case_and_a_model_may_be_unknown():
+    text = azml_markdown_report("t", {}, {"b": 50, "A": 50}, {}, {}, [])
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "%" in line]
+    assert rows == ["| A |  | 50% | -% |", "| b |  | 50% | -% |"]
+
+
+def test_a_deployment_only_in_the_traffic_after_gets_a_row():
+    text = azml_markdown_report("t", {}, {}, {"new": 100}, {}, [])
+    assert "| new |  | -% | 100% |" in text.splitlines()
