@@ -16,6 +16,7 @@ RT = "azml_components/runtime/"
 DEPLOY_TESTS = "tests/runtime/test_deploy.py::"
 ROLLOUT_TESTS = "tests/runtime/test_rollout.py::"
 ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
+COMPONENT_ROLLOUT_TESTS = "tests/components/test_rollout.py::"
 
 GUARANTEES: list[dict] = [
     {
@@ -92,37 +93,47 @@ GUARANTEES: list[dict] = [
     {
         "name": "rollback-restores-the-mirror-exactly",
         "promise": "On any failure it restores the previous live and mirror traffic exactly",
-        "file": RT + "rollout.py",
-        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                state["mirror"], timeout_seconds,''',
-        "new": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                None, timeout_seconds,''',
+        "file": RT + "rollout_state.py",
+        "old": "    mirror = {names[n.lower()]: p for n, p in record[\"mirror\"].items()\n",
+        "new": "    mirror = {names[n.lower()]: p for n, p in {}.items()\n",
         "tests": [ROLLOUT_TESTS
                   + "test_a_failure_while_mirroring_restores_live_and_mirror_exactly"],
     },
     {
         "name": "rollback-restores-live-traffic",
         "promise": "On any failure it restores the previous live and mirror traffic exactly",
-        "file": RT + "rollout.py",
-        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                state["mirror"], timeout_seconds,''',
-        "new": '''client, client.online_endpoints.get(endpoint_name), {},
-                state["mirror"], timeout_seconds,''',
+        "file": RT + "rollout_state.py",
+        "old": "        azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)\n",
+        "new": "        pass\n",
         "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
     },
     {
         "name": "rollback-deletes-the-new-deployment",
         "promise": "and deletes the new deployment",
-        "file": RT + "rollout.py",
-        "old": """            lambda: client.online_deployments.begin_delete(
-                deployment_name, endpoint_name
-            ).result(),
-        ),
-    ]""",
-        "new": """            lambda: None,
-        ),
-    ]""",
+        "file": RT + "rollout_state.py",
+        "old": "    if new is not None:\n",
+        "new": "    if False:\n",
         "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "exit-task-undoes-its-own-runs-rollout",
+        "promise": "a recover_rollout exit task restores that traffic and deletes the half-made "
+                   "deployment",
+        "file": RT + "rollout_state.py",
+        "old": '    mine = bool(owner) and owner == record["owner"]\n',
+        "new": "    mine = False\n",
+        "tests": [COMPONENT_ROLLOUT_TESTS
+                  + "test_sigkill_mid_shift_then_the_exit_task_restores_exactly"],
+    },
+    {
+        "name": "another-runs-live-rollout-is-refused",
+        "promise": "An unfinished rollout of another run that has not expired is refused, "
+                   "naming that run",
+        "file": RT + "rollout_state.py",
+        "old": "    if not azml_rollout_may_be_undone(record, owner, force):\n",
+        "new": "    if False:\n",
+        "tests": [COMPONENT_ROLLOUT_TESTS
+                  + "test_sigkill_mid_shift_then_the_exit_task_restores_exactly"],
     },
     {
         "name": "second-sigterm-ignored-during-rollback",
