@@ -68,3 +68,27 @@ def test_the_cluster_is_read_before_any_write(standin, options, message):
                           options=options)
     assert str(raised.value) == message
     assert azure_writes(standin.requests()) == []
+
+
+@pytest.mark.parametrize(("created_on", "asked", "message"), [
+    ("aks-cluster", "", "compute: endpoint {name!r} is a Kubernetes endpoint on compute "
+                        "'aks-cluster'; an endpoint's kind and compute cannot change after "
+                        "creation (asked: 'managed')"),
+    ("", "aks-cluster", "compute: endpoint {name!r} is managed; an endpoint's kind and compute "
+                        "cannot change after creation (asked: 'aks-cluster')"),
+])
+def test_an_endpoint_keeps_its_kind(standin, created_on, asked, message):
+    from azml_components.runtime.targets import azml_new_endpoint
+    from tests.helpers import ml_client
+
+    client = ml_client()
+    name = unique("k8s-kind")
+    client.online_endpoints.begin_create_or_update(
+        azml_new_endpoint(name, "key", {}, created_on)).result()
+    standin.clear_requests()
+    with pytest.raises(ValueError) as raised:
+        azml_deploy_model(**workspace(), endpoint_name=name, deployment_name="blue",
+                          model_id="azureml:nothing:1", options={"compute": asked})
+    assert str(raised.value) == message.format(name=name)
+    assert azure_writes(standin.requests()) == []
+    client.online_endpoints.begin_delete(name).result()
