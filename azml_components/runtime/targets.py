@@ -151,5 +151,6 @@ def azml_deployment_class(kind: str, options: dict):
 
 def azml_target_label(kind: str, compute: str) -> str:
     # How reports name the endpoint's kind.
-    return f"Kubernetes online endpoint on compute {compute}" if compute else (
-        "managed online endpoint")
+    if kind == "kubernetes":
+        return f"Kubernetes online endpoint on compute {compute}"
+    return "managed online endpoint"
