@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import assets, auth, deployments, endpoints, workspace
+from . import assets, auth, computes, deployments, endpoints, workspace
 from .azurite import Azurite
 from .certs import make_tls
 from .context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
@@ -44,7 +44,9 @@ class Service:
         workspace.add_routes(self.router, self.ctx)
         assets.add_routes(self.router, self.ctx)
         endpoints.add_routes(self.router, self.ctx)
+        computes.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
+        computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         self.server = serve(self.handle, port, self.tls.cert, self.tls.key)
         self.ctx.base_url = f"https://127.0.0.1:{self.server.server_address[1]}"
         deployments.recover(self.ctx)

@@ -263,6 +263,44 @@ GUARANTEES: list[dict] = [
         "new": "    dict().update(\n",
         "tests": ["tests/runtime/test_register.py::test_register_folder_model_with_lineage"],
     },
+    {
+        "name": "an-endpoint-keeps-its-kind",
+        "promise": "An endpoint keeps its kind and compute for life: deploying to an existing "
+                   "endpoint with another compute fails before any write",
+        "file": RT + "targets.py",
+        "old": "        if existing.lower() != compute.lower():\n",
+        "new": "        if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_an_endpoint_keeps_its_kind"],
+    },
+    {
+        "name": "inputs-of-the-other-kind-fail-before-any-write",
+        "promise": "Inputs of the other kind (... resource limits without it ...) fail the task "
+                   "before any write",
+        "file": RT + "targets.py",
+        "old": "        if requests or limits:\n",
+        "new": "        if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
+    },
+    {
+        "name": "a-missing-instance-type-fails-before-any-write",
+        "promise": "as do a compute that is not attached or an instance type the cluster does "
+                   "not have",
+        "file": RT + "targets.py",
+        "old": "    if instance_type not in types:\n",
+        "new": "    if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_the_cluster_is_read_before_any_write"],
+    },
+    {
+        "name": "kubernetes-deployments-take-the-clusters-default-instance-type",
+        "promise": "instance_type is one of the cluster's instance types (empty: the cluster's "
+                   "default)",
+        "file": RT + "targets.py",
+        "old": "    instance_type = target[\"instance_type\"] or "
+               "settings.get(\"defaultInstanceType\")",
+        "new": "    instance_type = target[\"instance_type\"] or \"cpu-large\"",
+        "tests": ["tests/components/test_rollout.py::"
+                  "test_good_green_takes_all_traffic_in_steps_and_blue_is_removed[kubernetes]"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
