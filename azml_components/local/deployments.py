@@ -245,7 +245,7 @@ def recover(ctx: Context) -> None:
     for body in ctx.store.all():
         kind = body.get("type", "")
         state = (body.get("properties") or {}).get("provisioningState")
-        if not kind.endswith(("/onlineEndpoints", "/deployments")):
+        if "/onlineendpoints" not in kind.lower():  # batch resources: batch.py, jobs.py
             continue
         if state == "Deleting":
             ctx.store.delete(body["id"])

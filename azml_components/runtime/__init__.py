@@ -10,6 +10,7 @@ import inspect
 
 from azml_components.runtime import (
     azure_client,
+    batch,
     calls,
     deploy,
     deployment_options,
@@ -44,6 +45,7 @@ MODULES = (
     rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deploy,  # deploy_model
     rollout,  # safe_rollout
+    batch,  # deploy_batch_model and score_batch
 )
 
 

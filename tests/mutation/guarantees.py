@@ -301,6 +301,31 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/components/test_rollout.py::"
                   "test_good_green_takes_all_traffic_in_steps_and_blue_is_removed[kubernetes]"],
     },
+    {
+        "name": "score-batch-sigterm-cancels-the-job",
+        "promise": "cancelling the run (SIGTERM) or timeout_seconds cancels the Azure job",
+        "file": RT + "batch.py",
+        "old": "            lambda: client.jobs.begin_cancel(job_name).result(),\n",
+        "new": "            lambda: None,\n",
+        "tests": ["tests/runtime/test_batch.py::test_sigterm_while_waiting_cancels_the_job"],
+    },
+    {
+        "name": "batch-error-threshold-checked-before-any-write",
+        "promise": "error_threshold below -1 ... fail before anything is written",
+        "file": RT + "batch.py",
+        "old": '    azml_check_range("error_threshold", error_threshold, -1)\n',
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::test_bad_deployment_inputs_fail_before_any_write"],
+    },
+    {
+        "name": "failing-batch-job-fails-score-batch",
+        "promise": "A job that fails ... fails score_batch with the job's error",
+        "file": RT + "batch.py",
+        "old": '    if status != "Completed":\n        raise RuntimeError(',
+        "new": '    if False:\n        raise RuntimeError(',
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_a_failing_scoring_script_fails_with_the_jobs_error"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
