@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import LOCATION, WS, Context, get_or_404
+from .context import LOCATION, Context
 from .lro import now_iso
-from .state import public
-from .web import Request, Response, Router
 
 COMPUTE_NAME = "cpu-cluster"
 # What one "node" of the cluster runs at once is a local process; instance_count beyond this
@@ -70,19 +68,3 @@ def find(ctx: Context, workspace_id: str, reference: str) -> dict[str, Any] | No
     if name.lower().startswith("azureml:"):
         name = name[len("azureml:"):]
     return ctx.store.get(compute_id(workspace_id, name)) if name and "/" not in name else None
-
-
-def add_routes(router: Router, ctx: Context) -> None:
-    def list_computes(request: Request) -> Response:
-        ws = ctx.workspace(request)
-        return Response(200, {"value": [public(c) for c in ctx.store.children(ws["id"],
-                                                                               "computes")]})
-
-    def get_compute(request: Request) -> Response:
-        ws = ctx.workspace(request)
-        name = request.params["compute"]
-        return Response(200, public(get_or_404(ctx, compute_id(ws["id"], name), "Compute",
-                                               name)))
-
-    router.add("GET", WS + "/computes", list_computes)
-    router.add("GET", WS + "/computes/{compute}", get_compute)

@@ -41,9 +41,11 @@ def deployment(endpoint: str, assets: dict, name: str = "", **settings) -> Model
 
 
 def test_the_workspace_has_one_cluster(ml_client: MLClient) -> None:
+    # One compute cluster for batch, beside the attached Kubernetes cluster (computes.py).
     cluster = ml_client.compute.get(COMPUTE_NAME)
     assert cluster.type == "amlcompute" and cluster.max_instances >= 1
-    assert [c.name for c in ml_client.compute.list()] == [COMPUTE_NAME]
+    kinds = {c.name: c.type for c in ml_client.compute.list()}
+    assert kinds == {COMPUTE_NAME: "amlcompute", "aks-cluster": "kubernetes"}
     with pytest.raises(ResourceNotFoundError):
         ml_client.compute.get("gpu-cluster")
 
