@@ -133,3 +133,13 @@ def test_whole_code_messages(tmp_path):
     assert str(raised.value) == "scoring_script: required with a code folder"
     # An empty instance type is the kind's default (managed: Standard_DS3_v2).
     assert azml_deployment_options(instance_type="")["instance_type"] == "Standard_DS3_v2"
+
+
+def test_kubernetes_resources_pass_through_the_options():
+    # Requests and limits both reach the options (a mutant that drops requests must fail here).
+    options = azml_deployment_options(compute="aks-cluster", instance_type="cpu-large",
+                                      resource_requests={"cpu": "500m", "memory": "1Gi"},
+                                      resource_limits={"cpu": "2"})
+    assert (options["compute"], options["instance_type"]) == ("aks-cluster", "cpu-large")
+    assert options["resource_requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert options["resource_limits"] == {"cpu": "2"}
