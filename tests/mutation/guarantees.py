@@ -298,8 +298,8 @@ GUARANTEES: list[dict] = [
         "old": "    instance_type = target[\"instance_type\"] or "
                "settings.get(\"defaultInstanceType\")",
         "new": "    instance_type = target[\"instance_type\"] or \"cpu-large\"",
-        "tests": ["tests/components/test_rollout.py::"
-                  "test_good_green_takes_all_traffic_in_steps_and_blue_is_removed[kubernetes]"],
+        "tests": ["tests/runtime/test_targets.py::"
+                  "test_no_instance_type_means_the_clusters_default"],
     },
     {
         "name": "score-batch-sigterm-cancels-the-job",

@@ -92,3 +92,17 @@ def test_an_endpoint_keeps_its_kind(standin, created_on, asked, message):
     assert str(raised.value) == message.format(name=name)
     assert azure_writes(standin.requests()) == []
     client.online_endpoints.begin_delete(name).result()
+
+
+def test_no_instance_type_means_the_clusters_default(standin):
+    # Microsoft's "Create and manage instance types": a Kubernetes deployment that names no
+    # instance type gets the cluster's default (local mode's aks-cluster: defaultinstancetype).
+    from azml_components.runtime.targets import azml_resolve_target
+    from tests.helpers import ml_client
+
+    target = azml_check_target("aks-cluster", "", None, None)
+    resolved = azml_resolve_target(ml_client(), unique("k8s-default"), target, None)
+    assert (resolved["kind"], resolved["instance_type"]) == ("kubernetes", "defaultinstancetype")
+    named = azml_resolve_target(ml_client(), unique("k8s-named"),
+                                azml_check_target("aks-cluster", "cpu-large", None, None), None)
+    assert named["instance_type"] == "cpu-large"
