@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from . import assets, auth, batch, compute, computes, deployments, endpoints, jobs, workspace
@@ -16,6 +17,17 @@ from .state import Store
 from .web import ApiError, Request, Response, Router, serve
 
 log = logging.getLogger("standin")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _check_subscription_id(path: str) -> None:
+    # ARM refuses a subscription id that is not a GUID before any resource provider sees the
+    # request: 400 InvalidSubscriptionId, "The provided subscription identifier '...' is
+    # malformed or invalid." (the body as seen in Azure/apiops#460).
+    subscription = path.split("/")[2]
+    if not _GUID.match(subscription):
+        raise ApiError(400, "InvalidSubscriptionId", f"The provided subscription identifier "
+                       f"'{subscription}' is malformed or invalid.")
 
 
 class Service:
@@ -67,6 +79,7 @@ class Service:
                 handler = self.router.resolve(request)
                 if request.path.lower().startswith("/subscriptions/"):
                     self.ctx.identity.check_arm_bearer(request)
+                    _check_subscription_id(request.path)
                 response = handler(request)
             except Exception as exc:  # answered as the service would, logged if unexpected
                 if not isinstance(exc, ApiError):

@@ -66,6 +66,41 @@ def resolve_blob(ctx: Context, uri: str) -> tuple[str, str]:
     raise bad_request(f"Unsupported asset URI '{uri}'.")
 
 
+def _check_immutable(
+    kind: str, name: str, version: str, props: dict[str, Any], before: dict[str, Any]
+) -> None:
+    """Azure's answer to a PUT that would change an existing version's content (409 UserError).
+
+    A changed asset path is answered "Asset paths cannot be updated." (the service's text, which
+    azure-ai-ml 1.35 matches as ASSET_PATH_ERROR in _artifacts/_constants.py). Of a model
+    version only the description and tags may change (Azure AI Projects' model-version update:
+    "Only description and tags can be modified."); a property's value is kept ("Value of property
+    X for model Y cannot be replaced ... without increasing the version.", as Azure answered in
+    Azure/azureml-assets#3439). Azure does not document the status; 409 is the conflict it is.
+    """
+    changed = [
+        key for key in CONTENT[kind]
+        if props.get(key) is not None and props.get(key) != before.get(key)
+    ]
+    if changed == ["modelUri"] or changed == ["codeUri"]:
+        raise ApiError(409, "UserError", "Asset paths cannot be updated.")
+    if changed:
+        raise ApiError(
+            409, "UserError",
+            f"{KINDS[kind]} {name}:{version} already exists with different "
+            f"{', '.join(changed)}; versions are immutable, register a new version.",
+        )
+    if kind == "models":
+        old = before.get("properties") or {}
+        for key, value in (props.get("properties") or {}).items():
+            if key in old and old[key] != value:
+                raise ApiError(
+                    409, "UserError",
+                    f"Value of property {key} for model {name} cannot be replaced to {value} "
+                    "without increasing the version.",
+                )
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
@@ -190,19 +225,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             vid = f"{container['id']}/versions/{version}"
             previous = ctx.store.get(vid)
             if previous is not None:
-                changed = [
-                    key
-                    for key in CONTENT[kind]
-                    if props.get(key) is not None
-                    and props.get(key) != previous["properties"].get(key)
-                ]
-                if changed:
-                    raise ApiError(
-                        409,
-                        "UserError",
-                        f"{KINDS[kind]} {name}:{version} already exists with different content "
-                        f"({', '.join(changed)}); versions are immutable, register a new version.",
-                    )
+                _check_immutable(kind, name, version, props, previous["properties"])
             props = dict(props)
             if kind == "models":
                 props.setdefault("modelType", "custom_model")

@@ -18,9 +18,18 @@ from .context import (
     system_data,
 )
 from .lro import LroFailure
-from .online import DEP, EP, NAME, endpoint_body, serving_key, set_state, stop_serving
+from .online import (
+    DEP,
+    EP,
+    NAME,
+    endpoint_body,
+    refuse_if_busy,
+    serving_key,
+    set_state,
+    stop_serving,
+)
 from .state import PRIVATE, public
-from .web import ApiError, Request, Response, Router, bad_request
+from .web import Request, Response, Router, bad_request
 
 log = logging.getLogger("standin")
 
@@ -83,10 +92,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         rid = f"{endpoint['id']}/deployments/{name}"
         with ctx.store.lock:
             previous = ctx.store.get(rid)
-            if previous and previous["properties"]["provisioningState"] in (
-                "Creating", "Updating", "Deleting",
-            ):
-                raise ApiError(409, "Conflict", f"Deployment '{name}' has an operation running.")
+            refuse_if_busy(previous, request.params["ws"])
             generation = previous[PRIVATE]["generation"] + 1 if previous else 1
             props.setdefault("scaleSettings", {"scaleType": "Default"})  # the SDK needs it
             props["provisioningState"] = "Updating" if previous else "Creating"
@@ -136,6 +142,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = ctx.store.get(rid)
             if body is None:
                 return Response(204)
+            refuse_if_busy(body, request.params["ws"])
             # A deployment with live or mirrored traffic is not deleted (400). Microsoft's
             # safe-rollout article moves all traffic away before deleting the old deployment;
             # no Microsoft statement of the refusal itself was found (REST API spec, docs), so

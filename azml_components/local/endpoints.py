@@ -16,10 +16,18 @@ from .context import (
     properties_of,
     system_data,
 )
-from .online import EP, NAME, endpoint_body, endpoint_id, set_state, stop_serving
+from .online import (
+    EP,
+    NAME,
+    endpoint_body,
+    endpoint_id,
+    refuse_if_busy,
+    set_state,
+    stop_serving,
+)
 from .state import PRIVATE, public
 from .tags import checked_tags
-from .web import ApiError, Request, Response, Router, bad_request
+from .web import Request, Response, Router, bad_request
 
 log = logging.getLogger("standin")
 AUTH_MODES = {"key": "Key", "amltoken": "AMLToken", "aadtoken": "AADToken"}
@@ -141,9 +149,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             previous = ctx.store.get(rid)
             check_kind(previous, compute, mirror)
             deployments = ctx.store.children(rid, "deployments") if previous else []
-            if previous and previous["properties"]["provisioningState"] in ("Creating",
-                                                                             "Deleting"):
-                raise ApiError(409, "Conflict", f"Endpoint '{name}' has an operation running.")
+            refuse_if_busy(previous, request.params["ws"])
             old = previous["properties"] if previous else {}
             live, mirrored = check_traffic(
                 old.get("traffic", {}) if traffic is None else traffic,
@@ -190,6 +196,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = ctx.store.get(rid)
             if body is None:
                 return Response(204)
+            refuse_if_busy(body, request.params["ws"])
             body["properties"]["provisioningState"] = "Deleting"
             ctx.store.put(body)
 

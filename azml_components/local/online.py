@@ -7,7 +7,25 @@ from typing import Any
 
 from .context import WS, Context, get_or_404
 from .state import PRIVATE
-from .web import Request
+from .web import ApiError, Request
+
+# Any new operation on an online endpoint (or deployment) while one is running is refused:
+# "When an operation is already in progress, any new operation on that same online endpoint
+# responds with 409 conflict error. For example, If create or update online endpoint operation is
+# in progress and if you trigger a new Delete operation it throws an error." (Azure ML docs,
+# how-to-troubleshoot-online-endpoints, HTTP status codes). The wording of the message is
+# Azure ML's for an operation on a busy entity (as quoted in Azure/azure-cli#17075).
+BUSY = ("Creating", "Updating", "Deleting", "Scaling")
+
+
+def refuse_if_busy(body: dict[str, Any] | None, workspace: str) -> None:
+    if body is not None and body["properties"].get("provisioningState") in BUSY:
+        raise ApiError(
+            409,
+            "Conflict",
+            "Conflict of operation, another operation on same entity is already running in "
+            f"workspace {workspace}.",
+        )
 
 EP = WS + "/onlineEndpoints/{endpoint}"
 DEP = EP + "/deployments/{deployment}"

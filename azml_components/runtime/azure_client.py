@@ -3,6 +3,7 @@
 from typing import Optional
 
 from azml_components.runtime.validation import (
+    azml_check_guid,
     azml_check_resource_group,
     azml_check_workspace_name,
 )
@@ -18,7 +19,8 @@ def azml_subscription_id(subscription_id: str = "") -> str:
             "subscription_id: required; pass it as an input or provide AZ_SUBSCRIPTION_ID "
             "(the azcreds secret, see use_azure_credentials)"
         )
-    return value
+    field = "subscription_id" if subscription_id else "subscription_id (AZ_SUBSCRIPTION_ID)"
+    return azml_check_guid(field, value)
 
 
 def azml_credential(environ: Optional[dict] = None):
@@ -71,8 +73,45 @@ def azml_credential(environ: Optional[dict] = None):
     return DefaultAzureCredential(**kwargs)
 
 
-def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str):
-    # One MLClient per component run, bound to the workspace the inputs name.
+def azml_retry_settings() -> dict:
+    # How every call to Azure Resource Manager is retried, given to azure-core's RetryPolicy
+    # through MLClient (which hands its keyword arguments to each of its clients). azure-core
+    # 1.41 (pipeline/policies/_retry.py) retries 408, 429, 500, 502, 503 and 504, and any
+    # status that comes with Retry-After (ARM's 429s always do: "request limits and
+    # throttling"), on GET, PUT, DELETE and HEAD; POST only on 500, 503 and 504 or with
+    # Retry-After. It waits what Retry-After says, else 0 s and then backoff_factor * 2^n.
+    # Its default is 3 status retries 0.8 s apart, too few for throttling that lasts a minute:
+    # here 6 (0, 2, 4, 8, 16, 32 s: about a minute in all), each wait at most 60 s.
+    return {
+        "retry_total": 8,
+        "retry_status": 6,
+        "retry_connect": 3,
+        "retry_read": 3,
+        "retry_backoff_factor": 1.0,
+        "retry_backoff_max": 60,
+    }
+
+
+def azml_scoring_retry_settings() -> dict:
+    # invoke_endpoint and smoke tests: a model's 500 is an answer to report, not a minute to
+    # wait out, so 3 status retries 0, 1, 2 s apart (the same policy serves the endpoint's ARM
+    # read and key in that call); 429 and 502 on the scoring POST are retried by
+    # azml_send_request.
+    return {
+        "retry_total": 6,
+        "retry_status": 3,
+        "retry_connect": 3,
+        "retry_read": 3,
+        "retry_backoff_factor": 0.5,
+        "retry_backoff_max": 30,
+    }
+
+
+def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str,
+                   retry: Optional[dict] = None, **hooks):
+    # One MLClient per component run, bound to the workspace the inputs name. retry: the
+    # retry settings (azml_retry_settings when None); hooks: azure-core pipeline hooks
+    # (raw_response_hook), handed to every client MLClient builds.
     import logging
 
     from azure.ai.ml import MLClient
@@ -88,4 +127,6 @@ def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: st
         subscription_id=azml_subscription_id(subscription_id),
         resource_group_name=resource_group,
         workspace_name=workspace_name,
+        **(azml_retry_settings() if retry is None else retry),
+        **hooks,
     )

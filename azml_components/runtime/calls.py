@@ -3,18 +3,31 @@
 
 
 def azml_describe_error(error: BaseException) -> str:
-    # One line a pipeline user can act on: HTTP status, Azure's error code and message.
+    # One line a pipeline user can act on: HTTP status, Azure's error code and message. A
+    # long-running operation that ended Failed is reported by its last poll, which was a 200:
+    # the status is only worth showing when it is an error status.
     status = getattr(error, "status_code", None)
     inner = getattr(error, "error", None)
     code = getattr(inner, "code", None)
     message = getattr(inner, "message", None) or getattr(error, "message", None) or str(error)
     message = " ".join(str(message).split())
+    if code and not (isinstance(status, int) and status >= 400):
+        return f"{type(error).__name__}: the operation failed: {code}: {message}"
     parts = [type(error).__name__]
-    if status:
+    if isinstance(status, int) and status >= 400:
         parts.append(f"HTTP {status}")
     if code:
         parts.append(str(code))
     return f"{' '.join(parts)}: {message}"
+
+
+def azml_status_of(error: BaseException):
+    # The HTTP status behind an error azml_call raised (or an SDK error itself), else None.
+    for candidate in (error, getattr(error, "__cause__", None)):
+        status = getattr(candidate, "status_code", None)
+        if isinstance(status, int):
+            return status
+    return None
 
 
 def azml_call(what: str, function, *args, **kwargs):
@@ -118,3 +131,51 @@ def azml_undo_and_raise(error: BaseException, lines: list, undo: list, timeout_s
     if isinstance(error, (InterruptedError, TimeoutError)):
         raise type(error)(message) from error
     raise RuntimeError(message) from error
+
+
+def azml_wait_until_idle(what: str, read, timeout_seconds: int, poll_seconds: float = 1.0):
+    # An online endpoint or deployment with an operation running (Creating, Updating,
+    # Deleting, Scaling) answers any new operation with 409 Conflict (Azure ML docs,
+    # how-to-troubleshoot-online-endpoints, "409 Conflict error"); a crashed or cancelled run
+    # leaves its operation running in Azure. Poll `read` (a GET of the entity) until its
+    # provisioning state is final; returns the entity, or None once it is gone. TimeoutError
+    # after timeout_seconds; SIGTERM ends the wait as in azml_wait.
+    import time
+
+    busy = {"creating", "updating", "deleting", "scaling"}
+    deadline = time.monotonic() + timeout_seconds
+
+    def poll():
+        while True:
+            entity = azml_get_or_none(what, read)
+            state = str(getattr(entity, "provisioning_state", "") or "").lower()
+            if entity is None or state not in busy or time.monotonic() >= deadline:
+                return entity
+            time.sleep(poll_seconds)
+
+    entity = azml_wait(f"waiting for the operation running on {what}", poll, timeout_seconds)
+    state = str(getattr(entity, "provisioning_state", "") or "").lower()
+    if entity is not None and state in busy:
+        raise TimeoutError(
+            f"{what}: still {state} after {timeout_seconds} s; raise timeout_seconds or check "
+            "the resource in Azure ML studio"
+        )
+    return entity
+
+
+def azml_when_idle(what: str, read, write, timeout_seconds: int):
+    # A write (a blocking PUT or DELETE) that waits out an operation already running on the
+    # resource: Azure's 409 Conflict is answered by waiting for that operation to end, then
+    # writing again, all within timeout_seconds. Other errors are raised as they are.
+    import time
+
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        return azml_wait(what, write, timeout_seconds)
+    except RuntimeError as error:
+        if azml_status_of(error) != 409:
+            raise
+    print(f"{what}: Azure reports an operation running on it; waiting for it to end")
+    remaining = max(1, int(deadline - time.monotonic()))
+    azml_wait_until_idle(what, read, remaining)
+    return azml_wait(what, write, max(1, int(deadline - time.monotonic())))

@@ -7,8 +7,10 @@ from azml_components.runtime.azure_client import azml_ml_client, azml_subscripti
 from azml_components.runtime.calls import (
     azml_call,
     azml_describe_error,
+    azml_get_or_none,
     azml_undo_and_raise,
     azml_wait,
+    azml_when_idle,
 )
 from azml_components.runtime.deployment_options import (
     azml_check_code,
@@ -84,6 +86,38 @@ def azml_check_deployment_inputs(
     return azml_deployment_options(**(options or {}))
 
 
+def azml_check_registered_environment(client, environment: str) -> None:
+    # A registered environment the deployment names must exist: Azure finds a missing one only
+    # at the deployment's PUT, after the code folder was uploaded. Curated environments
+    # (azureml:AzureML-...) live in the azureml registry, which the service resolves itself
+    # (azure-ai-ml's _operation_orchestrator passes CURATED_ENV_PREFIX names through).
+    import re
+
+    match = re.fullmatch(r"azureml:([^:@/]+)(?::([^:@/]+)|@([^:@/]+))", environment) or re.search(
+        r"/environments/([^/]+)/versions/([^/]+)$", environment
+    )
+    if match is None:
+        raise ValueError(
+            f"environment: {environment!r} must be azureml:NAME:VERSION, azureml:NAME@latest "
+            "or an ARM id of an environment version"
+        )
+    groups = match.groups()
+    name, version = groups[0], groups[1]
+    label = groups[2] if len(groups) > 2 else None
+    if name.startswith("AzureML-"):
+        return
+    found = azml_get_or_none(
+        f"reading environment {environment!r}",
+        lambda: client.environments.get(name, version=version)
+        if version else client.environments.get(name, label=label),
+    )
+    if found is None:
+        raise ValueError(
+            f"environment: {environment!r} is not registered in this workspace (register it "
+            "first, or give conda_file and image)"
+        )
+
+
 def azml_read_deployment_state(
     client, endpoint_name: str, model_id: str, options: dict, timeout_seconds: int
 ) -> dict:
@@ -97,6 +131,8 @@ def azml_read_deployment_state(
         parts = model_id.split("/")
         name, version = parts[-3], parts[-1]
     model = azml_call(f"reading model {model_id}", client.models.get, name, version=version)
+    if options["environment"]:
+        azml_check_registered_environment(client, options["environment"])
     code_path = options["code_path"]
     if options["code_in_model"]:
         code_path = azml_code_from_model(client, model, options["code_in_model"], timeout_seconds)
@@ -182,44 +218,65 @@ def azml_apply_deployment(
     client, endpoint_name: str, deployment, options: dict, plan: dict, timeout_seconds: int
 ) -> None:
     # The endpoint (when new), then the deployment. A failed deployment is deleted when this
-    # call created it, as is an endpoint this call created; traffic is not touched yet.
-    if plan["create_endpoint"]:
-        endpoint = azml_new_endpoint(
-            endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
-            plan["target"]["compute"],
-        )
-        azml_wait(
-            f"creating endpoint {endpoint_name!r}",
-            lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
-            timeout_seconds,
-        )
+    # call created it, as is an endpoint this call created (also when its own creation failed
+    # or timed out); traffic is not touched yet. An operation another run left running on the
+    # deployment (a crashed or cancelled run) is waited out, then this run's PUT goes through.
     name = deployment.name
     undo = []
     if plan["new_deployment"]:
         undo.append(
             (
                 f"deleting failed deployment {name!r}",
-                lambda: client.online_deployments.begin_delete(name, endpoint_name).result(),
+                lambda: azml_when_idle(
+                    f"deleting deployment {name!r}",
+                    lambda: client.online_deployments.get(name, endpoint_name),
+                    lambda: client.online_deployments.begin_delete(name, endpoint_name).result(),
+                    600,
+                ),
             )
         )
     if plan["create_endpoint"]:
         undo.append(
             (
                 f"deleting endpoint {endpoint_name!r} created by this run",
-                lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
+                lambda: azml_when_idle(
+                    f"deleting endpoint {endpoint_name!r}",
+                    lambda: client.online_endpoints.get(endpoint_name),
+                    lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
+                    600,
+                ),
             )
         )
+    step = f"deploying {name!r} to endpoint {endpoint_name!r}"
     try:
-        azml_wait(
-            f"deploying {name!r} to endpoint {endpoint_name!r}",
+        if plan["create_endpoint"]:
+            step = f"creating endpoint {endpoint_name!r}"
+            endpoint = azml_new_endpoint(
+                endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
+                plan["target"]["compute"],
+            )
+            azml_wait(
+                step,
+                lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+                timeout_seconds,
+            )
+            step = f"deploying {name!r} to endpoint {endpoint_name!r}"
+        azml_when_idle(
+            step,
+            lambda: client.online_deployments.get(name, endpoint_name),
             lambda: client.online_deployments.begin_create_or_update(deployment).result(),
             timeout_seconds,
         )
     except BaseException as error:
-        logs = azml_deployment_logs(client, endpoint_name, name)
+        logs = (
+            azml_deployment_logs(client, endpoint_name, name)
+            if step.startswith("deploying") else ""
+        )
+        if step.startswith("creating"):
+            undo = undo[-1:]  # no deployment was written
         azml_undo_and_raise(
             error,
-            [str(error), "Traffic was not changed.", logs],
+            [str(error), "Traffic was not changed.", *([logs] if logs else [])],
             undo,
             20 if isinstance(error, InterruptedError) else 600,
         )

@@ -83,6 +83,10 @@ def azml_check_code(code_path: str, scoring_script: str) -> None:
             f"scoring_script: {scoring_script!r} is not in the code folder (it holds: "
             f"{', '.join(present) or 'nothing'})"
         )
+    if os.path.getsize(os.path.join(code_path, scoring_script)) == 0:
+        # An empty script has no init() or run(): the inference server would fail at start,
+        # after the code was uploaded and the deployment created.
+        raise ValueError(f"scoring_script: {scoring_script!r} is empty")
 
 
 def azml_resolve_environment(code_path: str, conda_file: str, image: str, environment: str) -> dict:

@@ -2,7 +2,7 @@
 # endpoint: setting its traffic, deleting a deployment, deleting the endpoint.
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_wait
+from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_when_idle
 from azml_components.runtime.traffic import (
     azml_check_traffic,
     azml_fill_traffic,
@@ -45,6 +45,13 @@ def azml_update_traffic(
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     live = azml_parse_traffic("traffic", traffic)
+    if not live:
+        # Deployments left out get 0%, so an empty map would silently take a live endpoint
+        # out of service; that must be said explicitly.
+        raise ValueError(
+            "traffic: empty; give each deployment's share, e.g. {\"blue\": 100} (to stop "
+            "serving, set every deployment to 0 by name)"
+        )
     mirror = (
         None if mirror_traffic is None else azml_parse_traffic("mirror_traffic", mirror_traffic)
     )
@@ -79,6 +86,7 @@ def azml_delete_deployment(
     # Refuses to delete a deployment that still takes live traffic (Azure would too, later).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
     client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
@@ -108,8 +116,9 @@ def azml_delete_deployment(
     if {k.lower(): v for k, v in mirror.items()}.get(deployment_name.lower()):
         mirror = {k: v for k, v in mirror.items() if k.lower() != deployment_name.lower()}
         azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)
-    azml_wait(
+    azml_when_idle(
         f"deleting deployment {endpoint_name}/{deployment_name}",
+        lambda: client.online_deployments.get(deployment_name, endpoint_name),
         lambda: client.online_deployments.begin_delete(deployment_name, endpoint_name).result(),
         timeout_seconds,
     )
@@ -126,6 +135,7 @@ def azml_delete_endpoint(
 ) -> bool:
     # Deletes the endpoint with every deployment under it.
     azml_check_online_name("endpoint_name", endpoint_name)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
     client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
@@ -135,8 +145,9 @@ def azml_delete_endpoint(
             print(f"Endpoint {endpoint_name} does not exist; nothing to do")
             return False
         raise ValueError(f"endpoint_name: {endpoint_name!r} does not exist")
-    azml_wait(
+    azml_when_idle(
         f"deleting endpoint {endpoint_name}",
+        lambda: client.online_endpoints.get(endpoint_name),
         lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
         timeout_seconds,
     )

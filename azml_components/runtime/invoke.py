@@ -1,8 +1,12 @@
 # Calling a deployed endpoint and checking the answer (smoke tests).
 from typing import Optional
 
-from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_describe_error
+from azml_components.runtime.azure_client import (
+    azml_ml_client,
+    azml_scoring_retry_settings,
+    azml_subscription_id,
+)
+from azml_components.runtime.calls import azml_call, azml_describe_error
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
@@ -69,41 +73,89 @@ def azml_check_request(
             schema = json.loads(json_schema)
         except ValueError as error:
             raise ValueError(f"json_schema: not valid JSON ({error})") from error
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            raise ValueError(f"json_schema: not a valid JSON schema ({error.message})") from error
     return {"request": request, "rows": rows, "schema": schema}
 
 
-def azml_send_request(client, endpoint_name: str, request, deployment_name: str) -> dict:
+def azml_scoring_client(subscription_id: str, resource_group: str, workspace_name: str):
+    # (client, answers): an MLClient whose every answer to a scoring request (a POST outside
+    # ARM's /subscriptions/ paths) is appended to `answers`. The SDK turns a scoring answer
+    # whose body is not JSON into an MlException without its status (azure-ai-ml 1.35,
+    # _utils/_endpoint_utils.validate_response); the answer itself says what the model said.
+    answers = []
+
+    def keep_scoring_answers(pipeline_response) -> None:
+        request = pipeline_response.http_request
+        if request.method == "POST" and "/subscriptions/" not in request.url:
+            answers.append(pipeline_response.http_response)
+
+    client = azml_ml_client(
+        subscription_id, resource_group, workspace_name,
+        retry=azml_scoring_retry_settings(), raw_response_hook=keep_scoring_answers,
+    )
+    return client, answers
+
+
+def azml_send_request(
+    client, answers: list, endpoint_name: str, request, deployment_name: str, retries: int = 3
+) -> dict:
     # One request through the SDK: status, body text, Azure's error (if any) and wall time.
+    # A scoring answer of any status is an answer (the checks judge it); an error before the
+    # scoring request (the endpoint's ARM read, its key, the credentials) is raised as in
+    # azml_call. azure-core retries a POST only on 500, 503 and 504 (or with Retry-After);
+    # 429 and 502 from the scoring front door are retried here, `retries` times, 1, 2, 4 s apart.
     import json
     import os
     import tempfile
     import time
 
     from azure.ai.ml.constants._endpoint import EndpointInvokeFields
-    from azure.core.exceptions import HttpResponseError
 
     # azure-ai-ml 1.35 writes the key and deployment headers into a shared default dict and
     # never removes them, so a later call in the same process would reuse them: clear both.
     shared_headers = EndpointInvokeFields.DEFAULT_HEADER
-    for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
-        shared_headers.pop(header, None)
     handle, request_file = tempfile.mkstemp(suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(request, out)
-    status, text, error_text = 200, "", ""
-    started = time.perf_counter()
-    try:
-        text = client.online_endpoints.invoke(
-            endpoint_name, request_file=request_file, deployment_name=deployment_name or None
-        )
-    except HttpResponseError as error:
-        status = error.status_code or 0
-        text = error.response.text() if error.response is not None else ""
-        error_text = azml_describe_error(error)
-    finally:
-        latency_ms = (time.perf_counter() - started) * 1000
+
+    def attempt() -> tuple:
+        answers.clear()
         for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
             shared_headers.pop(header, None)
+        try:
+            text = client.online_endpoints.invoke(
+                endpoint_name, request_file=request_file,
+                deployment_name=deployment_name or None,
+            )
+            return 200, text, ""
+        except Exception as error:
+            if not answers:
+                raise  # no scoring answer: azml_call says what failed
+            answer = answers[-1]
+            return answer.status_code, answer.text(), azml_describe_error(error)
+        finally:
+            for header in (
+                EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION
+            ):
+                shared_headers.pop(header, None)
+
+    try:
+        for pause in [1, 2, 4][:retries] + [None]:
+            started = time.perf_counter()  # the latency of the answer that counts
+            status, text, error_text = azml_call(
+                f"calling endpoint {endpoint_name!r}", attempt
+            )
+            latency_ms = (time.perf_counter() - started) * 1000
+            if status not in (429, 502) or pause is None:
+                break
+            print(f"endpoint {endpoint_name!r} answered {status}; trying again in {pause} s")
+            time.sleep(pause)
+    finally:
         os.unlink(request_file)
     return {"status": status, "text": text, "error": error_text, "latency_ms": latency_ms}
 
@@ -174,8 +226,10 @@ def azml_invoke_endpoint(
     checked = azml_check_request(
         payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
     )
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
-    answer = azml_send_request(client, endpoint_name, checked["request"], deployment_name)
+    client, answers = azml_scoring_client(
+        azml_subscription_id(subscription_id), resource_group, workspace_name
+    )
+    answer = azml_send_request(client, answers, endpoint_name, checked["request"], deployment_name)
     response, problems = azml_check_answer(
         answer, checked, expected_status, expect_prediction_per_row, max_latency_ms
     )

@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_wait
+from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_wait
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -48,6 +48,84 @@ def azml_validate_model_source(model_path: str, model_uri: str, model_type: str)
     return model_path
 
 
+def azml_datastore_path(model_uri: str, subscription_id: str, resource_group: str,
+                        workspace_name: str):
+    # (datastore, path) of an azureml:// datastore URI in this workspace, short
+    # (azureml://datastores/D/paths/P) or long (azureml://subscriptions/S/resourcegroups/G/
+    # workspaces/W/datastores/D/paths/P, as register_model's outputs carry it); None for any
+    # other URI, or one in another workspace.
+    import re
+
+    match = re.fullmatch(
+        r"azureml://(?:subscriptions/([^/]+)/resource[gG]roups/([^/]+)/(?:providers/"
+        r"Microsoft\.MachineLearningServices/)?workspaces/([^/]+)/)?datastores/([^/]+)/paths/"
+        r"(.+)",
+        model_uri,
+    )
+    if not match:
+        return None
+    sub, group, workspace, datastore, path = match.groups()
+    if sub and (sub.lower(), group.lower(), workspace.lower()) != (
+        subscription_id.lower(), resource_group.lower(), workspace_name.lower()
+    ):
+        return None
+    return datastore, path.strip("/")
+
+
+def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: str) -> None:
+    # Azure registers a custom model at any path, existing or not (the deployment fails later,
+    # at its storage initializer): look first. Reads only: the datastore with its credential
+    # (a POST listSecrets, as the SDK's own upload does) and a blob listing.
+    from azure.storage.blob import ContainerClient
+
+    store = azml_call(
+        f"reading datastore {datastore!r} for model_uri",
+        lambda: client.datastores.get(datastore, include_secrets=True),
+    )
+    if (getattr(store, "type", "") or "").lower() != "azure_blob":
+        return  # only blob datastores are looked into
+    credentials = getattr(store, "credentials", None)
+    secret = getattr(credentials, "account_key", None) or getattr(credentials, "sas_token", None)
+    account_url = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    container = ContainerClient(account_url, store.container_name, credential=secret or None)
+
+    def found() -> bool:
+        for blob in container.list_blobs(name_starts_with=path, timeout=60):
+            if blob.name == path or blob.name.startswith(path + "/"):
+                return True
+        return False
+
+    with container:
+        exists = azml_call(f"looking for {model_uri}", found)
+    if not exists:
+        raise ValueError(
+            f"model_uri: {model_uri!r} does not exist (nothing at {path!r} in datastore "
+            f"{datastore!r})"
+        )
+
+
+def azml_version_holder(client, model_name: str, version: str):
+    # The registration id `version` carries: None when the version does not exist, "" when it
+    # has none (registered by anything else).
+    existing = azml_get_or_none(
+        f"reading model {model_name}:{version}", client.models.get, model_name, version
+    )
+    if existing is None:
+        return None
+    return (existing.properties or {}).get("azml_registration_id", "")
+
+
+def azml_next_version(client, model_name: str, tried: int) -> str:
+    # The next free numeric version as the workspace lists them (what the SDK's auto-increment
+    # asks the service for), never one this call already tried.
+    versions = azml_call(
+        f"listing versions of model {model_name!r}",
+        lambda: [m.version for m in client.models.list(name=model_name)],
+    )
+    numbers = [int(v) for v in versions if str(v).isdigit()]
+    return str(max(numbers + [tried]) + 1)
+
+
 def azml_register_model(
     subscription_id: str,
     resource_group: str,
@@ -63,7 +141,19 @@ def azml_register_model(
     lineage: Optional[dict] = None,
     timeout_seconds: int = 1800,
 ) -> dict:
-    # Validate everything, then one create_or_update; returns what the outputs carry.
+    # Validate everything, then register. An explicit model_version is registered as given (a
+    # version that exists with other content fails: versions are immutable). Without one, the
+    # next free version is taken; when another run takes it first (concurrent pipelines
+    # registering the same name), this run takes the next one, so N runs give N versions. The
+    # SDK picks the next version on the client and fails on such a race; and a registration
+    # whose content equals another's would update that version's tags in place. So each
+    # auto-versioned registration carries a unique property (azml_registration_id; Azure keeps
+    # properties immutable), is never written over an existing version, and retries a version
+    # another run took, up to 12 times with jittered pauses, within timeout_seconds.
+    import random
+    import time
+    import uuid
+
     azml_check_asset_name("model_name", model_name)
     if model_version:
         azml_check_asset_version("model_version", model_version)
@@ -76,25 +166,68 @@ def azml_register_model(
         {k: str(v) for k, v in (lineage or {}).items() if v and not str(v).startswith("{{$")}
     )
     props = azml_string_map("properties", properties)
+    if "azml_registration_id" in props:
+        raise ValueError("properties: 'azml_registration_id' is set by register_model itself")
     subscription = azml_subscription_id(subscription_id)
 
     from azure.ai.ml.entities import Model
 
     client = azml_ml_client(subscription, resource_group, workspace_name)
-    model = Model(
-        name=model_name,
-        version=model_version or None,
-        path=source,
-        type=model_type,
-        description=description or None,
-        tags=all_tags,
-        properties=props,
-    )
-    registered = azml_wait(
-        f"registering model {model_name!r}",
-        lambda: client.models.create_or_update(model),
-        timeout_seconds,
-    )
+    if model_uri:
+        located = azml_datastore_path(model_uri, subscription, resource_group, workspace_name)
+        if located is not None:
+            azml_check_model_uri_exists(client, model_uri, *located)
+    registration = "" if model_version else uuid.uuid4().hex
+    if registration:
+        props["azml_registration_id"] = registration
+    deadline = time.monotonic() + timeout_seconds
+    path, tried, registered = source, 0, None
+    for attempt in range(12):
+        version = model_version or azml_next_version(client, model_name, tried)
+        if not model_version and azml_version_holder(client, model_name, version) is not None:
+            tried = int(version)
+            continue
+        model = Model(
+            name=model_name,
+            version=version,
+            path=path,
+            type=model_type,
+            description=description or None,
+            tags=all_tags,
+            properties=props,
+        )
+        try:
+            registered = azml_wait(
+                f"registering model {model_name!r} version {version}",
+                lambda model=model: client.models.create_or_update(model),
+                max(1, int(deadline - time.monotonic())),
+            )
+            break
+        except RuntimeError as error:
+            # The SDK uploaded the files and pointed the entity at them: a retry reuses them.
+            path = str(model.path)
+            if model_version:
+                raise RuntimeError(
+                    f"{error} (model_version: {model_version!r} is registered as given, never "
+                    "as another version; leave it empty to take the next free version)"
+                ) from error
+            holder = azml_version_holder(client, model_name, version)
+            if holder == registration:  # written after all (an answer lost on the way back)
+                registered = azml_call(
+                    f"reading model {model_name}:{version}", client.models.get, model_name,
+                    version,
+                )
+                break
+            if holder is None:
+                raise
+            tried = int(version)
+            print(f"Version {version} of {model_name!r} was taken by another run; trying the next")
+            time.sleep(random.uniform(0.1, 0.5) * min(2**attempt, 8))
+    if registered is None:
+        raise RuntimeError(
+            f"registering model {model_name!r}: every version tried ({tried} the last) was taken "
+            "by other runs registering the same name at the same time; run it again"
+        )
     version = str(registered.version)
     return {
         "name": registered.name,

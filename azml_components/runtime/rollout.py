@@ -6,7 +6,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_undo_and_raise, azml_wait
+from azml_components.runtime.calls import azml_undo_and_raise, azml_wait, azml_when_idle
 from azml_components.runtime.deploy import azml_check_deployment_inputs, azml_deploy_model
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.invoke import azml_check_request, azml_invoke_endpoint
@@ -124,8 +124,9 @@ def azml_begin_rollout(
     else:
         endpoint.tags = azml_tags_with_rollout(endpoint.tags, record)
         what = f"recording the rollout on endpoint {endpoint_name!r}"
-    azml_wait(
-        what, lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+    azml_when_idle(
+        what, lambda: client.online_endpoints.get(endpoint_name),
+        lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
         timeout_seconds,
     )
 
@@ -134,8 +135,9 @@ def azml_end_rollout(client, endpoint_name: str, timeout_seconds: int) -> None:
     # The last write of a successful rollout: the record comes off, traffic stays.
     endpoint = client.online_endpoints.get(endpoint_name)
     endpoint.tags = azml_without_rollout_tags(endpoint.tags)
-    azml_wait(
+    azml_when_idle(
         f"removing the rollout record from endpoint {endpoint_name!r}",
+        lambda: client.online_endpoints.get(endpoint_name),
         lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
         timeout_seconds,
     )

@@ -18,7 +18,11 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_wait
+from azml_components.runtime.calls import (
+    azml_call,
+    azml_get_or_none,
+    azml_when_idle,
+)
 from azml_components.runtime.traffic import (
     azml_check_traffic,
     azml_plan_traffic,
@@ -263,15 +267,17 @@ def azml_undo_recorded_rollout(
         )
     new = {d.lower(): d for d in deployments}.get(record["deployment"].lower())
     if new is not None:
-        azml_wait(
+        azml_when_idle(
             f"deleting deployment {new!r} of the unfinished rollout",
+            lambda: client.online_deployments.get(new, endpoint_name),
             lambda: client.online_deployments.begin_delete(new, endpoint_name).result(),
             timeout_seconds,
         )
         actions.append(f"deleted deployment {new}")
     if record["created_endpoint"] and not [d for d in deployments if d != new]:
-        azml_wait(
+        azml_when_idle(
             f"deleting endpoint {endpoint_name!r}, which the rollout created",
+            lambda: client.online_endpoints.get(endpoint_name),
             lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
             timeout_seconds,
         )
@@ -281,8 +287,9 @@ def azml_undo_recorded_rollout(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
     endpoint.tags = azml_without_rollout_tags(endpoint.tags)
-    azml_wait(
+    azml_when_idle(
         f"removing the rollout record from endpoint {endpoint_name!r}",
+        lambda: client.online_endpoints.get(endpoint_name),
         lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
         timeout_seconds,
     )

@@ -2,7 +2,7 @@
 # locally, before anything is written) and writing them.
 from typing import Optional
 
-from azml_components.runtime.calls import azml_wait
+from azml_components.runtime.calls import azml_when_idle
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
@@ -27,6 +27,14 @@ def azml_parse_traffic(field: str, value) -> dict:
     result = {}
     for name, percent in value.items():
         azml_check_online_name(f"{field} deployment", name)
+        # Azure matches deployment names ignoring case: {"blue": 50, "BLUE": 50} names one
+        # deployment twice.
+        same = [other for other in result if other.lower() == name.lower()]
+        if same:
+            raise ValueError(
+                f"{field}: deployment {name!r} is given twice (as {same[0]!r} too); names "
+                "ignore case"
+            )
         if isinstance(percent, float) and percent.is_integer():
             percent = int(percent)  # KFP passes numbers inside dicts as floats
         azml_check_range(f"{field}[{name}]", percent, 0, 100)
@@ -106,12 +114,14 @@ def azml_same_live_traffic(current: dict, planned: dict) -> bool:
 
 
 def azml_set_traffic(client, endpoint, traffic: dict, mirror: Optional[dict], timeout_seconds: int):
-    # Traffic is a PUT of the whole endpoint with the new maps; mirror None keeps the current one.
+    # Traffic is a PUT of the whole endpoint with the new maps; mirror None keeps the current
+    # one. An operation already running on the endpoint (another run's) is waited out first.
     endpoint.traffic = dict(traffic)
     if mirror is not None:
         endpoint.mirror_traffic = dict(mirror)
-    return azml_wait(
+    return azml_when_idle(
         f"setting traffic on endpoint {endpoint.name!r} to {traffic}",
+        lambda: client.online_endpoints.get(endpoint.name),
         lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
         timeout_seconds,
     )

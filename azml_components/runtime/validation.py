@@ -17,6 +17,22 @@ def azml_check_online_name(field: str, value: str) -> str:
     return value
 
 
+def azml_check_guid(field: str, value: str) -> str:
+    # Subscription ids are GUIDs; ARM answers anything else with 400 InvalidSubscriptionId ("The
+    # provided subscription identifier '...' is malformed or invalid.", seen in Azure/apiops#460),
+    # which the SDK reports as a missing workspace.
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value
+    ):
+        raise ValueError(
+            f"{field}: {value!r} is not a subscription id; it must be a GUID like "
+            "00000000-0000-0000-0000-000000000000 (the id, not the subscription's name)"
+        )
+    return value
+
+
 def azml_check_asset_name(field: str, value: str) -> str:
     # Azure ML asset names (models, environments). The REST API spec (Microsoft.
     # MachineLearningServices, stable 2024-04-01, mfe.json, ModelVersions_CreateOrUpdate) gives the

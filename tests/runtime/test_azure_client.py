@@ -4,6 +4,9 @@ import pytest
 
 from azml_components.runtime.azure_client import azml_credential, azml_subscription_id
 
+GIVEN_SUB = "11111111-2222-3333-4444-555555555555"
+SECRET_SUB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
 PRINCIPAL = ("AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET")
 
 
@@ -65,9 +68,17 @@ def test_no_service_principal_means_default_chain(flag, managed_identity):
 
 
 def test_subscription_comes_from_the_input_or_the_secret(monkeypatch):
-    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "from-secret")
-    assert azml_subscription_id("given") == "given"
-    assert azml_subscription_id("") == "from-secret"
+    given, secret = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", secret)
+    assert azml_subscription_id(given) == given
+    assert azml_subscription_id("") == secret
+    # A name instead of the id is refused before any call, naming the field (Azure answers a
+    # non-GUID subscription with "workspace not found", which says nothing of the cause).
+    with pytest.raises(ValueError, match="^subscription_id: 'my-sub' is not a subscription id"):
+        azml_subscription_id("my-sub")
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "my-sub")
+    with pytest.raises(ValueError, match=r"^subscription_id \(AZ_SUBSCRIPTION_ID\): 'my-sub'"):
+        azml_subscription_id("")
     monkeypatch.delenv("AZ_SUBSCRIPTION_ID")
     with pytest.raises(ValueError, match="^subscription_id: required"):
         azml_subscription_id("")
@@ -130,8 +141,8 @@ def test_the_whole_message_for_a_missing_subscription(monkeypatch):
     assert str(raised.value) == (
         "subscription_id: required; pass it as an input or provide AZ_SUBSCRIPTION_ID (the "
         "azcreds secret, see use_azure_credentials)")
-    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "from-secret")
-    assert azml_subscription_id() == "from-secret"
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", SECRET_SUB)
+    assert azml_subscription_id() == SECRET_SUB
 
 
 def test_the_client_is_bound_to_the_workspace_and_checks_its_names(monkeypatch):
@@ -143,13 +154,13 @@ def test_the_client_is_bound_to_the_workspace_and_checks_its_names(monkeypatch):
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
     logging.getLogger("azure").setLevel(logging.INFO)
-    client = azml_ml_client("sub", "my-rg", "my-ws")  # no request is made yet
+    client = azml_ml_client(GIVEN_SUB, "my-rg", "my-ws")  # no request is made yet
     assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
-        "sub", "my-rg", "my-ws")
+        GIVEN_SUB, "my-rg", "my-ws")
     assert logging.getLogger("azure").level == logging.WARNING
-    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", "from-secret")
-    assert azml_ml_client("", "my-rg", "my-ws").subscription_id == "from-secret"
+    monkeypatch.setenv("AZ_SUBSCRIPTION_ID", SECRET_SUB)
+    assert azml_ml_client("", "my-rg", "my-ws").subscription_id == SECRET_SUB
     with pytest.raises(ValueError, match="^resource_group: 'rg.' is not a valid resource group"):
-        azml_ml_client("sub", "rg.", "my-ws")
+        azml_ml_client(GIVEN_SUB, "rg.", "my-ws")
     with pytest.raises(ValueError, match="^workspace_name: 'w' is not a valid workspace name"):
-        azml_ml_client("sub", "my-rg", "w")
+        azml_ml_client(GIVEN_SUB, "my-rg", "w")
