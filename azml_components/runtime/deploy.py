@@ -90,9 +90,13 @@ def azml_check_registered_environment(client, environment: str) -> None:
     # A registered environment the deployment names must exist: Azure finds a missing one only
     # at the deployment's PUT, after the code folder was uploaded. Curated environments
     # (azureml:AzureML-...) live in the azureml registry, which the service resolves itself
-    # (azure-ai-ml's _operation_orchestrator passes CURATED_ENV_PREFIX names through).
+    # (azure-ai-ml's _operation_orchestrator passes CURATED_ENV_PREFIX names through), as are
+    # registry references (azureml://registries/...): this workspace's client cannot read a
+    # registry, and the deployment's PUT names a missing one.
     import re
 
+    if environment.startswith("azureml://registries/"):
+        return
     match = re.fullmatch(r"azureml:([^:@/]+)(?::([^:@/]+)|@([^:@/]+))", environment) or re.search(
         r"/environments/([^/]+)/versions/([^/]+)$", environment
     )

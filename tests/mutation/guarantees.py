@@ -68,7 +68,7 @@ GUARANTEES: list[dict] = [
         "name": "deployment-logs-in-the-error",
         "promise": "its logs are in the error",
         "file": RT + "deploy.py",
-        "old": '[str(error), "Traffic was not changed.", logs]',
+        "old": '[str(error), "Traffic was not changed.", *([logs] if logs else [])]',
         "new": '[str(error), "Traffic was not changed."]',
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },

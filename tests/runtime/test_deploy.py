@@ -267,7 +267,7 @@ def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin)
     endpoint = unique("deploy-sigterm")
     _deploy(models, "blue", endpoint, "blue")
     slow = f"/onlineEndpoints/{endpoint}/deployments/green"
-    standin.lro_fault(path_regex=slow + "$", outcome="Slow", delay_seconds=10)
+    standin.lro_fault(path_regex=slow + "$", outcome="Slow", delay_seconds=10, count=1)
     standin.clear_requests()
     child = child_call.start("azml_components.runtime.deploy:azml_deploy_model",
                              **_arguments(models, "green", endpoint, "green",

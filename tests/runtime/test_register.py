@@ -119,7 +119,8 @@ def test_changing_an_existing_version_is_refused(standin, tmp_path):
     second, _, _ = write_custom_model(tmp_path / "b", alpha=9.0)
     azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(first),
                         model_version="1")
-    with pytest.raises(RuntimeError, match=f"registering model '{reg_immutable}' failed: .*409"):
+    with pytest.raises(RuntimeError,
+                       match=f"registering model '{reg_immutable}' version 1 failed: .*409"):
         azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(second),
                             model_version="1")
 
