@@ -21,6 +21,7 @@ from azml_components.runtime.azure_client import azml_ml_client, azml_subscripti
 from azml_components.runtime.calls import (
     azml_call,
     azml_get_or_none,
+    azml_wait_until_idle,
     azml_when_idle,
 )
 from azml_components.runtime.traffic import (
@@ -179,22 +180,10 @@ def azml_read_rollout(endpoint_name: str, tags: Optional[dict]) -> Optional[dict
 def azml_settled_endpoint(client, endpoint_name: str, timeout_seconds: int):
     # The endpoint once no operation runs on it (a crashed owner's last traffic PUT may still be
     # in progress); None when it is gone.
-    import time
-
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        endpoint = azml_get_or_none(
-            f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
-        )
-        state = getattr(endpoint, "provisioning_state", None)  # an enum in the SDK
-        state = str(getattr(state, "value", state) or "").lower()
-        if endpoint is None or state not in ("creating", "updating", "deleting"):
-            return endpoint
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"endpoint {endpoint_name!r} is still {state} after {timeout_seconds} s"
-            )
-        time.sleep(2)
+    return azml_wait_until_idle(
+        f"endpoint {endpoint_name!r}", lambda: client.online_endpoints.get(endpoint_name),
+        timeout_seconds, poll_seconds=2,
+    )
 
 
 def azml_restore_plan(record: dict, deployments: list) -> tuple:
