@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_wait
+from azml_components.runtime.calls import azml_call, azml_wait
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -48,6 +48,45 @@ def azml_validate_model_source(model_path: str, model_uri: str, model_type: str)
     return model_path
 
 
+def azml_content_hash(model_path: str) -> str:
+    # The SDK's own content hash of a local model: the one pass over the files. The SDK names
+    # the upload folder after it (LocalUpload/<hash>/<folder name>), and takes it from
+    # Model._upload_hash instead of hashing again (azure-ai-ml 1.35.2,
+    # _artifacts/_artifact_utilities.py: _check_and_upload_path / _upload_to_datastore).
+    from azure.ai.ml._utils._asset_utils import get_ignore_file, get_object_hash
+
+    return get_object_hash(model_path, get_ignore_file(model_path))
+
+
+def azml_same_content_version(
+    client, model_name: str, model_path: str, content_hash: str, model_type: str, props: dict
+):
+    # The active version of `model_name` whose files are exactly these (its path is the upload
+    # folder the SDK derives from the content hash), of the same type and with the properties
+    # asked for; None when there is none (or no model of that name yet). Reads only.
+    import os
+
+    from azure.core.exceptions import ResourceNotFoundError
+
+    folder = f"/paths/LocalUpload/{content_hash}/{os.path.basename(os.path.normpath(model_path))}"
+
+    def find():
+        try:
+            for version in client.models.list(name=model_name):
+                same_props = all((version.properties or {}).get(k) == v for k, v in props.items())
+                if (
+                    str(version.path).rstrip("/").endswith(folder)
+                    and (version.type or "custom_model") == model_type
+                    and same_props
+                ):
+                    return version
+        except ResourceNotFoundError:
+            return None
+        return None
+
+    return azml_call(f"listing versions of model {model_name!r}", find)
+
+
 def azml_register_model(
     subscription_id: str,
     resource_group: str,
@@ -62,8 +101,14 @@ def azml_register_model(
     properties: Optional[dict] = None,
     lineage: Optional[dict] = None,
     timeout_seconds: int = 1800,
+    force_new_version: bool = False,
 ) -> dict:
-    # Validate everything, then one create_or_update; returns what the outputs carry.
+    # Validate everything, then one create_or_update; returns what the outputs carry. A local
+    # model whose content a version of the same name already holds reuses that version with no
+    # write at all (reused=True; its tags keep the run that registered it) unless
+    # force_new_version or an explicit model_version asks for a new one.
+    import os
+
     azml_check_asset_name("model_name", model_name)
     if model_version:
         azml_check_asset_version("model_version", model_version)
@@ -81,6 +126,22 @@ def azml_register_model(
     from azure.ai.ml.entities import Model
 
     client = azml_ml_client(subscription, resource_group, workspace_name)
+    content_hash = ""
+    if model_path:
+        source = os.path.abspath(source)
+        content_hash = azml_wait(
+            f"hashing the files of model {model_name!r}",
+            lambda: azml_content_hash(source),
+            timeout_seconds,
+        )
+        if not (force_new_version or model_version):
+            same = azml_same_content_version(
+                client, model_name, source, content_hash, model_type, props
+            )
+            if same is not None:
+                return azml_registered_model(
+                    same, model_type, subscription, resource_group, workspace_name, True
+                )
     model = Model(
         name=model_name,
         version=model_version or None,
@@ -90,11 +151,23 @@ def azml_register_model(
         tags=all_tags,
         properties=props,
     )
+    if content_hash:
+        model._upload_hash = content_hash  # the SDK uploads under it without hashing again
     registered = azml_wait(
         f"registering model {model_name!r}",
         lambda: client.models.create_or_update(model),
         timeout_seconds,
     )
+    return azml_registered_model(
+        registered, model_type, subscription, resource_group, workspace_name, False
+    )
+
+
+def azml_registered_model(
+    registered, model_type: str, subscription: str, resource_group: str, workspace_name: str,
+    reused: bool,
+) -> dict:
+    # What register_model's outputs carry about a version, new or reused.
     version = str(registered.version)
     return {
         "name": registered.name,
@@ -107,4 +180,5 @@ def azml_register_model(
         "studio_url": azml_studio_url(
             subscription, resource_group, workspace_name, "model", registered.name, version
         ),
+        "reused": reused,
     }

@@ -252,6 +252,33 @@ GUARANTEES: list[dict] = [
         "new": "    dict().update(\n",
         "tests": ["tests/runtime/test_register.py::test_register_folder_model_with_lineage"],
     },
+    {
+        "name": "unchanged-content-reuses-the-version",
+        "promise": "register_model reuses a version holding the same files: no write",
+        "file": RT + "register.py",
+        "old": "            if same is not None:\n",
+        "new": "            if False:\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "sdk-does-not-hash-the-model-twice",
+        "promise": "the SDK is handed that hash and does not hash again",
+        "file": RT + "register.py",
+        "old": "        model._upload_hash = content_hash",
+        "new": "        pass",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "forced-registration-is-a-new-version",
+        "promise": "force_new_version=True always registers a new version",
+        "file": RT + "register.py",
+        "old": "        if not (force_new_version or model_version):\n",
+        "new": "        if not model_version:\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_changed_content_or_forced_registers_a_new_version"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
