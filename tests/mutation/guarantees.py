@@ -279,6 +279,22 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_register.py::"
                   "test_changed_content_or_forced_registers_a_new_version"],
     },
+    {
+        "name": "unchanged-redeploy-writes-nothing",
+        "promise": "deploy_model writes nothing when the deployment is already live as asked",
+        "file": RT + "deploy.py",
+        "old": "    unchanged = azml_deployment_unchanged(client, state, plan, deployment)\n",
+        "new": "    unchanged = False\n",
+        "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
+    {
+        "name": "changed-code-is-deployed",
+        "promise": "Same code is the SDK's own identity for code: the content hash",
+        "file": RT + "deploy.py",
+        "old": "    return bool(stored) and stored == get_content_hash(\n",
+        "new": "    return True or get_content_hash(\n",
+        "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
