@@ -58,33 +58,36 @@ def azml_content_hash(model_path: str) -> str:
     return get_object_hash(model_path, get_ignore_file(model_path))
 
 
-def azml_same_content_version(
-    client, model_name: str, model_path: str, content_hash: str, model_type: str, props: dict
-):
-    # The active version of `model_name` whose files are exactly these (its path is the upload
-    # folder the SDK derives from the content hash), of the same type and with the properties
-    # asked for; None when there is none (or no model of that name yet). Reads only.
-    import os
-
+def azml_model_versions(client, model_name: str) -> list:
+    # The active versions of `model_name` ([] before its first registration). Reads only.
     from azure.core.exceptions import ResourceNotFoundError
 
-    folder = f"/paths/LocalUpload/{content_hash}/{os.path.basename(os.path.normpath(model_path))}"
-
-    def find():
+    def listing():
         try:
-            for version in client.models.list(name=model_name):
-                same_props = all((version.properties or {}).get(k) == v for k, v in props.items())
-                if (
-                    str(version.path).rstrip("/").endswith(folder)
-                    and (version.type or "custom_model") == model_type
-                    and same_props
-                ):
-                    return version
+            return list(client.models.list(name=model_name))
         except ResourceNotFoundError:
-            return None
-        return None
+            return []
 
-    return azml_call(f"listing versions of model {model_name!r}", find)
+    return azml_call(f"listing versions of model {model_name!r}", listing)
+
+
+def azml_same_content_version(
+    versions: list, model_path: str, content_hash: str, model_type: str, props: dict
+):
+    # The version among `versions` whose files are exactly these (its path is the upload folder
+    # the SDK derives from the content hash: .../paths/LocalUpload/<hash>/<folder name>), of the
+    # same type and with the properties asked for; None when there is none.
+    import os
+
+    folder = f"/paths/LocalUpload/{content_hash}/{os.path.basename(os.path.normpath(model_path))}"
+    for version in versions:
+        if (
+            str(version.path).rstrip("/").endswith(folder)
+            and (version.type or "custom_model") == model_type
+            and all((version.properties or {}).get(k) == v for k, v in props.items())
+        ):
+            return version
+    return None
 
 
 def azml_register_model(
@@ -128,16 +131,21 @@ def azml_register_model(
     client = azml_ml_client(subscription, resource_group, workspace_name)
     content_hash = ""
     if model_path:
+        from concurrent.futures import ThreadPoolExecutor
+
         source = os.path.abspath(source)
-        content_hash = azml_wait(
-            f"hashing the files of model {model_name!r}",
-            lambda: azml_content_hash(source),
-            timeout_seconds,
-        )
-        if not (force_new_version or model_version):
-            same = azml_same_content_version(
-                client, model_name, source, content_hash, model_type, props
+        reuse = not (force_new_version or model_version)
+        with ThreadPoolExecutor(1) as pool:
+            # The listing (a read) runs while the files are hashed: it adds no time.
+            listed = pool.submit(azml_model_versions, client, model_name) if reuse else None
+            content_hash = azml_wait(
+                f"hashing the files of model {model_name!r}",
+                lambda: azml_content_hash(source),
+                timeout_seconds,
             )
+            versions = listed.result() if listed is not None else []
+        if reuse:
+            same = azml_same_content_version(versions, source, content_hash, model_type, props)
             if same is not None:
                 return azml_registered_model(
                     same, model_type, subscription, resource_group, workspace_name, True

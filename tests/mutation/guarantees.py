@@ -274,8 +274,8 @@ GUARANTEES: list[dict] = [
         "name": "forced-registration-is-a-new-version",
         "promise": "force_new_version=True always registers a new version",
         "file": RT + "register.py",
-        "old": "        if not (force_new_version or model_version):\n",
-        "new": "        if not model_version:\n",
+        "old": "        reuse = not (force_new_version or model_version)\n",
+        "new": "        reuse = not model_version\n",
         "tests": ["tests/runtime/test_register.py::"
                   "test_changed_content_or_forced_registers_a_new_version"],
     },
