@@ -237,26 +237,26 @@ def test_sigkill_mid_shift_then_the_exit_task_restores_exactly(
         standin, client, blue_model, tmp_path):
     # blue takes all live traffic and shadow gets 20% mirrored; the rollout of green mirrors
     # 30% to green instead (one mirror target at a time) and is SIGKILLed right there.
-    _endpoint_with_blue("crash-exit", blue_model)
-    azml_deploy_model(**workspace(), endpoint_name="crash-exit", deployment_name="shadow",
+    name = _endpoint_with_blue("crash-exit", blue_model)
+    azml_deploy_model(**workspace(), endpoint_name=name, deployment_name="shadow",
                       model_id=blue_model["asset_id"], traffic_percent=0, timeout_seconds=300,
                       options={"code_path": blue_model["code"], "scoring_script": "score.py",
                                "conda_file": "conda.yaml"})
-    endpoint = client.online_endpoints.get("crash-exit")
+    endpoint = client.online_endpoints.get(name)
     endpoint.mirror_traffic = {"shadow": 20}
     client.online_endpoints.begin_create_or_update(endpoint).result()
-    before = client.online_endpoints.get("crash-exit")
-    rollout = {**workspace(), "endpoint_name": "crash-exit", "deployment_name": "green",
+    before = client.online_endpoints.get(name)
+    rollout = {**workspace(), "endpoint_name": name, "deployment_name": "green",
                "model_id": blue_model["asset_id"], "payload": data_payload(diabetes_rows()),
                "options": {"code_path": blue_model["code"], "scoring_script": "score.py",
                            "conda_file": "conda.yaml"}, "mirror_percent": 30,
                "timeout_seconds": 300}
     kill_rollout_mid_shift(standin, {**rollout, "pipeline_run_id": "run-crashed"},
                            tmp_path / "killed.log")
-    crashed = client.online_endpoints.get("crash-exit")
+    crashed = client.online_endpoints.get(name)
     assert (_nonzero(crashed.traffic), crashed.mirror_traffic) == ({"blue": 100}, {"green": 30})
-    assert azml_read_rollout("crash-exit", crashed.tags)["owner"] == "run-crashed"
-    assert _deployments(client, "crash-exit") == {"blue", "shadow", "green"}
+    assert azml_read_rollout(name, crashed.tags)["owner"] == "run-crashed"
+    assert _deployments(client, name) == {"blue", "shadow", "green"}
 
     # Another run's rollout is refused before any write, naming the owner.
     standin.clear_requests()
@@ -266,20 +266,20 @@ def test_sigkill_mid_shift_then_the_exit_task_restores_exactly(
     assert _writes(standin) == []
 
     # The crashed run's exit task undoes it: traffic and mirror exactly as before.
-    outputs = _recover(tmp_path, "crash-exit", "run-crashed")
+    outputs = _recover(tmp_path, name, "run-crashed")
     assert outputs["undone"] is True
     assert outputs["actions"][0] == ("restored live traffic {'blue': 100} and mirror traffic "
                                      "{'shadow': 20}")
-    after = client.online_endpoints.get("crash-exit")
+    after = client.online_endpoints.get(name)
     assert (_nonzero(after.traffic), after.mirror_traffic) == (
         _nonzero(before.traffic), before.mirror_traffic) == ({"blue": 100}, {"shadow": 20})
     assert after.tags == before.tags == {"created_by": "azml-components"}
-    assert _deployments(client, "crash-exit") == {"blue", "shadow"}
-    _blue_answers("crash-exit", blue_model)
+    assert _deployments(client, name) == {"blue", "shadow"}
+    _blue_answers(name, blue_model)
 
     # Nothing left: the clean-up again is a no-op.
     standin.clear_requests()
-    outputs = _recover(tmp_path, "crash-exit", "run-crashed")
+    outputs = _recover(tmp_path, name, "run-crashed")
     assert (outputs["undone"], outputs["actions"]) == (False, [])
     assert _writes(standin) == []
 
@@ -288,20 +288,21 @@ def test_sigkill_while_deploying_to_a_new_endpoint_then_the_exit_task_removes_it
         standin, client, blue_model, tmp_path):
     # Killed before any traffic moved, on an endpoint the rollout created: the record went in
     # with the endpoint, so the exit task deletes the half-made deployment and the endpoint.
-    rollout = {**workspace(), "endpoint_name": "crash-new", "deployment_name": "green",
+    name = unique("crash-new")
+    rollout = {**workspace(), "endpoint_name": name, "deployment_name": "green",
                "model_id": blue_model["asset_id"], "payload": data_payload(diabetes_rows()),
                "options": {"code_path": blue_model["code"], "scoring_script": "score.py",
                            "conda_file": "conda.yaml"}, "timeout_seconds": 300,
                "pipeline_run_id": "run-new"}
     kill_rollout_while_deploying(standin, rollout, tmp_path / "killed.log")
-    record = azml_read_rollout("crash-new", client.online_endpoints.get("crash-new").tags)
+    record = azml_read_rollout(name, client.online_endpoints.get(name).tags)
     assert (record["owner"], record["created_endpoint"], record["traffic"]) == (
         "run-new", True, {})
-    assert _deployments(client, "crash-new") == {"green"}
-    outputs = _recover(tmp_path, "crash-new", "run-new")
+    assert _deployments(client, name) == {"green"}
+    outputs = _recover(tmp_path, name, "run-new")
     assert outputs["actions"] == ["deleted deployment green",
-                                  "deleted endpoint crash-new, which the rollout created"]
-    assert "crash-new" not in {e.name for e in client.online_endpoints.list()}
+                                  f"deleted endpoint {name}, which the rollout created"]
+    assert name not in {e.name for e in client.online_endpoints.list()}
 
 
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(

@@ -109,7 +109,7 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
         traffic_steps=[50, 100], timeout_seconds=300,
     )
     assert result["traffic"] == {"blue": 100} and result["auth_mode"] == "aml_token"
-    assert result["steps"][:2] == ["recorded the rollout of blue on rollout-options",
+    assert result["steps"][:2] == [f"recorded the rollout of blue on {endpoint}",
                                    f"deployed blue ({registered['asset_id']}) at 0%"]
     client = ml_client()
     assert client.online_endpoints.get(endpoint).auth_mode == "aml_token"
@@ -127,27 +127,28 @@ def test_fresh_rollout_after_a_sigkill_mid_shift_undoes_it_then_rolls_out(standi
     # A rollout killed (SIGKILL) at 90/10, then, once its record expired, a new run's rollout
     # on the same endpoint: it puts exactly the previous traffic back, removes the half-made
     # deployment and the record, then completes its own rollout (same deployment name).
+    endpoint = unique("crash-fresh")
     model_dir, code_dir, model = write_custom_model(tmp_path / "blue", alpha=3.0)
     green_dir, _, green_model = write_custom_model(tmp_path / "green", alpha=30.0)
-    ids = {name: azml_register_model(**workspace(), model_name=f"crash-fresh-{name}",
+    ids = {name: azml_register_model(**workspace(), model_name=f"{endpoint}-{name}",
                                      model_path=str(path))["asset_id"]
            for name, path in (("blue", model_dir), ("green", green_dir))}
     options = {"code_path": str(code_dir), "scoring_script": "score.py",
                "conda_file": "conda.yaml"}
-    azml_deploy_model(**workspace(), endpoint_name="crash-fresh", deployment_name="blue",
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
                       model_id=ids["blue"], options=options, timeout_seconds=300)
     client = ml_client()
-    before = client.online_endpoints.get("crash-fresh")
+    before = client.online_endpoints.get(endpoint)
     assert (before.traffic, before.mirror_traffic or {}) == ({"blue": 100}, {})
-    rollout = {**workspace(), "endpoint_name": "crash-fresh", "deployment_name": "green",
+    rollout = {**workspace(), "endpoint_name": endpoint, "deployment_name": "green",
                "model_id": ids["green"], "options": options,
                "payload": data_payload(diabetes_rows()), "traffic_steps": [10, 50, 100]}
     # timeout_seconds=10: the record counts as alive for 30 s after its last write.
     kill_rollout_mid_shift(standin, {**rollout, "pipeline_run_id": "run-killed",
                                      "timeout_seconds": 10}, tmp_path / "killed.log")
-    crashed = client.online_endpoints.get("crash-fresh")
+    crashed = client.online_endpoints.get(endpoint)
     assert crashed.traffic == {"blue": 90, "green": 10}
-    record = azml_read_rollout("crash-fresh", crashed.tags)
+    record = azml_read_rollout(endpoint, crashed.tags)
     assert (record["owner"], record["deployment"], record["traffic"], record["mirror"]) == (
         "run-killed", "green", {"blue": 100}, {})
     expires = datetime.datetime.fromisoformat(record["expires"].replace("Z", "+00:00"))
@@ -165,15 +166,15 @@ def test_fresh_rollout_after_a_sigkill_mid_shift_undoes_it_then_rolls_out(standi
     assert result["steps"][0].startswith("undid the unfinished rollout of green (owner run-kil")
     writes = [(r["method"], r["path"].rsplit("/", 2)[-2:]) for r in standin.requests()
               if r["method"] in ("PUT", "DELETE") and "/onlineEndpoints/" in r["path"]]
-    assert writes[:4] == [("PUT", ["onlineEndpoints", "crash-fresh"]),   # traffic back
+    assert writes[:4] == [("PUT", ["onlineEndpoints", endpoint]),   # traffic back
                           ("DELETE", ["deployments", "green"]),          # half-made one gone
-                          ("PUT", ["onlineEndpoints", "crash-fresh"]),   # record removed
-                          ("PUT", ["onlineEndpoints", "crash-fresh"])]   # the new record
-    after = client.online_endpoints.get("crash-fresh")
+                          ("PUT", ["onlineEndpoints", endpoint]),   # record removed
+                          ("PUT", ["onlineEndpoints", endpoint])]   # the new record
+    after = client.online_endpoints.get(endpoint)
     assert {k: v for k, v in after.traffic.items() if v} == {"green": 100}
-    assert azml_read_rollout("crash-fresh", after.tags) is None
-    assert {d.name for d in client.online_deployments.list("crash-fresh")} == {"blue", "green"}
-    answer = azml_invoke_endpoint(**workspace(), endpoint_name="crash-fresh",
+    assert azml_read_rollout(endpoint, after.tags) is None
+    assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue", "green"}
+    answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], green_model.predict(diabetes_rows()))
     assert not np.allclose(answer["response"], model.predict(diabetes_rows()))
@@ -235,8 +236,8 @@ def test_the_endpoint_is_smoke_tested_after_each_step(standin, models):
     assert "smoke test (endpoint at 10%) failed: status: expected 200, got 500" in message
     assert "smoke test (green directly): HTTP 200" in message
     assert "smoke test (green at 10%): HTTP 200" in message
-    assert "restoring traffic {'blue': 100} (mirror {}): done" in message
-    assert "deleting deployment green: done" in message
+    assert ("restoring traffic {'blue': 100} (mirror {}), deleting deployment green and "
+            "removing the rollout record: done") in message
     standin.clear_faults()
     _blue_alone(endpoint)
 
@@ -244,31 +245,37 @@ def test_the_endpoint_is_smoke_tested_after_each_step(standin, models):
 def test_a_second_sigterm_does_not_cut_the_rollback_short(standin, models):
     # The rollout runs in a child process (tests.child_call); only that process is signalled.
     # The first traffic step and the rollback's traffic restore both stay in progress for a
-    # while; a SIGTERM arrives during each.
+    # while; a SIGTERM arrives during each. (The endpoint's first PUT only records the rollout:
+    # the slow fault is set once the new deployment was sent, so it hits PUTs 2 and 3.)
     endpoint = _endpoint_with_blue(models, "rollout-twice")
     path = f"/onlineEndpoints/{endpoint}"
-    standin.lro_fault(path_regex=path + "$", outcome="Slow", delay_seconds=8, count=2)
     standin.clear_requests()
 
-    def endpoint_puts() -> int:
-        return sum(r["method"] == "PUT" and r["path"].endswith(path) for r in standin.requests())
+    def puts_of(suffix: str) -> int:
+        return sum(r["method"] == "PUT" and r["path"].endswith(suffix)
+                   for r in standin.requests())
+
+    def wait_for(suffix: str, count: int) -> None:
+        deadline = time.monotonic() + 180
+        while puts_of(suffix) < count and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+        assert puts_of(suffix) >= count, f"no PUT #{count} of {suffix}"
 
     child = child_call.start("azml_components.runtime.rollout:azml_safe_rollout",
                              **_rollout_arguments(models, endpoint))
     try:
-        for puts in (1, 2):
-            deadline = time.monotonic() + 180
-            while endpoint_puts() < puts and time.monotonic() < deadline and child.poll() is None:
-                time.sleep(0.2)
-            assert endpoint_puts() >= puts, f"no PUT #{puts} of {path}"
+        wait_for(path + "/deployments/green", 1)
+        standin.lro_fault(path_regex=path + "$", outcome="Slow", delay_seconds=8, count=2)
+        for puts in (2, 3):
+            wait_for(path, puts)
             child.send_signal(signal.SIGTERM)
         report = child_call.outcome(child, timeout=180)
     finally:
         if child.poll() is None:
             child.kill()
     assert report["error"] == "InterruptedError", report
-    assert "restoring traffic {'blue': 100} (mirror {}): done" in report["message"], report
-    assert "deleting deployment green: done" in report["message"]
+    assert ("restoring traffic {'blue': 100} (mirror {}), deleting deployment green and "
+            "removing the rollout record: done") in report["message"], report
     assert report["handler_restored"] is True  # the caller's handler is back afterwards
     assert report["caller_saw_sigterm"] is False  # neither signal reached it
     _blue_alone(endpoint)
@@ -292,10 +299,11 @@ def test_a_successful_rollout_reports_what_it_did(standin, models):
     assert "traffic {'blue': 80, 'green': 20}" in result["steps"]
     assert result["scoring_uri"] == entity.scoring_uri
     assert {d.name for d in client.online_deployments.list(endpoint)} == {"green"}
-    # Two traffic writes, and the endpoint was not re-created.
+    # Four PUTs of the endpoint, none re-creating it: the rollout's record, traffic 20 and 100
+    # (each renewing the record in the same PUT), the record removed.
     puts = [r for r in azure_writes(standin.requests())
             if r["method"] == "PUT" and r["path"].lower().endswith(f"/onlineendpoints/{endpoint}")]
-    assert len(puts) == 2
+    assert len(puts) == 4
     answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], models["green"]["model"].predict(diabetes_rows()))
