@@ -230,7 +230,11 @@ def main(argv=None) -> int:
             folders = {}
 
             def fresh(round_index):
+                import shutil
+
                 for side in ("bare", "ours"):
+                    if side in folders:  # the disk holds one round's folders at a time
+                        shutil.rmtree(folders[side].parent)
                     folders[side] = _write_folder(root / f"big-{side}-{round_index}" / "model",
                                                   args.model_mb, args.small_files)
 
