@@ -137,9 +137,10 @@ def _first_request_seconds(source: Path, name: str, kwargs: dict, env: dict) -> 
     return report["first_request_at"] - started
 
 
-def _install_payload(packages: list) -> dict:
+def _install_payload(packages: list, env: dict) -> dict:
     # What `pip install` at container start fetches: wheels and their size (pip's cache serves
-    # them when warm). kfp itself is installed too, with --no-deps.
+    # them when warm). kfp itself is installed too, with --no-deps. `env` is the environment
+    # from before the stand-in (its proxy lets nothing but the blob host through).
     import kfp
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,7 +149,7 @@ def _install_payload(packages: list) -> dict:
             done = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
                  "--dest", tmp, *arguments],
-                capture_output=True, text=True, timeout=600,
+                capture_output=True, text=True, timeout=600, env=env,
             )
             if done.returncode:
                 return {"error": done.stderr.strip().splitlines()[-1:]}
@@ -186,6 +187,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-payload", action="store_true",
                         help="skip measuring the pip install payload (needs the package index)")
     args = parser.parse_args(argv)
+    base_env = dict(os.environ)
     sys.path.insert(0, str(ROOT))
     from azml_components import pins
     from azml_components.compile_all import compile_all
@@ -389,7 +391,7 @@ def main(argv=None) -> int:
                            if not image_installs else None, "megabytes": 0.0
                            if not image_installs else None},
             "default_mode": ({"skipped": True} if args.no_payload
-                             else _install_payload(pins.AZURE_PACKAGES)),
+                             else _install_payload(pins.AZURE_PACKAGES, base_env)),
         }
         print(f"install at step start: default {results['install_payload']['default_mode']}; "
               f"image mode {results['install_payload']['image_mode']} (goal 0)")

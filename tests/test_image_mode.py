@@ -64,6 +64,11 @@ def test_image_mode_commands_install_nothing(image_components):
         assert "pip install" not in " ".join(container["command"]), path.name
         assert not any(re.search(r"\bpip\b", part) for part in shell), path.name
         assert "exec python3 -m kfp.dsl.executor_main" in " ".join(shell), path.name
+        # The same Python as the default component: only the start-up differs.
+        default = yaml.safe_load((ROOT / "compiled" / "components" / path.name).read_text())
+        (default_executor,) = default["deploymentSpec"]["executors"].values()
+        assert container["command"][-1] == default_executor["container"]["command"][-1]
+        assert "pip install" in " ".join(default_executor["container"]["command"])
     # The default components are untouched: compiled/ still matches a fresh compilation.
     assert drift(ROOT / "compiled") == []
 

@@ -220,3 +220,14 @@ def test_changed_content_or_forced_registers_a_new_version(standin, client, tmp_
                                  properties={"stage": "x"})
     assert reused["reused"] is True and reused["version"] == "4"
     assert sorted(int(m.version) for m in client.models.list(name=name)) == [1, 2, 3, 4, 5, 9]
+
+
+def test_an_archived_version_is_not_reused(standin, client, tmp_path):
+    # Listing versions leaves archived ones out (listViewType ActiveOnly, the SDK's default).
+    name = unique("reg-archived")
+    model_dir, _, _ = write_custom_model(tmp_path)
+    assert azml_register_model(**workspace(), model_name=name,
+                               model_path=str(model_dir))["version"] == "1"
+    client.models.archive(name, version="1")
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir))
+    assert again["version"] == "2" and again["reused"] is False
