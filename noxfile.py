@@ -40,7 +40,9 @@ def tests(session: nox.Session) -> None:
     _local_mode(session)
     # Random order (pytest-randomly, from the test extra): the seed is printed at the end, and
     # `nox -s tests -- -q --randomly-seed=N` replays an order.
-    session.run("python", "-m", "pytest", "-p", "randomly", *(session.posargs or ["-q"]))
+    # Three pytest-xdist workers, each starting its own local Azure ML (`-- -n 0` runs one).
+    session.run("python", "-m", "pytest", "-p", "randomly", "-n", "3",
+                *(session.posargs or ["-q"]))
 
 
 @nox.session(python=PYTHON)

@@ -4,6 +4,7 @@ Importing this package (to build or compile pipelines) needs only kfp; the Azure
 imported inside the components when they run.
 """
 
+from azml_components.batch_endpoints import deploy_batch_model, score_batch
 from azml_components.credentials import use_azure_credentials
 from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
@@ -19,11 +20,13 @@ __all__ = [
     "components",
     "delete_deployment",
     "delete_endpoint",
+    "deploy_batch_model",
     "deploy_model",
     "invoke_endpoint",
     "recover_rollout",
     "register_model",
     "safe_rollout",
+    "score_batch",
     "set_traffic",
     "use_azure_credentials",
 ]
@@ -34,10 +37,12 @@ def components() -> dict:
     return {
         "delete_deployment": delete_deployment,
         "delete_endpoint": delete_endpoint,
+        "deploy_batch_model": deploy_batch_model,
         "deploy_model": deploy_model,
         "invoke_endpoint": invoke_endpoint,
         "recover_rollout": recover_rollout,
         "register_model": register_model,
         "safe_rollout": safe_rollout,
+        "score_batch": score_batch,
         "set_traffic": set_traffic,
     }

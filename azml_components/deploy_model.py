@@ -9,6 +9,7 @@ from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.deployment_options import azml_deployment_options
 from azml_components.runtime.inputs import azml_model_id_input
 from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.targets import azml_target_label
 
 
 @azure_component
@@ -27,15 +28,18 @@ def deploy_model(
     conda_file: str = "",
     image: str = "",
     environment: str = "",
-    instance_type: str = "Standard_DS3_v2",
+    compute: str = "",
+    instance_type: str = "",
     instance_count: int = 1,
+    resource_requests: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     traffic_percent: int = 100,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
 ) -> NamedTuple("Outputs", [("scoring_uri", str)]):
-    """Deploy a registered model to an Azure ML managed online endpoint.
+    """Deploy a registered model to an Azure ML online endpoint, managed or Kubernetes.
 
     Creates the endpoint if it does not exist, creates or updates the deployment and waits for
     it, then gives it ``traffic_percent`` of the endpoint's traffic (the other deployments keep
@@ -66,8 +70,15 @@ def deploy_model(
             file inside the code folder.
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
-        instance_type: VM size of the deployment, e.g. Standard_DS3_v2.
+        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute
+            attached to the workspace (AKS or Arc cluster with the Azure ML extension) to serve
+            on as a Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
+        instance_type: Managed: a VM size (default Standard_DS3_v2). Kubernetes: one of the
+            cluster's instance types (default: the cluster's default instance type).
         instance_count: Number of instances (at least 1).
+        resource_requests: Kubernetes only: container resource requests, e.g.
+            {"cpu": "500m", "memory": "1Gi"} (keys cpu, memory, gpu).
+        resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.
         traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
@@ -77,10 +88,11 @@ def deploy_model(
     Returns:
         endpoint: The endpoint; its metadata carries endpoint_name, deployment_name,
             scoring_uri, swagger_uri, auth_mode, traffic, mirror_traffic, previous_traffic,
-            endpoint_id, deployment_id, model_id, unchanged (nothing was written) and
-            studio_url (Azure ML studio link).
-        report: Markdown report: endpoint, scoring URI, traffic before and after, the model
-            and Azure ML studio links.
+            endpoint_id, deployment_id, model_id, endpoint_kind (managed or kubernetes),
+            compute (the Kubernetes compute, empty when managed), instance_type, unchanged
+            (nothing was written) and studio_url (Azure ML studio link).
+        report: Markdown report: endpoint, its kind and compute, scoring URI, traffic before
+            and after, the model and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
 
     """
@@ -94,8 +106,11 @@ def deploy_model(
         conda_file=conda_file,
         image=image,
         environment=environment,
+        compute=compute,
         instance_type=instance_type,
         instance_count=instance_count,
+        resource_requests=resource_requests,
+        resource_limits=resource_limits,
         auth_mode=auth_mode,
         environment_variables=environment_variables,
     )
@@ -119,6 +134,8 @@ def deploy_model(
                 f"Deployment {deployment_name} on {endpoint_name}",
                 {
                     "endpoint": result["endpoint_name"],
+                    "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
+                    "instance type": result["instance_type"],
                     "scoring URI": result["scoring_uri"],
                     "model": model_id,
                     "endpoint created by this run": result["created_endpoint"],

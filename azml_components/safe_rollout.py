@@ -9,6 +9,7 @@ from azml_components.runtime.deployment_options import azml_deployment_options
 from azml_components.runtime.inputs import azml_model_id_input, azml_payload_input
 from azml_components.runtime.report import azml_markdown_report
 from azml_components.runtime.rollout import azml_safe_rollout
+from azml_components.runtime.targets import azml_target_label
 
 
 @azure_component
@@ -27,8 +28,11 @@ def safe_rollout(
     conda_file: str = "",
     image: str = "",
     environment: str = "",
-    instance_type: str = "Standard_DS3_v2",
+    compute: str = "",
+    instance_type: str = "",
     instance_count: int = 1,
+    resource_requests: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     payload: str = "",
@@ -78,15 +82,23 @@ def safe_rollout(
             file inside the code folder.
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
-        instance_type: VM size of the deployment, e.g. Standard_DS3_v2.
+        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute
+            attached to the workspace (AKS or Arc cluster with the Azure ML extension) to serve
+            on as a Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
+        instance_type: Managed: a VM size (default Standard_DS3_v2). Kubernetes: one of the
+            cluster's instance types (default: the cluster's default instance type).
         instance_count: Number of instances (at least 1).
+        resource_requests: Kubernetes only: container resource requests, e.g.
+            {"cpu": "500m", "memory": "1Gi"} (keys cpu, memory, gpu).
+        resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.
         payload: JSON request body for the smoke tests. Give this or payload_file.
         payload_file: Dataset artifact holding the smoke-test request body.
         traffic_steps: Live traffic shares for the new deployment, rising and ending at 100.
         mirror_percent: Share of live traffic (0-50) mirrored to the new deployment before
-            the shift starts; 0 skips mirroring.
+            the shift starts; 0 skips mirroring. Managed endpoints only (Azure does not mirror
+            on Kubernetes online endpoints).
         expected_status: HTTP status every smoke test must get.
         expect_prediction_per_row: Require one prediction per input row in smoke tests.
         json_schema: JSON schema every smoke-test answer must match; empty skips it.
@@ -100,10 +112,11 @@ def safe_rollout(
 
     Returns:
         endpoint: The endpoint; metadata carries endpoint_name, traffic_before, traffic,
-            mirror_traffic, scoring_uri, studio_url, removed deployments, the steps taken,
+            mirror_traffic, scoring_uri, studio_url, endpoint_kind (managed or kubernetes),
+            compute, instance_type, removed deployments, the steps taken,
             rollout_owner and recovered (what an earlier unfinished rollout needed undone).
-        report: Markdown report: endpoint, scoring URI, traffic before and after per
-            deployment with its model, the steps, and Azure ML studio links.
+        report: Markdown report: endpoint, its kind and compute, scoring URI, traffic before
+            and after per deployment with its model, the steps, and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
 
     """
@@ -118,8 +131,11 @@ def safe_rollout(
         conda_file=conda_file,
         image=image,
         environment=environment,
+        compute=compute,
         instance_type=instance_type,
         instance_count=instance_count,
+        resource_requests=resource_requests,
+        resource_limits=resource_limits,
         auth_mode=auth_mode,
         environment_variables=environment_variables,
     )
@@ -150,6 +166,7 @@ def safe_rollout(
                 f"Rollout of {deployment_name} to {endpoint_name}",
                 {
                     "endpoint": endpoint_name,
+                    "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
                     "scoring URI": result["scoring_uri"],
                     "new model": model_id,
                     "removed deployments": ", ".join(result["removed"]) or "none",

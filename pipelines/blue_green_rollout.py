@@ -30,7 +30,8 @@ def blue_green_rollout(
     traffic_steps: list = [10, 50, 100],  # noqa: B006 - KFP reads defaults; never mutated
     mirror_percent: int = 0,
     remove_old: bool = True,
-    instance_type: str = "Standard_DS3_v2",
+    compute: str = "",
+    instance_type: str = "",
 ):
     """Train, register and safely roll out a new model version.
 
@@ -46,7 +47,10 @@ def blue_green_rollout(
         traffic_steps: Traffic shares for the new deployment, ending at 100.
         mirror_percent: Share of live traffic mirrored to the new deployment first (0-50).
         remove_old: Delete the previous deployments after a successful rollout.
-        instance_type: VM size of the new deployment.
+        compute: Empty for a managed online endpoint, or the name of an attached Kubernetes
+            compute to serve on (a Kubernetes online endpoint).
+        instance_type: Managed: VM size (empty: Standard_DS3_v2); Kubernetes: the cluster's
+            instance type (empty: the cluster's default).
     """
     workspace = {
         "subscription_id": subscription_id,
@@ -87,6 +91,7 @@ def blue_green_rollout(
             "traffic_steps": traffic_steps,
             "mirror_percent": mirror_percent,
             "remove_old": remove_old,
+            "compute": compute,
             "instance_type": instance_type,
             "pipeline_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             **workspace,

@@ -100,11 +100,31 @@ def run_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None, *
     return json.loads(answers[-1].read_text())
 
 
+def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                               **arguments) -> list:
+    """Run train_register_batch_score with kfp.local; returns the batch predictions' lines."""
+    from kfp import local
+
+    from azml_components.local.kfp_backend import kfp_backend_rules
+    from pipelines.train_register_batch_score import train_register_batch_score
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        train_register_batch_score(**arguments)
+    found = sorted(pipeline_root.glob("train-register-batch-score-*/score-batch/predictions/*"),
+                   key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise RuntimeError(f"no batch predictions under {pipeline_root}")
+    return found[-1].read_text().splitlines()
+
+
 def main(argv=None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formats", default="mlflow,custom",
                         help="comma-separated model formats to run (mlflow, custom)")
+    parser.add_argument("--batch", action="store_true",
+                        help="also run train-register-batch-score (batch endpoint example)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
@@ -140,6 +160,17 @@ def main(argv=None) -> int:
                   f"{answer['status']} in {answer['latency_ms']} ms with predictions "
                   f"{[round(p, 2) for p in answer['response']]} "
                   f"({time.perf_counter() - step:.1f} s)", flush=True)
+        if args.batch:
+            step = time.perf_counter()
+            task_log = args.out / "logs" / "train-register-batch-score.log"
+            print(f"[demo] running train-register-batch-score (full task logs: {task_log})",
+                  flush=True)
+            lines = run_batch_pipeline_locally(
+                args.out, task_log=task_log,
+                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
+            print(f"[demo] batch: {len(lines)} predictions checked against the model, first "
+                  f"{lines[:2]} ({time.perf_counter() - step:.1f} s)", flush=True)
     print(f"[demo] outputs and task logs are under {args.out}; "
           f"total {time.perf_counter() - started:.1f} s")
     return 0

@@ -15,7 +15,7 @@ from pipelines.diabetes_training import train_diabetes_model
 @dsl.pipeline(
     name="train-register-deploy",
     description="Train a diabetes regression model, register it in Azure ML, deploy it to a "
-    "managed online endpoint and smoke-test the endpoint with held-out rows.",
+    "managed or Kubernetes online endpoint and smoke-test the endpoint with held-out rows.",
 )
 def train_register_deploy(
     resource_group: str,
@@ -25,7 +25,8 @@ def train_register_deploy(
     model_format: str = "mlflow",
     endpoint_name: str = "diabetes-demo",
     deployment_name: str = "blue",
-    instance_type: str = "Standard_DS3_v2",
+    compute: str = "",
+    instance_type: str = "",
     instance_count: int = 1,
 ):
     """Train, register, deploy and smoke-test a model.
@@ -38,7 +39,10 @@ def train_register_deploy(
         model_format: mlflow (no-code deployment) or custom (scoring script + environment).
         endpoint_name: Online endpoint to create or update.
         deployment_name: Deployment to create or update under the endpoint.
-        instance_type: VM size of the deployment.
+        compute: Empty for a managed online endpoint, or the name of an attached Kubernetes
+            compute to serve on (a Kubernetes online endpoint).
+        instance_type: Managed: VM size (empty: Standard_DS3_v2); Kubernetes: the cluster's
+            instance type (empty: the cluster's default).
         instance_count: Number of instances.
 
     """
@@ -64,6 +68,7 @@ def train_register_deploy(
         "registered_model": registered.outputs["registered_model"],
         "endpoint_name": endpoint_name,
         "deployment_name": deployment_name,
+        "compute": compute,
         "instance_type": instance_type,
         "instance_count": instance_count,
         **workspace,

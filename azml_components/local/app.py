@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import assets, auth, deployments, endpoints, workspace
+from . import assets, auth, batch, compute, computes, deployments, endpoints, jobs, workspace
 from .azurite import Azurite
 from .certs import make_tls
 from .context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
@@ -44,10 +44,18 @@ class Service:
         workspace.add_routes(self.router, self.ctx)
         assets.add_routes(self.router, self.ctx)
         endpoints.add_routes(self.router, self.ctx)
+        # Both kinds of compute are listed and read by computes.py's routes (one store).
+        computes.add_routes(self.router, self.ctx)
+        batch.add_routes(self.router, self.ctx)
+        jobs.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
+        computes.seed(self.ctx, workspace.workspace_id(self.ctx))
+        compute.seed(self.ctx, workspace.workspace_id(self.ctx))
         self.server = serve(self.handle, port, self.tls.cert, self.tls.key)
         self.ctx.base_url = f"https://127.0.0.1:{self.server.server_address[1]}"
         deployments.recover(self.ctx)
+        batch.recover(self.ctx)
+        jobs.recover(self.ctx)
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_standin/"):
@@ -98,4 +106,5 @@ class Service:
         self.proxy.shutdown()
         self.proxy.server_close()
         deployments.shutdown(self.ctx)
+        jobs.shutdown(self.ctx)
         self.azurite.stop()

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from . import provision
+from . import computes, provision
 from .context import (
     LOCATION,
     Context,
@@ -53,7 +53,8 @@ def add_routes(router: Router, ctx: Context) -> None:
         props = properties_of(body)
         kind = field_of(props, "endpointComputeType", str)
         if kind not in ("Managed", "Kubernetes"):
-            raise bad_request(f"endpointComputeType '{kind}' is not supported (Managed).")
+            raise bad_request(f"endpointComputeType '{kind}' is not supported (Managed, "
+                              "Kubernetes).")
         field_of(props, "model", str)
         field_of(props, "environmentId", str, required=False)
         field_of(props, "instanceType", str, required=False)
@@ -78,6 +79,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             raise bad_request(f"Deployment name '{name}' is invalid.")
         body = request.json_object()
         props = dict(validate_deployment(body))
+        props.update(check_compute_type(ctx, endpoint, props))
         rid = f"{endpoint['id']}/deployments/{name}"
         with ctx.store.lock:
             previous = ctx.store.get(rid)
@@ -187,12 +189,63 @@ def add_routes(router: Router, ctx: Context) -> None:
 
 
 
+def check_compute_type(ctx: Context, endpoint: dict[str, Any], props: dict[str, Any]) -> dict:
+    # A deployment is of its endpoint's kind (REST API spec 2024-04-01: OnlineDeployment's
+    # discriminator endpointComputeType, Managed or Kubernetes). A Kubernetes deployment runs
+    # one of its cluster's instance types, the cluster's default when it names none ("Create
+    # and manage instance types", learn.microsoft.com); containerResourceRequirements exists
+    # only on KubernetesOnlineDeployment. Returns the properties Azure fills in.
+    kind = props["endpointComputeType"]
+    compute_id = endpoint["properties"].get("compute")
+    if kind != ("Kubernetes" if compute_id else "Managed"):
+        raise bad_request(
+            f"endpointComputeType {kind} does not match endpoint '{endpoint['name']}', which is "
+            f"{'a Kubernetes' if compute_id else 'a managed'} online endpoint."
+        )
+    if not compute_id:
+        if props.get("containerResourceRequirements"):
+            raise bad_request("containerResourceRequirements applies to Kubernetes "
+                              "deployments only.")
+        return {}
+    field_of(props, "containerResourceRequirements", dict, required=False)
+    workspace_id = endpoint["id"].split("/onlineEndpoints/")[0]
+    cluster = computes.kubernetes_compute(ctx, workspace_id, compute_id)["properties"]
+    known = cluster["properties"]["instanceTypes"]
+    wanted = props.get("instanceType") or cluster["properties"]["defaultInstanceType"]
+    if wanted not in known:
+        raise bad_request(
+            f"Instance type '{wanted}' is not defined on compute '{cluster_name(compute_id)}' "
+            f"(it has: {', '.join(sorted(known))})."
+        )
+    # The SDK reads containerResourceRequirements back from every Kubernetes deployment (its
+    # KubernetesOnlineDeployment._from_rest_object fails without it); a deployment that sets
+    # none runs with its instance type's resources, so those are what it reports.
+    resources = known[wanted]["resources"]
+    settings = {
+        "containerResourceRequests": _settings(resources.get("requests")),
+        "containerResourceLimits": _settings(resources.get("limits")),
+    }
+    return {"instanceType": wanted,
+            "containerResourceRequirements": props.get("containerResourceRequirements")
+            or settings}
+
+
+def _settings(quantities: dict | None) -> dict:
+    quantities = quantities or {}
+    return {"cpu": quantities.get("cpu"), "memory": quantities.get("memory"),
+            "gpu": quantities.get("nvidia.com/gpu")}
+
+
+def cluster_name(compute_id: str) -> str:
+    return compute_id.rsplit("/", 1)[-1]
+
+
 def recover(ctx: Context) -> None:
     """After a restart: interrupted operations end Failed, healthy deployments re-provision."""
     for body in ctx.store.all():
         kind = body.get("type", "")
         state = (body.get("properties") or {}).get("provisioningState")
-        if not kind.endswith(("/onlineEndpoints", "/deployments")):
+        if "/onlineendpoints" not in kind.lower():  # batch resources: batch.py, jobs.py
             continue
         if state == "Deleting":
             ctx.store.delete(body["id"])

@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from . import deployments, scoring
+from . import computes, deployments, scoring
 from .context import (
     LOCATION,
     WS,
@@ -84,6 +84,25 @@ def check_traffic(
 
 
 
+def check_kind(previous: dict[str, Any] | None, compute: str | None, mirror: Any) -> None:
+    # Kubernetes online endpoints (`compute` set) differ from managed ones:
+    # - the kind and the compute are fixed when the endpoint is created: its deployments run on
+    #   that cluster (REST API spec 2024-04-01: `compute` is the endpoint's "ARM resource ID of
+    #   the compute"; the PATCH body, PartialMinimalTrackedResourceWithIdentity, has no
+    #   properties at all, and no documented way moves an endpoint between kinds);
+    # - "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
+    #   safe-rollout article, how-to-safely-rollout-online-endpoints, mirroring limitations).
+    if previous is not None:
+        old = previous["properties"].get("compute")
+        if (old or "").lower() != (compute or "").lower():
+            def kind(c: str | None) -> str:
+                return f"Kubernetes on compute '{c.rsplit('/', 1)[-1]}'" if c else "managed"
+
+            raise bad_request(f"Endpoint '{previous['name']}' is {kind(old)}; an endpoint's "
+                              f"kind and compute cannot change after creation ({kind(compute)} "
+                              "was asked).")
+    if compute and any((mirror or {}).values()):
+        raise bad_request("Mirror traffic is not supported for Kubernetes online endpoints.")
 
 
 def add_routes(router: Router, ctx: Context) -> None:
@@ -115,8 +134,12 @@ def add_routes(router: Router, ctx: Context) -> None:
         field_of(body, "location", str, required=False)
         tags = checked_tags(body)  # ARM's tag limits (see tags.py)
         rid = endpoint_id(ctx, request)
+        compute = field_of(props, "compute", str, required=False) or None
+        if compute:
+            compute = computes.kubernetes_compute(ctx, ctx.workspace(request)["id"], compute)["id"]
         with ctx.store.lock:
             previous = ctx.store.get(rid)
+            check_kind(previous, compute, mirror)
             deployments = ctx.store.children(rid, "deployments") if previous else []
             if previous and previous["properties"]["provisioningState"] in ("Creating",
                                                                              "Deleting"):
@@ -145,6 +168,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                     "traffic": live,
                     "mirrorTraffic": mirrored,
                     "publicNetworkAccess": props.get("publicNetworkAccess") or "Enabled",
+                    "compute": compute,
                     "provisioningState": "Updating" if previous else "Creating",
                 },
                 PRIVATE: previous[PRIVATE]

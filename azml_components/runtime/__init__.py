@@ -10,6 +10,7 @@ import inspect
 
 from azml_components.runtime import (
     azure_client,
+    batch,
     calls,
     deploy,
     deployment_options,
@@ -21,6 +22,7 @@ from azml_components.runtime import (
     report,
     rollout,
     rollout_state,
+    targets,
     traffic,
     validation,
 )
@@ -38,10 +40,12 @@ MODULES = (
     endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint
     register,  # register_model
     invoke,  # invoke_endpoint and smoke tests
+    targets,  # managed or Kubernetes: kind, compute, instance type, resources
     deployment_options,  # the options deploy_model and safe_rollout share
     rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deploy,  # deploy_model
     rollout,  # safe_rollout
+    batch,  # deploy_batch_model and score_batch
 )
 
 

@@ -18,6 +18,11 @@ from azml_components.runtime.deployment_options import (
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.rollout_state import azml_recover_rollout
+from azml_components.runtime.targets import (
+    azml_deployment_class,
+    azml_new_endpoint,
+    azml_resolve_target,
+)
 from azml_components.runtime.traffic import (
     azml_check_traffic,
     azml_plan_traffic,
@@ -82,7 +87,10 @@ def azml_check_deployment_inputs(
 def azml_read_deployment_state(
     client, endpoint_name: str, model_id: str, options: dict, timeout_seconds: int
 ) -> dict:
-    # Reads only: the model (and the code folder inside it), the endpoint and its deployments.
+    # Reads only: the model (and the code folder inside it), the endpoint and its deployments,
+    # the target (the Kubernetes compute and its instance types; the endpoint's kind kept).
+    state = azml_endpoint_state(client, endpoint_name)
+    target = azml_resolve_target(client, endpoint_name, options, state["endpoint"])
     if model_id.startswith("azureml:"):
         _, name, version = model_id.split(":")
     else:
@@ -93,7 +101,7 @@ def azml_read_deployment_state(
     if options["code_in_model"]:
         code_path = azml_code_from_model(client, model, options["code_in_model"], timeout_seconds)
         azml_check_code(code_path, options["scoring_script"])
-    return {"model": model, "code_path": code_path, **azml_endpoint_state(client, endpoint_name)}
+    return {"model": model, "code_path": code_path, "target": target, **state}
 
 
 def azml_plan_deployment(
@@ -136,16 +144,18 @@ def azml_plan_deployment(
         "new_deployment": deployment_name.lower() not in {n.lower() for n in names},
         "traffic": traffic,
         "mirror": mirror,
+        "target": state["target"],
     }
 
 
 def azml_deployment_entity(
     endpoint_name: str, deployment_name: str, model_id: str, options: dict, plan: dict
 ):
-    # The ManagedOnlineDeployment to create or update, from the options and the plan.
-    from azure.ai.ml.entities import CodeConfiguration, Environment, ManagedOnlineDeployment
+    # The Managed- or KubernetesOnlineDeployment to create or update, from the options and the
+    # plan.
+    from azure.ai.ml.entities import CodeConfiguration, Environment
 
-    kwargs = {}
+    deployment_class, kwargs = azml_deployment_class(plan["target"]["kind"], options)
     if plan["code_path"]:
         kwargs["code_configuration"] = CodeConfiguration(
             code=plan["code_path"], scoring_script=options["scoring_script"]
@@ -157,11 +167,11 @@ def azml_deployment_entity(
         kwargs["environment"] = Environment(
             image=environment.get("image"), conda_file=environment.get("conda_file")
         )
-    return ManagedOnlineDeployment(
+    return deployment_class(
         name=deployment_name,
         endpoint_name=endpoint_name,
         model=model_id,
-        instance_type=options["instance_type"],
+        instance_type=plan["target"]["instance_type"],
         instance_count=options["instance_count"],
         environment_variables=options["environment_variables"] or None,
         **kwargs,
@@ -243,13 +253,10 @@ def azml_apply_deployment(
 ) -> None:
     # The endpoint (when new), then the deployment. A failed deployment is deleted when this
     # call created it, as is an endpoint this call created; traffic is not touched yet.
-    from azure.ai.ml.entities import ManagedOnlineEndpoint
-
     if plan["create_endpoint"]:
-        endpoint = ManagedOnlineEndpoint(
-            name=endpoint_name,
-            auth_mode=options["auth_mode"],
-            tags={"created_by": "azml-components"},
+        endpoint = azml_new_endpoint(
+            endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
+            plan["target"]["compute"],
         )
         azml_wait(
             f"creating endpoint {endpoint_name!r}",
@@ -377,6 +384,9 @@ def azml_deploy_model(
         "model_type": state["model"].type,
         "created_endpoint": plan["create_endpoint"],
         "unchanged": unchanged,
+        "endpoint_kind": plan["target"]["kind"],
+        "compute": plan["target"]["compute"],
+        "instance_type": created.instance_type or "",
         "studio_url": azml_studio_url(
             subscription, resource_group, workspace_name, "endpoint", endpoint.name
         ),

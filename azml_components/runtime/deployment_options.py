@@ -1,8 +1,10 @@
 # The options of the deployment that deploy_model and safe_rollout create (code, scoring script,
-# environment, instance type and count, auth mode, environment variables): one plain dict, built
+# environment, target compute, instance type and count, resources, auth mode, environment
+# variables): one plain dict, built
 # and checked by azml_deployment_options before any call to Azure.
 from typing import Optional
 
+from azml_components.runtime.targets import azml_check_target
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_range,
@@ -17,8 +19,11 @@ def azml_deployment_options(
     conda_file: str = "",
     image: str = "",
     environment: str = "",
-    instance_type: str = "Standard_DS3_v2",
+    compute: str = "",
+    instance_type: str = "",
     instance_count: int = 1,
+    resource_requests: Optional[dict] = None,
+    resource_limits: Optional[dict] = None,
     auth_mode: str = "key",
     environment_variables: Optional[dict] = None,
 ) -> dict:
@@ -31,8 +36,9 @@ def azml_deployment_options(
 
     azml_check_range("instance_count", instance_count, 1)
     azml_check_choice("auth_mode", auth_mode, ["key", "aml_token"])
-    if not instance_type or not isinstance(instance_type, str):
-        raise ValueError("instance_type: required, e.g. Standard_DS3_v2")
+    # compute empty: managed (instance_type a VM size, default Standard_DS3_v2); else the
+    # Kubernetes compute's instance type (default: the cluster's) and optional resources.
+    target = azml_check_target(compute, instance_type, resource_requests, resource_limits)
     variables = azml_string_map("environment_variables", environment_variables)
     if code_in_model:
         if code_path:
@@ -52,8 +58,11 @@ def azml_deployment_options(
         "conda_file": conda_file,
         "image": image,
         "environment": environment,
-        "instance_type": instance_type,
+        "compute": target["compute"],
+        "instance_type": target["instance_type"],
         "instance_count": instance_count,
+        "resource_requests": target["resource_requests"],
+        "resource_limits": target["resource_limits"],
         "auth_mode": auth_mode,
         "environment_variables": variables,
     }

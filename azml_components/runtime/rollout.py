@@ -18,6 +18,7 @@ from azml_components.runtime.rollout_state import (
     azml_tags_with_rollout,
     azml_without_rollout_tags,
 )
+from azml_components.runtime.targets import azml_new_endpoint, azml_resolve_target
 from azml_components.runtime.traffic import (
     azml_plan_traffic,
     azml_set_traffic,
@@ -107,18 +108,17 @@ def azml_smoke_test(workspace: dict, endpoint_name: str, target: str, label: str
 
 
 def azml_begin_rollout(
-    client, state: dict, endpoint_name: str, record: dict, auth_mode: str, timeout_seconds: int
+    client, state: dict, endpoint_name: str, record: dict, options: dict, timeout_seconds: int
 ) -> None:
     # The record goes on the endpoint before anything else changes: in the PUT that creates a
-    # new endpoint, or in a PUT that leaves an existing one's traffic as it is.
-    from azure.ai.ml.entities import ManagedOnlineEndpoint
-
+    # new endpoint (managed, or Kubernetes on options' compute), or in a PUT that leaves an
+    # existing one's traffic as it is.
     endpoint = state["endpoint"]
     if endpoint is None:
-        endpoint = ManagedOnlineEndpoint(
-            name=endpoint_name,
-            auth_mode=auth_mode,
-            tags=azml_tags_with_rollout({"created_by": "azml-components"}, record),
+        endpoint = azml_new_endpoint(
+            endpoint_name, options["auth_mode"],
+            azml_tags_with_rollout({"created_by": "azml-components"}, record),
+            options["compute"],
         )
         what = f"creating endpoint {endpoint_name!r} with the rollout record"
     else:
@@ -171,7 +171,7 @@ def azml_apply_rollout(
     )
     try:
         azml_begin_rollout(
-            client, state, endpoint_name, record, options["auth_mode"], timeout_seconds
+            client, state, endpoint_name, record, options, timeout_seconds
         )
         log.append(f"recorded the rollout of {deployment_name} on {endpoint_name}")
         check()
@@ -269,6 +269,11 @@ def azml_safe_rollout(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
     )
     azml_check_range("mirror_percent", mirror_percent, 0, 50)
+    if mirror_percent and options["compute"]:
+        # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
+        # safe-rollout article, how-to-safely-rollout-online-endpoints).
+        raise ValueError("mirror_percent: Kubernetes online endpoints (compute) take no mirror "
+                         "traffic; use 0")
     smoke = {
         "payload": payload,
         "expected_status": expected_status,
@@ -293,6 +298,8 @@ def azml_safe_rollout(
             f"{recovered['owner']}): " + "; ".join(recovered["actions"])
         )
     state = azml_endpoint_state(client, endpoint_name)
+    # The compute, its instance types and the endpoint's kind, read before the first write.
+    azml_resolve_target(client, endpoint_name, options, state["endpoint"])
     if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
         raise ValueError(
             f"deployment_name: {deployment_name!r} already exists on "

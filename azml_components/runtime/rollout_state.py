@@ -208,6 +208,88 @@ def azml_restore_plan(record: dict, deployments: list) -> tuple:
     return live, mirror
 
 
+def azml_rollout_may_be_undone(record: dict, owner: str, force: bool) -> bool:
+    # This run's own rollout, an expired one (its owner stopped renewing it), or force.
+    from datetime import datetime, timezone
+
+    expires = datetime.fromisoformat(record["expires"].replace("Z", "+00:00"))
+    mine = bool(owner) and owner == record["owner"]
+    return mine or force or datetime.now(timezone.utc) >= expires
+
+
+def azml_live_rollout_message(endpoint_name: str, record: dict) -> str:
+    return (
+        f"endpoint {endpoint_name!r} has an unfinished rollout of {record['deployment']!r} "
+        f"owned by run {record['owner']!r} (last written {record['updated']}); that run "
+        f"counts as alive until {record['expires']}. Wait for it, or once that run has "
+        "stopped, undo its rollout with recover_rollout (force=True)"
+    )
+
+
+def azml_checked_restore_plan(endpoint_name: str, record: dict, deployments: list) -> tuple:
+    # azml_restore_plan, refused before any write when the endpoint changed since (e.g. by hand)
+    # so that the recorded traffic no longer fits it.
+    live, mirror = azml_restore_plan(record, deployments)
+    try:
+        azml_check_traffic(live, mirror, deployments)
+    except ValueError as error:
+        raise RuntimeError(
+            f"endpoint {endpoint_name!r}: the traffic recorded before the unfinished rollout "
+            f"cannot be restored now ({error}); set the traffic by hand, delete deployment "
+            f"{record['deployment']!r} and remove the {azml_rollout_tag_prefix()}* tags"
+        ) from error
+    return live, mirror
+
+
+def azml_undo_recorded_rollout(
+    client, endpoint_name: str, endpoint, record: dict, deployments: list, plan: tuple,
+    timeout_seconds: int,
+) -> list:
+    # The writes of an undo, each after the one it depends on: traffic back, the half-made
+    # deployment deleted, then the endpoint if the rollout created it and nothing else is on
+    # it, else the record removed (last, so a crash in here leaves something the next call
+    # finishes). Returns what it did.
+    live, mirror = plan
+    actions = []
+    current, current_mirror = azml_traffic_of(endpoint)
+    if not azml_same_live_traffic(current, live) or (
+        {k.lower(): v for k, v in current_mirror.items() if v}
+        != {k.lower(): v for k, v in mirror.items()}
+    ):
+        azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)
+        actions.append(
+            f"restored live traffic {({k: v for k, v in live.items() if v})} and mirror "
+            f"traffic {mirror}"
+        )
+    new = {d.lower(): d for d in deployments}.get(record["deployment"].lower())
+    if new is not None:
+        azml_wait(
+            f"deleting deployment {new!r} of the unfinished rollout",
+            lambda: client.online_deployments.begin_delete(new, endpoint_name).result(),
+            timeout_seconds,
+        )
+        actions.append(f"deleted deployment {new}")
+    if record["created_endpoint"] and not [d for d in deployments if d != new]:
+        azml_wait(
+            f"deleting endpoint {endpoint_name!r}, which the rollout created",
+            lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
+            timeout_seconds,
+        )
+        actions.append(f"deleted endpoint {endpoint_name}, which the rollout created")
+        return actions
+    endpoint = azml_call(
+        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
+    )
+    endpoint.tags = azml_without_rollout_tags(endpoint.tags)
+    azml_wait(
+        f"removing the rollout record from endpoint {endpoint_name!r}",
+        lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
+        timeout_seconds,
+    )
+    actions.append("removed the rollout record")
+    return actions
+
+
 def azml_recover_rollout(
     client,
     endpoint_name: str,
@@ -216,14 +298,9 @@ def azml_recover_rollout(
     force: bool = False,
     refuse_live: bool = True,
 ) -> dict:
-    # Undo an unfinished rollout on the endpoint: restore the recorded live and mirror traffic,
-    # delete the half-made deployment, delete the endpoint if the rollout created it and
-    # nothing else is on it, then remove the record. Each write comes after the one it depends
-    # on, and the record goes last, so a crash in here leaves something the next call finishes.
-    # A rollout owned by another run that has not expired is live: it is refused (or, with
-    # refuse_live=False, left alone) before any write. Calling it again finds nothing to do.
-    from datetime import datetime, timezone
-
+    # Undo an unfinished rollout on the endpoint (azml_undo_recorded_rollout). A rollout owned
+    # by another run that has not expired is live: it is refused (or, with refuse_live=False,
+    # left alone) before any write. Calling it again finds nothing to do.
     result = {"endpoint_name": endpoint_name, "found": False, "undone": False, "owner": "",
               "deployment_name": "", "actions": [], "traffic": {}, "mirror_traffic": {}}
     endpoint = azml_get_or_none(
@@ -233,15 +310,8 @@ def azml_recover_rollout(
     if record is None:
         return result
     result.update(found=True, owner=record["owner"], deployment_name=record["deployment"])
-    expires = datetime.fromisoformat(record["expires"].replace("Z", "+00:00"))
-    mine = bool(owner) and owner == record["owner"]
-    if not (mine or force or datetime.now(timezone.utc) >= expires):
-        message = (
-            f"endpoint {endpoint_name!r} has an unfinished rollout of {record['deployment']!r} "
-            f"owned by run {record['owner']!r} (last written {record['updated']}); that run "
-            f"counts as alive until {record['expires']}. Wait for it, or once that run has "
-            "stopped, undo its rollout with recover_rollout (force=True)"
-        )
+    if not azml_rollout_may_be_undone(record, owner, force):
+        message = azml_live_rollout_message(endpoint_name, record)
         if refuse_live:
             raise RuntimeError(message)
         result["actions"].append(f"left alone: {message}")
@@ -256,52 +326,11 @@ def azml_recover_rollout(
         f"listing deployments of {endpoint_name!r}",
         lambda: [d.name for d in client.online_deployments.list(endpoint_name)],
     )
-    live, mirror = azml_restore_plan(record, deployments)
-    try:
-        azml_check_traffic(live, mirror, deployments)
-    except ValueError as error:  # the endpoint changed since (e.g. by hand)
-        raise RuntimeError(
-            f"endpoint {endpoint_name!r}: the traffic recorded before the unfinished rollout "
-            f"cannot be restored now ({error}); set the traffic by hand, delete deployment "
-            f"{record['deployment']!r} and remove the {azml_rollout_tag_prefix()}* tags"
-        ) from error
+    live, mirror = azml_checked_restore_plan(endpoint_name, record, deployments)
     result.update(traffic={k: v for k, v in live.items() if v}, mirror_traffic=mirror)
-    current, current_mirror = azml_traffic_of(endpoint)
-    if not azml_same_live_traffic(current, live) or (
-        {k.lower(): v for k, v in current_mirror.items() if v}
-        != {k.lower(): v for k, v in mirror.items()}
-    ):
-        azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)
-        result["actions"].append(
-            f"restored live traffic {result['traffic']} and mirror traffic {mirror}"
-        )
-    new = {d.lower(): d for d in deployments}.get(record["deployment"].lower())
-    if new is not None:
-        azml_wait(
-            f"deleting deployment {new!r} of the unfinished rollout",
-            lambda: client.online_deployments.begin_delete(new, endpoint_name).result(),
-            timeout_seconds,
-        )
-        result["actions"].append(f"deleted deployment {new}")
-    others = [d for d in deployments if d != new]
-    if record["created_endpoint"] and not others:
-        azml_wait(
-            f"deleting endpoint {endpoint_name!r}, which the rollout created",
-            lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
-            timeout_seconds,
-        )
-        result["actions"].append(f"deleted endpoint {endpoint_name}, which the rollout created")
-    else:
-        endpoint = azml_call(
-            f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
-        )
-        endpoint.tags = azml_without_rollout_tags(endpoint.tags)
-        azml_wait(
-            f"removing the rollout record from endpoint {endpoint_name!r}",
-            lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
-            timeout_seconds,
-        )
-        result["actions"].append("removed the rollout record")
+    result["actions"] = azml_undo_recorded_rollout(
+        client, endpoint_name, endpoint, record, deployments, (live, mirror), timeout_seconds
+    )
     result["undone"] = True
     for line in result["actions"]:
         print(line)

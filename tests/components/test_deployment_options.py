@@ -38,7 +38,7 @@ def test_component_defaults_are_the_runtime_defaults():
         assert spec.optional, name
         if name == "code_path":
             assert spec.type.startswith("system.Artifact") and spec.default is None
-        elif name == "environment_variables":
+        elif name in ("environment_variables", "resource_requests", "resource_limits"):
             assert spec.type == "Dict" and spec.default == {} and parameter.default is None
         else:
             assert spec.type == KFP_TYPES[parameter.annotation], name

@@ -79,7 +79,20 @@ OPTION_ERRORS = [
 ]
 DEPLOY = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": "azureml:m:1",
           "endpoint": "@Artifact", "report": "@Markdown"}
+BATCH = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": "azureml:m:1",
+         "compute": "cpu-cluster", "endpoint": "@Artifact", "report": "@Markdown"}
+SCORE = {**WS, "endpoint_name": "ep-1", "predictions": "@Dataset", "report": "@Markdown"}
 BAD_INPUT = {
+    "deploy_batch_model": [
+        ({**BATCH, "mini_batch_size": 0}, "mini_batch_size: 0 must be at least 1"),
+        ({**BATCH, "error_threshold": -2}, "error_threshold: -2 must be at least -1"),
+        ({**BATCH, "output_action": "append"}, "output_action: 'append' is not one of"),
+        ({**BATCH, "endpoint_name": "ab"}, "endpoint_name: 'ab' is not a valid name")],
+    "score_batch": [
+        (SCORE, "dataset / input_uri: give exactly one"),
+        ({**SCORE, "input_uri": "s3://b/x"}, "input_uri: 's3://b/x' must be"),
+        ({**SCORE, "endpoint_name": "", "input_uri": "azureml://x"},
+         "endpoint / endpoint_name: give exactly one")],
     "delete_deployment": [({**WS, "endpoint_name": "ab", "deployment_name": "blue"},
                            "endpoint_name: 'ab' is not a valid name")],
     "delete_endpoint": [({**WS, "endpoint_name": "ab"}, "endpoint_name: 'ab' is not a valid")],

@@ -1,7 +1,9 @@
 """Rollout lifecycle through kfp.local against the stand-in: safe_rollout, set_traffic, clean-up.
 
 Each test owns one endpoint with a working blue deployment (a joblib model served by a scoring
-script) and rolls a green out over it with the example blue_green_rollout pipeline.
+script) and rolls a green out over it with the example blue_green_rollout pipeline. Tests marked
+KINDS run on both endpoint kinds: managed, and Kubernetes on the workspace's attached compute
+(the scoring environment is shared, so a Kubernetes deployment costs what a managed one does).
 """
 
 import json
@@ -45,6 +47,8 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.timeout(900)
 COMPILED = Path(__file__).resolve().parents[2] / "compiled/pipelines/blue_green_rollout.yaml"
+# compute "" is a managed online endpoint; "aks-cluster" the stand-in's attached Kubernetes compute.
+KINDS = pytest.mark.parametrize("compute", ["", "aks-cluster"], ids=["managed", "kubernetes"])
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +64,14 @@ def blue_model(standin, tmp_path_factory):
     return {"asset_id": registered["asset_id"], "code": str(code_dir), "model": model}
 
 
-def _endpoint_with_blue(prefix: str, blue_model) -> str:
-    # A new endpoint of this test's own, serving blue; returns its name.
+def _endpoint_with_blue(prefix: str, blue_model, compute: str = "") -> str:
+    # A new endpoint of this test's own (managed, or Kubernetes on `compute`), serving blue;
+    # returns its name.
     name = unique(prefix)
     azml_deploy_model(**workspace(), endpoint_name=name, deployment_name="blue",
                       model_id=blue_model["asset_id"], timeout_seconds=300,
                       options={"code_path": blue_model["code"], "scoring_script": "score.py",
-                               "conda_file": "conda.yaml"})
+                               "conda_file": "conda.yaml", "compute": compute})
     return name
 
 
@@ -95,12 +100,13 @@ def _deployments(client, endpoint: str) -> set:
     return {d.name for d in client.online_deployments.list(endpoint)}
 
 
+@KINDS
 def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
-        standin, client, blue_model, tmp_path):
-    endpoint = _endpoint_with_blue("rollout-good", blue_model)
+        standin, client, blue_model, tmp_path, compute):
+    endpoint = _endpoint_with_blue("rollout-good", blue_model, compute)
     standin.clear_requests()
     checked = _run_rollout(tmp_path, endpoint, compiled=True, traffic_steps=[10, 50, 100],
-                           remove_old=True)
+                           remove_old=True, compute=compute)
     # The exit task ran last, after the rollout.
     assert checked == ["train-diabetes-model", "register-model", "safe-rollout-2",
                        "recover-rollout"]
@@ -121,15 +127,34 @@ def test_good_green_takes_all_traffic_in_steps_and_blue_is_removed(
     report = next(tmp_path.rglob("report")).read_text()
     assert "| blue |" in report and "| green |" in report and "100%" in report
     assert "traffic {'blue': 90, 'green': 10}" in report
+    _assert_kind(client, endpoint, "green", compute, report)
+
+
+def _assert_kind(client, endpoint: str, deployment: str, compute: str, report: str) -> None:
+    # The endpoint is of the asked kind, its deployment on the cluster's default instance type
+    # (Kubernetes) or the default VM size (managed), and the report says which.
+    from azure.ai.ml.entities import KubernetesOnlineDeployment, KubernetesOnlineEndpoint
+
+    live = client.online_endpoints.get(endpoint)
+    served = client.online_deployments.get(deployment, endpoint)
+    assert isinstance(live, KubernetesOnlineEndpoint) == bool(compute)
+    assert isinstance(served, KubernetesOnlineDeployment) == bool(compute)
+    if compute:
+        assert live.compute.endswith(f"/computes/{compute}")
+        assert served.instance_type == "defaultinstancetype"
+        assert f"- **kind**: Kubernetes online endpoint on compute {compute}\n" in report
+    else:
+        assert served.instance_type == "Standard_DS3_v2"
+        assert "- **kind**: managed online endpoint\n" in report
 
 
 def test_failing_green_is_rolled_back_and_blue_keeps_all_traffic(
-        standin, client, blue_model, tmp_path):
-    endpoint = _endpoint_with_blue("rollout-bad", blue_model)
+        standin, client, blue_model, tmp_path, compute=""):
+    endpoint = _endpoint_with_blue("rollout-bad", blue_model, compute)
     standin.scoring_fault(endpoint=endpoint, deployment="green", status=500, count=1000)
     # The rollout task is the one that failed (training and registering went through).
     with pytest.raises(RuntimeError, match=r"FAILURE.*Inner task failed: .*'safe-rollout-2'"):
-        _run_rollout(tmp_path, endpoint)
+        _run_rollout(tmp_path, endpoint, compute=compute)
     assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
     assert _deployments(client, endpoint) == {"blue"}
     _blue_answers(endpoint, blue_model)
@@ -305,8 +330,9 @@ def test_sigkill_while_deploying_to_a_new_endpoint_then_the_exit_task_removes_it
     assert name not in {e.name for e in client.online_endpoints.list()}
 
 
+@KINDS
 def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
-        standin, client, blue_model, tmp_path):
+        standin, client, blue_model, tmp_path, compute):
     ws = workspace()
     endpoint = unique("rollout-cleanup")
 
@@ -322,7 +348,7 @@ def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
             deployed = deploy_model(model_id=model_id, endpoint_name=endpoint,
                                     deployment_name="blue", traffic_percent=0, code=dsl.importer(
                                         artifact_uri=code_dir, artifact_class=dsl.Artifact
-                                    ).output, conda_file="conda.yaml", **ws)
+                                    ).output, conda_file="conda.yaml", compute=compute, **ws)
             moved = set_traffic(endpoint_name=endpoint, traffic={"blue": 100}, **ws)
             moved.after(deployed)
             # Asks for 2 predictions where the payload has 1 row: fails on purpose.

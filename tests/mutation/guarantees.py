@@ -16,6 +16,7 @@ RT = "azml_components/runtime/"
 DEPLOY_TESTS = "tests/runtime/test_deploy.py::"
 ROLLOUT_TESTS = "tests/runtime/test_rollout.py::"
 ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
+COMPONENT_ROLLOUT_TESTS = "tests/components/test_rollout.py::"
 
 GUARANTEES: list[dict] = [
     {
@@ -92,37 +93,47 @@ GUARANTEES: list[dict] = [
     {
         "name": "rollback-restores-the-mirror-exactly",
         "promise": "On any failure it restores the previous live and mirror traffic exactly",
-        "file": RT + "rollout.py",
-        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                state["mirror"], timeout_seconds,''',
-        "new": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                None, timeout_seconds,''',
+        "file": RT + "rollout_state.py",
+        "old": "    mirror = {names[n.lower()]: p for n, p in record[\"mirror\"].items()\n",
+        "new": "    mirror = {names[n.lower()]: p for n, p in {}.items()\n",
         "tests": [ROLLOUT_TESTS
                   + "test_a_failure_while_mirroring_restores_live_and_mirror_exactly"],
     },
     {
         "name": "rollback-restores-live-traffic",
         "promise": "On any failure it restores the previous live and mirror traffic exactly",
-        "file": RT + "rollout.py",
-        "old": '''client, client.online_endpoints.get(endpoint_name), state["traffic"],
-                state["mirror"], timeout_seconds,''',
-        "new": '''client, client.online_endpoints.get(endpoint_name), {},
-                state["mirror"], timeout_seconds,''',
+        "file": RT + "rollout_state.py",
+        "old": "        azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)\n",
+        "new": "        pass\n",
         "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
     },
     {
         "name": "rollback-deletes-the-new-deployment",
         "promise": "and deletes the new deployment",
-        "file": RT + "rollout.py",
-        "old": """            lambda: client.online_deployments.begin_delete(
-                deployment_name, endpoint_name
-            ).result(),
-        ),
-    ]""",
-        "new": """            lambda: None,
-        ),
-    ]""",
+        "file": RT + "rollout_state.py",
+        "old": "    if new is not None:\n",
+        "new": "    if False:\n",
         "tests": [ROLLOUT_TESTS + "test_the_endpoint_is_smoke_tested_after_each_step"],
+    },
+    {
+        "name": "exit-task-undoes-its-own-runs-rollout",
+        "promise": "a recover_rollout exit task restores that traffic and deletes the half-made "
+                   "deployment",
+        "file": RT + "rollout_state.py",
+        "old": '    mine = bool(owner) and owner == record["owner"]\n',
+        "new": "    mine = False\n",
+        "tests": [COMPONENT_ROLLOUT_TESTS
+                  + "test_sigkill_mid_shift_then_the_exit_task_restores_exactly"],
+    },
+    {
+        "name": "another-runs-live-rollout-is-refused",
+        "promise": "An unfinished rollout of another run that has not expired is refused, "
+                   "naming that run",
+        "file": RT + "rollout_state.py",
+        "old": "    if not azml_rollout_may_be_undone(record, owner, force):\n",
+        "new": "    if False:\n",
+        "tests": [COMPONENT_ROLLOUT_TESTS
+                  + "test_sigkill_mid_shift_then_the_exit_task_restores_exactly"],
     },
     {
         "name": "second-sigterm-ignored-during-rollback",
@@ -294,6 +305,69 @@ GUARANTEES: list[dict] = [
         "old": "    return bool(stored) and stored == get_content_hash(\n",
         "new": "    return True or get_content_hash(\n",
         "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
+    {
+        "name": "an-endpoint-keeps-its-kind",
+        "promise": "An endpoint keeps its kind and compute for life: deploying to an existing "
+                   "endpoint with another compute fails before any write",
+        "file": RT + "targets.py",
+        "old": "        if existing.lower() != compute.lower():\n",
+        "new": "        if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_an_endpoint_keeps_its_kind"],
+    },
+    {
+        "name": "inputs-of-the-other-kind-fail-before-any-write",
+        "promise": "Inputs of the other kind (... resource limits without it ...) fail the task "
+                   "before any write",
+        "file": RT + "targets.py",
+        "old": "        if requests or limits:\n",
+        "new": "        if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
+    },
+    {
+        "name": "a-missing-instance-type-fails-before-any-write",
+        "promise": "as do a compute that is not attached or an instance type the cluster does "
+                   "not have",
+        "file": RT + "targets.py",
+        "old": "    if instance_type not in types:\n",
+        "new": "    if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_the_cluster_is_read_before_any_write"],
+    },
+    {
+        "name": "kubernetes-deployments-take-the-clusters-default-instance-type",
+        "promise": "instance_type is one of the cluster's instance types (empty: the cluster's "
+                   "default)",
+        "file": RT + "targets.py",
+        "old": "    instance_type = target[\"instance_type\"] or "
+               "settings.get(\"defaultInstanceType\")",
+        "new": "    instance_type = target[\"instance_type\"] or \"cpu-large\"",
+        "tests": ["tests/runtime/test_targets.py::"
+                  "test_no_instance_type_means_the_clusters_default"],
+    },
+    {
+        "name": "score-batch-sigterm-cancels-the-job",
+        "promise": "cancelling the run (SIGTERM) or timeout_seconds cancels the Azure job",
+        "file": RT + "batch.py",
+        "old": "            lambda: client.jobs.begin_cancel(job_name).result(),\n",
+        "new": "            lambda: None,\n",
+        "tests": ["tests/runtime/test_batch.py::test_sigterm_while_waiting_cancels_the_job"],
+    },
+    {
+        "name": "batch-error-threshold-checked-before-any-write",
+        "promise": "error_threshold below -1 ... fail before anything is written",
+        "file": RT + "batch.py",
+        "old": '    azml_check_range("error_threshold", error_threshold, -1)\n',
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::test_bad_deployment_inputs_fail_before_any_write"],
+    },
+    {
+        "name": "failing-batch-job-fails-score-batch",
+        "promise": "A job that fails ... fails score_batch with the job's error",
+        "file": RT + "batch.py",
+        "old": '    if status != "Completed":\n        raise RuntimeError(',
+        "new": '    if False:\n        raise RuntimeError(',
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_a_failing_scoring_script_fails_with_the_jobs_error"],
     },
 ]
 

@@ -49,17 +49,21 @@ def _expected_predictions(rows: int = 5) -> tuple:
     return x_test.head(rows), model.predict(x_test.head(rows))
 
 
-@pytest.mark.parametrize(("model_format", "source"), [("mlflow", "python"),
-                                                     ("custom", "compiled")])
+@pytest.mark.parametrize(("model_format", "source", "compute"), [
+    ("mlflow", "python", ""),
+    ("custom", "compiled", ""),
+    # On the workspace's attached Kubernetes compute (a Kubernetes online endpoint).
+    ("custom", "compiled", "aks-cluster"),
+])
 def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model_format, source,
-                                                        capfd):
+                                                        compute, capfd):
     ws = workspace()
     endpoint = unique(f"pipeline-{model_format}")
     task_log = tmp_path / "logs" / "tasks.log"
     answer, rules = _run(
         tmp_path, source, task_log, resource_group=ws["resource_group"],
         workspace_name=ws["workspace_name"], model_format=model_format, endpoint_name=endpoint,
-        model_name=f"diabetes-{model_format}",
+        model_name=f"diabetes-{model_format}", compute=compute,
     )
     # Every task ran under the KFP launcher's artifact rules, with nothing to report.
     assert rules.checked == ["train-diabetes-model", "register-model", *TASKS[model_format]]
@@ -78,6 +82,14 @@ def test_example_pipeline_deploys_a_model_that_predicts(standin, tmp_path, model
 
     client = MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
                       ws["workspace_name"])
+    # The endpoint is of the asked kind, and the deploy task's report says so.
+    served = client.online_endpoints.get(endpoint)
+    assert (getattr(served, "compute", None) or "").endswith(compute)
+    assert bool(getattr(served, "compute", None)) == bool(compute)
+    report = next(tmp_path.glob("train-register-deploy-*/deploy-model*/report")).read_text()
+    kind = f"Kubernetes online endpoint on compute {compute}" if compute else (
+        "managed online endpoint")
+    assert f"- **kind**: {kind}\n" in report
     models = list(client.models.list(name=f"diabetes-{model_format}"))
     assert models and models[0].tags.get("kfp_source_uri", "").endswith("/model")
     assert models[0].tags.get("kfp_run_id")

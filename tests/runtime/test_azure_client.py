@@ -96,7 +96,10 @@ def test_the_default_chain_keeps_managed_identity_without_the_flag():
     assert "ManagedIdentityCredential" in kinds
 
 
-def test_service_principal_without_an_authority_uses_azures():
+def test_service_principal_without_an_authority_uses_azures(monkeypatch):
+    # The session's local Azure ML sets AZURE_AUTHORITY_HOST when it has started before this
+    # test (random order): without it, Azure's public cloud.
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
     credential = azml_credential({"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c",
                                   "AZ_CLIENT_SECRET": "s"})
     assert credential._authority == "https://login.microsoftonline.com"

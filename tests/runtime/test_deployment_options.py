@@ -40,7 +40,11 @@ def test_deployment_options_are_one_checked_dict(tmp_path):
 @pytest.mark.parametrize(("options", "message"), [
     ({"instance_count": 0}, "^instance_count: 0 must be at least 1"),
     ({"auth_mode": "aad"}, "^auth_mode: 'aad' is not one of key, aml_token"),
-    ({"instance_type": ""}, "^instance_type: required"),
+    ({"instance_type": "defaultinstancetype"}, "^instance_type: 'defaultinstancetype' is not "
+                                               "an Azure VM size"),
+    ({"compute": "aks", "instance_type": "Standard_DS3_v2"},
+     "^instance_type: 'Standard_DS3_v2' is not a Kubernetes instance type name"),
+    ({"resource_limits": {"cpu": "1"}}, "^resource_limits: applies to Kubernetes deployments"),
     ({"environment_variables": {"": "x"}}, "^environment_variables: keys must be non-empty"),
     ({"code_in_model": "../up"}, "^code_in_model: '../up' must be a relative folder"),
     ({"code_in_model": "code", "scoring_script": ""}, "^scoring_script: required with code_in"),
@@ -56,8 +60,9 @@ def test_deployment_option_rules(options, message):
 def test_defaults_are_azures_usual_single_instance():
     assert azml_deployment_options() == {
         "code_path": "", "code_in_model": "", "scoring_script": "", "conda_file": "",
-        "image": "", "environment": "", "instance_type": "Standard_DS3_v2",
-        "instance_count": 1, "auth_mode": "key", "environment_variables": {}}
+        "image": "", "environment": "", "compute": "", "instance_type": "Standard_DS3_v2",
+        "instance_count": 1, "resource_requests": {}, "resource_limits": {}, "auth_mode": "key",
+        "environment_variables": {}}
 
 
 def test_the_environment_is_checked_with_the_options(tmp_path):
@@ -126,6 +131,15 @@ def test_whole_code_messages(tmp_path):
     with pytest.raises(ValueError) as raised:
         azml_check_code(str(tmp_path), "")
     assert str(raised.value) == "scoring_script: required with a code folder"
-    with pytest.raises(ValueError) as raised:
-        azml_deployment_options(instance_type="")
-    assert str(raised.value) == "instance_type: required, e.g. Standard_DS3_v2"
+    # An empty instance type is the kind's default (managed: Standard_DS3_v2).
+    assert azml_deployment_options(instance_type="")["instance_type"] == "Standard_DS3_v2"
+
+
+def test_kubernetes_resources_pass_through_the_options():
+    # Requests and limits both reach the options (a mutant that drops requests must fail here).
+    options = azml_deployment_options(compute="aks-cluster", instance_type="cpu-large",
+                                      resource_requests={"cpu": "500m", "memory": "1Gi"},
+                                      resource_limits={"cpu": "2"})
+    assert (options["compute"], options["instance_type"]) == ("aks-cluster", "cpu-large")
+    assert options["resource_requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert options["resource_limits"] == {"cpu": "2"}

@@ -1,0 +1,248 @@
+"""The batch components: deploy_batch_model and score_batch."""
+
+from typing import NamedTuple, Optional
+
+from kfp import dsl
+
+from azml_components._component import azure_component
+from azml_components.runtime.batch import (
+    azml_batch_options,
+    azml_deploy_batch_model,
+    azml_score_batch,
+)
+from azml_components.runtime.inputs import azml_model_id_input
+from azml_components.runtime.report import azml_markdown_report
+
+
+@azure_component
+def deploy_batch_model(
+    endpoint_name: str,
+    deployment_name: str,
+    resource_group: str,
+    workspace_name: str,
+    compute: str,
+    endpoint: dsl.Output[dsl.Artifact],
+    report: dsl.Output[dsl.Markdown],
+    registered_model: Optional[dsl.Input[dsl.Model]] = None,
+    model_id: str = "",
+    code: Optional[dsl.Input[dsl.Artifact]] = None,
+    scoring_script: str = "score.py",
+    conda_file: str = "",
+    image: str = "",
+    environment: str = "",
+    mini_batch_size: int = 10,
+    instance_count: int = 1,
+    max_concurrency_per_instance: int = 1,
+    output_action: str = "append_row",
+    output_file_name: str = "predictions.csv",
+    max_retries: int = 3,
+    retry_timeout_seconds: int = 30,
+    error_threshold: int = -1,
+    logging_level: str = "info",
+    environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    set_default: bool = True,
+    subscription_id: str = "",
+    timeout_seconds: int = 3600,
+) -> NamedTuple("Outputs", [("invocation_uri", str)]):
+    """Deploy a registered model to an Azure ML batch endpoint for batch scoring.
+
+    Creates the batch endpoint if it does not exist, creates or updates the model deployment
+    on the compute cluster ``compute`` and waits for it, then (``set_default``) makes it the
+    endpoint's default deployment, the one an invocation without a deployment name runs.
+    MLflow models deploy without code or environment (no-code); custom models need a code
+    folder with a scoring script (``init()`` and ``run(mini_batch)``, where a mini-batch is a
+    list of file paths) and an environment. A failed new deployment is deleted, as is an
+    endpoint this task created. Inputs are checked before any call to Azure.
+
+    Args:
+        endpoint_name: Batch endpoint name (3-32 characters: a letter, then letters, digits or
+            hyphens); unique in the Azure region.
+        deployment_name: Deployment name under the endpoint (same rule).
+        resource_group: Resource group of the Azure ML workspace.
+        workspace_name: Name of the Azure ML workspace.
+        compute: Name of an existing compute cluster (AmlCompute) of the workspace.
+        registered_model: The registered_model output of register_model. Give this or model_id.
+        model_id: A registered model as azureml:NAME:VERSION or its ARM id. Give this or
+            registered_model.
+        code: Folder holding the scoring script and anything it imports (custom models).
+        scoring_script: File name of the scoring script inside the code folder.
+        conda_file: Conda environment: YAML content, or the name of a .yml file in the code
+            folder.
+        image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
+        environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
+        mini_batch_size: Files per mini-batch, i.e. per call of run() (at least 1).
+        instance_count: Cluster nodes a job uses (at least 1).
+        max_concurrency_per_instance: Scoring processes per node (at least 1).
+        output_action: append_row (every run()'s rows go to one file) or summary_only.
+        output_file_name: Name of the append_row file, e.g. predictions.csv.
+        max_retries: Retries of a failed or timed-out mini-batch (0 or more).
+        retry_timeout_seconds: Seconds a mini-batch may take before it counts as failed.
+        error_threshold: Failed files a job tolerates before it is aborted; -1 ignores all.
+        logging_level: debug, info or warning.
+        environment_variables: Extra environment variables for the scoring processes.
+        set_default: Make this deployment the endpoint's default.
+        subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
+        timeout_seconds: How long each long-running operation may take.
+
+    Returns:
+        endpoint: The batch endpoint; its metadata carries endpoint_name, deployment_name,
+            invocation_uri, default_deployment, endpoint_id, deployment_id, model_id, compute,
+            output_action, output_file_name, created_endpoint and studio_url.
+        report: Markdown report: endpoint, deployment, model, settings and the studio link.
+        invocation_uri: The endpoint's invocation URI (jobs are created by POSTing to it).
+
+    """
+    from collections import namedtuple
+
+    model_id = azml_model_id_input(registered_model, model_id)
+    options = dict(
+        compute=compute,
+        code_path=code.path if code is not None else "",
+        scoring_script=scoring_script,
+        conda_file=conda_file,
+        image=image,
+        environment=environment,
+        mini_batch_size=mini_batch_size,
+        instance_count=instance_count,
+        max_concurrency_per_instance=max_concurrency_per_instance,
+        output_action=output_action,
+        output_file_name=output_file_name,
+        max_retries=max_retries,
+        retry_timeout_seconds=retry_timeout_seconds,
+        error_threshold=error_threshold,
+        logging_level=logging_level,
+        environment_variables=environment_variables,
+    )
+    azml_batch_options(**options)  # every input is checked before the first call to Azure
+    result = azml_deploy_batch_model(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        endpoint_name=endpoint_name,
+        deployment_name=deployment_name,
+        model_id=model_id,
+        options=options,
+        set_default=set_default,
+        timeout_seconds=timeout_seconds,
+    )
+    endpoint.metadata.update(result)
+    with open(report.path, "w", encoding="utf-8") as out:
+        out.write(
+            azml_markdown_report(
+                f"Batch deployment {deployment_name} on {endpoint_name}",
+                {
+                    "endpoint": result["endpoint_name"],
+                    "invocation URI": result["invocation_uri"],
+                    "model": model_id,
+                    "compute": compute,
+                    "default deployment": result["default_deployment"] or "(none)",
+                    "mini-batch size": mini_batch_size,
+                    "output": f"{output_action} ({output_file_name})",
+                    "error threshold": error_threshold,
+                    "endpoint created by this run": result["created_endpoint"],
+                    "endpoint in studio": result["studio_url"],
+                },
+                {},
+                {},
+                {},
+                [],
+            )
+        )
+    print(f"Deployed {model_id} as batch {endpoint_name}/{deployment_name} on {compute}")
+    outputs = namedtuple("Outputs", ["invocation_uri"])
+    return outputs(result["invocation_uri"])
+
+
+@azure_component
+def score_batch(
+    resource_group: str,
+    workspace_name: str,
+    predictions: dsl.Output[dsl.Dataset],
+    report: dsl.Output[dsl.Markdown],
+    endpoint: Optional[dsl.Input[dsl.Artifact]] = None,
+    endpoint_name: str = "",
+    deployment_name: str = "",
+    dataset: Optional[dsl.Input[dsl.Dataset]] = None,
+    input_uri: str = "",
+    subscription_id: str = "",
+    timeout_seconds: int = 3600,
+) -> NamedTuple("Outputs", [("job_name", str)]):
+    """Score a dataset with an Azure ML batch endpoint and return the predictions.
+
+    Invokes the batch endpoint (its default deployment, or ``deployment_name``), which starts a
+    batch job that splits the input files into mini-batches and runs the deployment's scoring
+    script on them; waits for the job and downloads its predictions. The input is a KFP
+    Dataset (a file or a folder of files, uploaded to the workspace's datastore) or data
+    already in Azure (``input_uri``). A failed job fails the task with the job's error; when
+    the task is cancelled (SIGTERM) or times out, the Azure job is cancelled too.
+
+    Args:
+        resource_group: Resource group of the Azure ML workspace.
+        workspace_name: Name of the Azure ML workspace.
+        endpoint: The endpoint output of deploy_batch_model. Give this or endpoint_name.
+        endpoint_name: Batch endpoint to invoke. Give this or endpoint.
+        deployment_name: Run this deployment instead of the endpoint's default.
+        dataset: The data to score: a Dataset artifact (a file or a folder of files). Give
+            this or input_uri.
+        input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI, a data
+            asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
+        subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
+        timeout_seconds: How long the job may take (and the upload, and the download).
+
+    Returns:
+        predictions: Folder with the job's output file (the deployment's output_file_name,
+            for append_row); its metadata carries job_name, status, endpoint_name,
+            deployment_name, files and studio_url (the job in Azure ML studio).
+        report: Markdown report: endpoint, deployment, job, input and the studio link.
+        job_name: Name of the Azure ML batch job.
+
+    """
+    import os
+    from collections import namedtuple
+
+    if (endpoint is not None) == bool(endpoint_name):
+        raise ValueError("endpoint / endpoint_name: give exactly one")
+    if endpoint is not None:
+        endpoint_name = endpoint.metadata.get("endpoint_name", "")
+        if not endpoint_name:
+            raise ValueError(
+                "endpoint: has no endpoint_name in its metadata; pass the endpoint output of "
+                "deploy_batch_model"
+            )
+    if (dataset is not None) == bool(input_uri):
+        raise ValueError("dataset / input_uri: give exactly one")
+    os.makedirs(predictions.path, exist_ok=True)
+    result = azml_score_batch(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        endpoint_name=endpoint_name,
+        output_dir=predictions.path,
+        deployment_name=deployment_name,
+        input_path=dataset.path if dataset is not None else "",
+        input_uri=input_uri,
+        timeout_seconds=timeout_seconds,
+    )
+    predictions.metadata.update(result)
+    with open(report.path, "w", encoding="utf-8") as out:
+        out.write(
+            azml_markdown_report(
+                f"Batch job {result['job_name']} on {endpoint_name}",
+                {
+                    "endpoint": endpoint_name,
+                    "deployment": result["deployment_name"],
+                    "job": result["job_name"],
+                    "status": result["status"],
+                    "input": input_uri or "the dataset input",
+                    "output files": ", ".join(result["files"]) or "(none: summary_only)",
+                    "job in studio": result["studio_url"],
+                },
+                {},
+                {},
+                {},
+                [],
+            )
+        )
+    print(f"batch job {result['job_name']}: {result['status']}; files {result['files']}")
+    outputs = namedtuple("Outputs", ["job_name"])
+    return outputs(result["job_name"])

@@ -1,0 +1,393 @@
+# Batch endpoints: deploy a model for batch scoring (deploy_batch_model) and score a dataset
+# with a batch job (score_batch). Every input is checked before the first call to Azure.
+from typing import Optional
+
+from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.calls import (
+    azml_best_effort,
+    azml_call,
+    azml_get_or_none,
+    azml_undo_and_raise,
+    azml_wait,
+)
+from azml_components.runtime.deployment_options import (
+    azml_check_code,
+    azml_resolve_environment,
+)
+from azml_components.runtime.validation import (
+    azml_check_choice,
+    azml_check_model_id,
+    azml_check_online_name,
+    azml_check_range,
+    azml_string_map,
+)
+
+
+def azml_batch_options(
+    compute: str,
+    code_path: str = "",
+    scoring_script: str = "score.py",
+    conda_file: str = "",
+    image: str = "",
+    environment: str = "",
+    mini_batch_size: int = 10,
+    instance_count: int = 1,
+    max_concurrency_per_instance: int = 1,
+    output_action: str = "append_row",
+    output_file_name: str = "predictions.csv",
+    max_retries: int = 3,
+    retry_timeout_seconds: int = 30,
+    error_threshold: int = -1,
+    logging_level: str = "info",
+    environment_variables: Optional[dict] = None,
+) -> dict:
+    # The batch deployment's settings, checked as the REST API spec states them
+    # (BatchDeploymentProperties: errorThreshold in [-1, int.MaxValue], outputAction AppendRow
+    # or SummaryOnly, loggingLevel Debug/Info/Warning, miniBatchSize files per mini-batch).
+    import re
+
+    if not isinstance(compute, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,31}", compute):
+        raise ValueError(
+            f"compute: {compute!r} must name a compute cluster of the workspace (2-32 "
+            "characters: a letter, then letters, digits or hyphens)"
+        )
+    azml_check_range("mini_batch_size", mini_batch_size, 1)
+    azml_check_range("instance_count", instance_count, 1)
+    azml_check_range("max_concurrency_per_instance", max_concurrency_per_instance, 1)
+    azml_check_range("max_retries", max_retries, 0)
+    azml_check_range("retry_timeout_seconds", retry_timeout_seconds, 1)
+    azml_check_range("error_threshold", error_threshold, -1)
+    azml_check_choice("output_action", output_action, ["append_row", "summary_only"])
+    azml_check_choice("logging_level", logging_level, ["debug", "info", "warning"])
+    if not isinstance(output_file_name, str) or not re.fullmatch(
+        r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", output_file_name
+    ):
+        raise ValueError(
+            f"output_file_name: {output_file_name!r} must be a file name (letters, digits, "
+            "'_', '-', '.'; no folders)"
+        )
+    variables = azml_string_map("environment_variables", environment_variables)
+    scoring_script = scoring_script if code_path else ""
+    azml_check_code(code_path, scoring_script)
+    env = azml_resolve_environment(code_path, conda_file, image, environment)
+    if bool(code_path) != bool(env.get("environment") or env.get("conda_file")):
+        raise ValueError(
+            "code / conda_file / environment: a scoring script needs an environment and an "
+            "environment needs a scoring script; give both for a custom model, neither for an "
+            "MLflow model"
+        )
+    return {
+        "compute": compute,
+        "code_path": code_path,
+        "scoring_script": scoring_script,
+        "environment": env,
+        "mini_batch_size": mini_batch_size,
+        "instance_count": instance_count,
+        "max_concurrency_per_instance": max_concurrency_per_instance,
+        "output_action": output_action,
+        "output_file_name": output_file_name,
+        "max_retries": max_retries,
+        "retry_timeout_seconds": retry_timeout_seconds,
+        "error_threshold": error_threshold,
+        "logging_level": logging_level,
+        "environment_variables": variables,
+    }
+
+
+def azml_batch_deployment_entity(
+    endpoint_name: str, deployment_name: str, model_id: str, options: dict
+):
+    # The ModelBatchDeployment to create or update.
+    from azure.ai.ml.entities import (
+        BatchRetrySettings,
+        CodeConfiguration,
+        Environment,
+        ModelBatchDeployment,
+        ModelBatchDeploymentSettings,
+    )
+
+    kwargs = {}
+    if options["code_path"]:
+        kwargs["code_configuration"] = CodeConfiguration(
+            code=options["code_path"], scoring_script=options["scoring_script"]
+        )
+    environment = options["environment"]
+    if environment.get("environment"):
+        kwargs["environment"] = environment["environment"]
+    elif environment.get("conda_file"):
+        kwargs["environment"] = Environment(
+            image=environment.get("image"), conda_file=environment["conda_file"]
+        )
+    settings = ModelBatchDeploymentSettings(
+        mini_batch_size=options["mini_batch_size"],
+        instance_count=options["instance_count"],
+        max_concurrency_per_instance=options["max_concurrency_per_instance"],
+        output_action=options["output_action"],
+        output_file_name=options["output_file_name"],
+        retry_settings=BatchRetrySettings(
+            max_retries=options["max_retries"], timeout=options["retry_timeout_seconds"]
+        ),
+        error_threshold=options["error_threshold"],
+        logging_level=options["logging_level"],
+        environment_variables=options["environment_variables"] or None,
+    )
+    return ModelBatchDeployment(
+        name=deployment_name,
+        endpoint_name=endpoint_name,
+        model=model_id,
+        compute=options["compute"],
+        settings=settings,
+        **kwargs,
+    )
+
+
+def azml_deploy_batch_model(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    deployment_name: str,
+    model_id: str,
+    options: dict,
+    set_default: bool = True,
+    timeout_seconds: int = 3600,
+) -> dict:
+    # Create the batch endpoint if missing, create or update the model deployment, and make it
+    # the endpoint's default when asked. A failed new deployment, and an endpoint this call
+    # created, are deleted. options: the keyword arguments of azml_batch_options.
+    from azure.ai.ml.entities import BatchEndpoint
+
+    azml_check_online_name("endpoint_name", endpoint_name)
+    azml_check_online_name("deployment_name", deployment_name)
+    azml_check_model_id(model_id)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
+    if not isinstance(set_default, bool):
+        raise ValueError(f"set_default: {set_default!r} must be true or false")
+    options = azml_batch_options(**options)
+    deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
+    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    endpoint = azml_get_or_none(
+        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+    )
+    created_endpoint = endpoint is None
+    existing = None
+    if endpoint is not None:
+        existing = azml_get_or_none(
+            f"reading batch deployment {deployment_name!r}",
+            client.batch_deployments.get,
+            deployment_name,
+            endpoint_name,
+        )
+    else:
+        endpoint = BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
+        azml_wait(
+            f"creating batch endpoint {endpoint_name!r}",
+            lambda: client.batch_endpoints.begin_create_or_update(endpoint).result(),
+            timeout_seconds,
+        )
+    undo = []
+    if existing is None and not created_endpoint:
+        undo.append(
+            (
+                f"deleting failed batch deployment {deployment_name!r}",
+                lambda: client.batch_deployments.begin_delete(
+                    deployment_name, endpoint_name
+                ).result(),
+            )
+        )
+    if created_endpoint:
+        undo.append(
+            (
+                f"deleting batch endpoint {endpoint_name!r} created by this run",
+                lambda: client.batch_endpoints.begin_delete(endpoint_name).result(),
+            )
+        )
+    try:
+        azml_wait(
+            f"deploying {deployment_name!r} to batch endpoint {endpoint_name!r}",
+            lambda: client.batch_deployments.begin_create_or_update(deployment).result(),
+            timeout_seconds,
+        )
+        endpoint = azml_call(
+            f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+        )
+        if set_default and endpoint.defaults.deployment_name != deployment_name:
+            endpoint.defaults.deployment_name = deployment_name
+            azml_wait(
+                f"making {deployment_name!r} the default of batch endpoint {endpoint_name!r}",
+                lambda: client.batch_endpoints.begin_create_or_update(endpoint).result(),
+                timeout_seconds,
+            )
+    except BaseException as error:
+        azml_undo_and_raise(
+            error, [str(error)], undo, 20 if isinstance(error, InterruptedError) else 600
+        )
+    endpoint = azml_call(
+        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+    )
+    created = azml_call(
+        f"reading batch deployment {deployment_name!r}",
+        client.batch_deployments.get,
+        deployment_name,
+        endpoint_name,
+    )
+    from urllib.parse import quote
+
+    wsid = (
+        f"/subscriptions/{azml_subscription_id(subscription_id)}/resourceGroups/"
+        f"{resource_group}/providers/Microsoft.MachineLearningServices/workspaces/"
+        f"{workspace_name}"
+    )
+    return {
+        "endpoint_name": endpoint.name,
+        "deployment_name": created.name,
+        "invocation_uri": endpoint.scoring_uri,
+        "default_deployment": endpoint.defaults.deployment_name or "",
+        "endpoint_id": endpoint.id,
+        "deployment_id": created.id,
+        "model_id": model_id,
+        "compute": options["compute"],
+        "output_action": options["output_action"],
+        "output_file_name": options["output_file_name"],
+        "created_endpoint": created_endpoint,
+        "studio_url": f"https://ml.azure.com/endpoints/batch/{quote(endpoint.name)}/detail"
+        f"?wsid={quote(wsid)}",
+    }
+
+
+
+def azml_batch_job_error(client, job_name: str) -> str:
+    # The job's error as Azure reports it: jobs.stream raises it (JobException) for a failed
+    # job, after printing the run's summary and log lines, which are kept as the excerpt.
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            client.jobs.stream(job_name)
+    except Exception as error:  # noqa: BLE001 - the error is what we came for
+        message = " ".join(str(error).split())
+    else:
+        message = "no error reported"
+    lines = [line for line in printed.getvalue().splitlines() if line.strip()]
+    return message + ("\nlog excerpt:\n" + "\n".join(lines[-20:]) if lines else "")
+
+
+def azml_wait_for_job(client, job_name: str, timeout_seconds: int, poll_seconds: float = 2.0):
+    # Poll the job until it ends; the deadline and SIGTERM (the pipeline run was cancelled)
+    # cancel the Azure job before the task fails, so nothing keeps scoring for nobody.
+    import time
+
+    def poll():
+        while True:
+            job = client.jobs.get(job_name)
+            # A str enum (str() would give "JobStatus.COMPLETED"): compare its value.
+            status = str(getattr(job.status, "value", job.status))
+            if status in ("Completed", "Failed", "Canceled", "NotResponding"):
+                return job
+            time.sleep(poll_seconds)
+
+    try:
+        return azml_wait(f"waiting for batch job {job_name!r}", poll, timeout_seconds)
+    except (InterruptedError, TimeoutError) as error:
+        note = azml_best_effort(
+            f"cancelling batch job {job_name!r}",
+            lambda: client.jobs.begin_cancel(job_name).result(),
+            60,
+        )
+        raise type(error)(f"{error}\n{note}") from error
+
+
+def azml_score_batch(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    output_dir: str,
+    deployment_name: str = "",
+    input_path: str = "",
+    input_uri: str = "",
+    timeout_seconds: int = 3600,
+    poll_seconds: float = 2.0,
+) -> dict:
+    # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
+    # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
+    # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
+    # predictions into output_dir. A failed job fails with its error.
+    import os
+
+    azml_check_online_name("endpoint_name", endpoint_name)
+    if deployment_name:
+        azml_check_online_name("deployment_name", deployment_name)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
+    if bool(input_path) == bool(input_uri):
+        raise ValueError("input / input_uri: give exactly one")
+    if input_path and not os.path.exists(input_path):
+        raise ValueError(f"input: {input_path!r} does not exist")
+    if input_uri and not input_uri.startswith(("azureml://", "azureml:", "https://")):
+        raise ValueError(
+            f"input_uri: {input_uri!r} must be an azureml:// datastore path, "
+            "azureml:NAME:VERSION (a data asset) or an https URL"
+        )
+    from azure.ai.ml import Input
+
+    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    endpoint = azml_call(
+        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+    )
+    # Named on every call: azure-ai-ml 1.35 keeps a deployment header of an earlier invoke in
+    # the process (a module-level dict), so "the default" is resolved here.
+    deployment_name = deployment_name or endpoint.defaults.deployment_name or ""
+    if not deployment_name:
+        raise RuntimeError(
+            f"batch endpoint {endpoint_name!r} has no default deployment; give deployment_name"
+        )
+    deployment = azml_call(
+        f"reading batch deployment {deployment_name!r}",
+        client.batch_deployments.get,
+        deployment_name,
+        endpoint_name,
+    )
+    path = input_path or input_uri
+    is_file = os.path.isfile(path) if input_path else not path.endswith("/") and "." in (
+        path.rsplit("/", 1)[-1]
+    )
+    data = Input(type="uri_file" if is_file else "uri_folder", path=path)
+    job = azml_wait(
+        f"invoking batch endpoint {endpoint_name!r}",
+        lambda: client.batch_endpoints.invoke(
+            endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
+        ),
+        timeout_seconds,
+    )
+    print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
+    done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
+    status = str(getattr(done.status, "value", done.status))
+    result = {
+        "job_name": job.name,
+        "status": status,
+        "endpoint_name": endpoint_name,
+        "deployment_name": deployment_name,
+        "studio_url": done.studio_url or "",
+        "output_action": str(getattr(deployment.output_action, "value",
+                                     deployment.output_action)),
+        "output_file_name": deployment.output_file_name or "",
+    }
+    if status != "Completed":
+        raise RuntimeError(
+            f"batch job {job.name} on {endpoint_name}/{deployment_name} ended {status}: "
+            f"{azml_batch_job_error(client, job.name)}\nstudio: {result['studio_url']}"
+        )
+    if "append" in result["output_action"].lower():
+        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+
+        azml_wait(
+            f"downloading the predictions of batch job {job.name!r}",
+            lambda: download_artifact_from_aml_uri(
+                done.outputs["score"].path, output_dir, client.datastores
+            ),
+            timeout_seconds,
+        )
+    result["files"] = sorted(os.listdir(output_dir)) if os.path.isdir(output_dir) else []
+    return result

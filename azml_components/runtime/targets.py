@@ -1,0 +1,156 @@
+# Where a deployment runs: a managed online endpoint (Azure's VMs, sized by a VM size) or a
+# Kubernetes online endpoint on an attached Kubernetes compute (the cluster's instance types,
+# optional container resource requests/limits). The input rules run before any call to Azure;
+# the compute, its instance types and the endpoint's kind are read before any write.
+
+from azml_components.runtime.calls import azml_get_or_none
+
+
+def azml_check_target(
+    compute: str, instance_type: str, resource_requests, resource_limits
+) -> dict:
+    # Inputs that only apply to one kind are refused here. Sources:
+    # - managed VM sizes are Azure VM SKUs, all named Standard_* ("Managed online endpoints SKU
+    #   list", learn.microsoft.com, reference-managed-online-endpoints-vm-sku-list);
+    # - a Kubernetes instance type is a custom resource on the cluster ("Create and manage
+    #   instance types", how-to-manage-kubernetes-instance-types), so its name is a Kubernetes
+    #   object name: lower-case letters, digits, '-' and '.' (kubernetes.io, "Object Names and
+    #   IDs", DNS subdomain names);
+    # - container resource requests/limits exist on KubernetesOnlineDeployment only (REST API
+    #   spec 2024-04-01, containerResourceRequirements: cpu, memory, gpu), their values
+    #   Kubernetes quantities (kubernetes.io, "Resource Management for Pods and Containers").
+    import re
+
+    if not isinstance(compute, str) or (compute and not re.fullmatch(r"[A-Za-z][\w-]*", compute)):
+        raise ValueError(
+            f"compute: {compute!r} must be the name of a Kubernetes compute attached to the "
+            "workspace, or empty for a managed online endpoint"
+        )
+    if not isinstance(instance_type, str):
+        raise ValueError(f"instance_type: {instance_type!r} must be a string")
+    requests = azml_check_resources("resource_requests", resource_requests)
+    limits = azml_check_resources("resource_limits", resource_limits)
+    if not compute:
+        if requests or limits:
+            field = "resource_requests" if requests else "resource_limits"
+            raise ValueError(
+                f"{field}: applies to Kubernetes deployments only (give compute); a managed "
+                "deployment is sized by its instance_type (VM size)"
+            )
+        if instance_type and not instance_type.lower().startswith("standard_"):
+            raise ValueError(
+                f"instance_type: {instance_type!r} is not an Azure VM size; managed online "
+                "deployments take one such as Standard_DS3_v2 (a Kubernetes instance type "
+                "needs compute)"
+            )
+        return {"compute": "", "instance_type": instance_type or "Standard_DS3_v2",
+                "resource_requests": {}, "resource_limits": {}}
+    if instance_type and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", instance_type):
+        raise ValueError(
+            f"instance_type: {instance_type!r} is not a Kubernetes instance type name (lower-case "
+            "letters, digits, '-' and '.'); a Kubernetes deployment takes one of the cluster's "
+            "instance types, not a VM size; empty means the cluster's default"
+        )
+    return {"compute": compute, "instance_type": instance_type,
+            "resource_requests": requests, "resource_limits": limits}
+
+
+def azml_check_resources(field: str, value) -> dict:
+    # {"cpu": "500m", "memory": "1Gi", "gpu": "1"}: Kubernetes quantities, as strings.
+    import re
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{field}: must be a mapping such as {{'cpu': '500m', 'memory': '1Gi'}}")
+    result = {}
+    for key, item in value.items():
+        if key not in ("cpu", "memory", "gpu"):
+            raise ValueError(f"{field}: {key!r} is not one of cpu, memory, gpu")
+        text = str(item) if isinstance(item, (int, float)) and not isinstance(item, bool) else item
+        if key == "gpu":
+            ok = isinstance(text, str) and re.fullmatch(r"[0-9]+", text)
+        else:
+            ok = isinstance(text, str) and re.fullmatch(
+                r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?", text
+            )
+        if not ok:
+            raise ValueError(
+                f"{field}: {key} {item!r} is not a Kubernetes quantity (e.g. cpu '500m' or '2', "
+                "memory '1Gi', gpu '1')"
+            )
+        result[key] = text
+    return result
+
+
+def azml_resolve_target(client, endpoint_name: str, target: dict, endpoint) -> dict:
+    # Reads only: the attached compute and its instance types. Returns the checked target
+    # (kind, compute, instance_type resolved to the cluster's default when empty). An existing
+    # endpoint keeps its kind and compute (Azure refuses a change after creation).
+    compute = target["compute"]
+    if endpoint is not None:
+        existing = (getattr(endpoint, "compute", None) or "").rsplit("/", 1)[-1]
+        if existing.lower() != compute.lower():
+            kind = f"a Kubernetes endpoint on compute {existing!r}" if existing else "managed"
+            raise ValueError(
+                f"compute: endpoint {endpoint_name!r} is {kind}; an endpoint's kind and compute "
+                f"cannot change after creation (asked: {compute or 'managed'!r})"
+            )
+    if not compute:
+        return {**target, "kind": "managed"}
+    cluster = azml_get_or_none(f"reading compute {compute!r}", client.compute.get, compute)
+    if cluster is None:
+        raise ValueError(f"compute: {compute!r} is not attached to the workspace")
+    if str(cluster.type).lower() != "kubernetes":
+        raise ValueError(
+            f"compute: {compute!r} is a {cluster.type} compute; online endpoints run on "
+            "Kubernetes computes only"
+        )
+    settings = (cluster.properties or {}).get("properties") or cluster.properties or {}
+    types = sorted(settings.get("instanceTypes") or {})
+    instance_type = target["instance_type"] or settings.get("defaultInstanceType") or ""
+    if instance_type not in types:
+        raise ValueError(
+            f"instance_type: {instance_type!r} is not an instance type of compute {compute!r} "
+            f"(it has: {', '.join(types) or 'none'})"
+        )
+    return {**target, "kind": "kubernetes", "instance_type": instance_type}
+
+
+def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str):
+    # The endpoint entity to create: Kubernetes on `compute`, or managed.
+    from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
+
+    if compute:
+        return KubernetesOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags,
+                                        compute=compute)
+    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags)
+
+
+def azml_deployment_class(kind: str, options: dict):
+    # The SDK's deployment class, with the settings only that kind has.
+    from azure.ai.ml.entities import (
+        KubernetesOnlineDeployment,
+        ManagedOnlineDeployment,
+        ResourceRequirementsSettings,
+        ResourceSettings,
+    )
+
+    if kind != "kubernetes":
+        return ManagedOnlineDeployment, {}
+    extra = {}
+    if options["resource_requests"] or options["resource_limits"]:
+        extra["resources"] = ResourceRequirementsSettings(
+            requests=ResourceSettings(**options["resource_requests"])
+            if options["resource_requests"] else None,
+            limits=ResourceSettings(**options["resource_limits"])
+            if options["resource_limits"] else None,
+        )
+    return KubernetesOnlineDeployment, extra
+
+
+def azml_target_label(kind: str, compute: str) -> str:
+    # How reports name the endpoint's kind.
+    if kind == "kubernetes":
+        return f"Kubernetes online endpoint on compute {compute}"
+    return "managed online endpoint"

@@ -1,0 +1,114 @@
+"""The batch example pipeline end to end through kfp.local against the stand-in (compiled YAML,
+as users upload it, under the KFP backend's artifact rules): an MLflow model over a table; and
+both batch components on a custom scoring script over a folder of CSV files, with a failing
+script failing its task with the job's error.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kfp import dsl, local
+from kfp.components import load_component_from_file
+
+from azml_components import deploy_batch_model, score_batch
+from azml_components.local.compute import COMPUTE_NAME
+from azml_components.local.kfp_backend import kfp_backend_rules
+from azml_components.runtime.register import azml_register_model
+from tests.helpers import diabetes_rows, ml_client, unique, workspace, write_custom_model
+
+pytestmark = pytest.mark.timeout(900)
+COMPILED = (Path(__file__).resolve().parents[2]
+            / "compiled/pipelines/train_register_batch_score.yaml")
+SCORE_PY = '''
+import os
+
+import joblib
+import numpy as np
+
+model = None
+
+
+def init():
+    global model
+    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+
+
+def run(mini_batch):
+    rows = []
+    for path in mini_batch:
+        if os.path.basename(path).startswith("bad"):
+            raise ValueError("this file cannot be scored")
+        data = np.loadtxt(path, delimiter=",", ndmin=2)
+        rows += [(os.path.basename(path), i, float(p)) for i, p in enumerate(model.predict(data))]
+    return rows
+'''
+
+
+def test_example_batch_pipeline_scores_the_held_out_table(standin, tmp_path):
+    ws = workspace()
+    endpoint = unique("batch-example")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    with kfp_backend_rules() as rules:
+        load_component_from_file(str(COMPILED))(
+            resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
+            endpoint_name=endpoint, model_name=f"{endpoint}-model")
+    assert rules.checked[-1] == "check-batch-predictions"  # it compared every row
+    (predictions,) = [p for p in tmp_path.rglob("predictions/predictions.csv")]
+    lines = predictions.read_text().splitlines()
+    assert len(lines) == 89 and {line.rsplit(",", 1)[1] for line in lines} == {
+        "held_out_0.csv", "held_out_1.csv"}
+    client = ml_client()
+    assert client.batch_endpoints.get(endpoint).defaults.deployment_name == "mlflow"
+
+
+def _custom_pipeline(tmp_path: Path, files: list) -> tuple:
+    root = tmp_path / "imported"  # under the pipeline root, as the KFP launcher requires
+    model_dir, code_dir, model = write_custom_model(tmp_path / "made")
+    (code_dir / "score.py").write_text(SCORE_PY)
+    code = shutil.copytree(code_dir, root / "code")
+    data = root / "data"
+    data.mkdir()
+    rows = diabetes_rows(2 * len(files))
+    for i, name in enumerate(files):
+        np.savetxt(data / name, rows[2 * i:2 * i + 2], delimiter=",")
+    registered = azml_register_model(**workspace(), model_name=unique("batch-custom"),
+                                     model_path=str(model_dir))
+    ws = workspace()
+    endpoint = unique("batch-custom")
+
+    @dsl.pipeline(name="custom-batch")
+    def custom_batch():
+        deployed = deploy_batch_model(
+            model_id=registered["asset_id"], endpoint_name=endpoint, deployment_name="blue",
+            compute=COMPUTE_NAME, mini_batch_size=2, error_threshold=0, max_retries=0,
+            code=dsl.importer(artifact_uri=str(code), artifact_class=dsl.Artifact).output,
+            conda_file="conda.yaml", **ws)
+        score_batch(endpoint=deployed.outputs["endpoint"], dataset=dsl.importer(
+            artifact_uri=str(data), artifact_class=dsl.Dataset).output, **ws)
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    return custom_batch, model, endpoint
+
+
+def test_custom_scoring_script_over_a_folder_of_csv_files(standin, tmp_path):
+    names = ["a.csv", "b.csv", "c.csv"]
+    pipeline, model, _ = _custom_pipeline(tmp_path, names)
+    with kfp_backend_rules():
+        pipeline()
+    (predictions,) = [p for p in tmp_path.rglob("predictions/predictions.csv")]
+    lines = predictions.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == [n for n in names for _ in range(2)]
+    assert np.allclose([float(line.split(",")[2]) for line in lines],
+                       model.predict(diabetes_rows(6)))
+
+
+def test_a_failing_scoring_script_fails_the_task_with_the_jobs_error(standin, tmp_path, capfd):
+    pipeline, _, endpoint = _custom_pipeline(tmp_path, ["a.csv", "bad.csv"])
+    with pytest.raises(RuntimeError, match=r"Inner task failed: .*'score-batch'"), \
+            kfp_backend_rules():
+        pipeline()
+    out = capfd.readouterr()
+    assert "ended Failed" in out.out + out.err
+    assert "this file cannot be scored" in out.out + out.err

@@ -1,0 +1,212 @@
+"""deploy_batch_model's and score_batch's runtime through the real SDK against the stand-in:
+input rules before any write, a custom scoring script over a folder of CSV files, a failing
+script's error, SIGTERM cancelling the Azure job.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from azure.ai.ml import MLClient
+
+from azml_components.local.compute import COMPUTE_NAME
+from azml_components.runtime.batch import (
+    azml_batch_options,
+    azml_deploy_batch_model,
+    azml_score_batch,
+)
+from azml_components.runtime.register import azml_register_model
+from tests import child_call
+from tests.helpers import (
+    azure_writes,
+    diabetes_rows,
+    ml_client,
+    unique,
+    workspace,
+    write_custom_model,
+)
+
+pytestmark = pytest.mark.timeout(900)
+
+BATCH_SCORE_PY = '''
+import os
+import time
+
+import joblib
+import numpy as np
+
+model = None
+
+
+def init():
+    global model
+    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+
+
+def run(mini_batch):
+    rows = []
+    for path in mini_batch:
+        if os.path.basename(path).startswith("slow"):
+            time.sleep(120)
+        data = np.loadtxt(path, delimiter=",", ndmin=2)
+        rows += [(os.path.basename(path), i, float(p)) for i, p in enumerate(model.predict(data))]
+    return rows
+'''
+FAILING_SCORE_PY = '''
+def init():
+    pass
+
+
+def run(mini_batch):
+    raise RuntimeError("scoring exploded on purpose")
+'''
+
+
+@pytest.fixture(scope="module")
+def client(standin) -> MLClient:
+    return ml_client()
+
+
+@pytest.fixture(scope="module")
+def custom(standin, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("batch-runtime")
+    model_dir, code_dir, model = write_custom_model(root)
+    (code_dir / "score.py").write_text(BATCH_SCORE_PY)
+    failing = root / "failing"
+    failing.mkdir()
+    (failing / "score.py").write_text(FAILING_SCORE_PY)
+    (failing / "conda.yaml").write_text((code_dir / "conda.yaml").read_text())
+    registered = azml_register_model(**workspace(), model_name=unique("batch-model"),
+                                     model_path=str(model_dir))
+    return {"model": model, "model_id": registered["asset_id"], "code": str(code_dir),
+            "failing": str(failing)}
+
+
+def _options(code: str, **changes) -> dict:
+    return {"compute": COMPUTE_NAME, "code_path": code, "conda_file": "conda.yaml",
+            "mini_batch_size": 2, **changes}
+
+
+def _folder(root: Path, names: list) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    rows = diabetes_rows(2 * len(names))
+    for i, name in enumerate(names):
+        np.savetxt(root / name, rows[2 * i:2 * i + 2], delimiter=",")
+    return root
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"mini_batch_size": 0}, "mini_batch_size: 0 must be at least 1"),
+    ({"error_threshold": -2}, "error_threshold: -2 must be at least -1"),
+    ({"output_action": "append_column"}, "output_action: 'append_column' is not one of"),
+    ({"compute": ""}, "compute: '' must name a compute cluster"),
+    ({"output_file_name": "out/p.csv"}, "output_file_name: 'out/p.csv' must be a file name"),
+    ({"conda_file": ""}, "a scoring script needs an environment"),
+    ({"max_retries": -1}, "max_retries: -1 must be at least 0"),
+])
+def test_bad_deployment_inputs_fail_before_any_write(standin, custom, changes, message):
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_deploy_batch_model(**workspace(), endpoint_name=unique("bad"),
+                                deployment_name="blue", model_id=custom["model_id"],
+                                options=_options(custom["code"], **changes))
+    assert azure_writes(standin.requests()) == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "input / input_uri: give exactly one"),
+    ({"input_path": "IN", "input_uri": "azureml://datastores/d/paths/x/"},
+     "input / input_uri: give exactly one"),
+    ({"input_path": "/no/such/folder"}, "input: '/no/such/folder' does not exist"),
+    ({"input_uri": "s3://bucket/x"}, "input_uri: 's3://bucket/x' must be"),
+])
+def test_bad_score_inputs_fail_before_any_write(standin, tmp_path, kwargs, message):
+    kwargs = {k: (str(tmp_path) if v == "IN" else v) for k, v in kwargs.items()}
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_score_batch(**workspace(), endpoint_name="any-endpoint",
+                         output_dir=str(tmp_path / "out"), **kwargs)
+    assert azure_writes(standin.requests()) == []
+
+
+def test_options_defaults_are_the_specs():
+    options = azml_batch_options(compute=COMPUTE_NAME)
+    assert (options["mini_batch_size"], options["error_threshold"], options["output_action"],
+            options["output_file_name"]) == (10, -1, "append_row", "predictions.csv")
+
+
+def test_deploy_and_score_a_folder_of_csv_files(client, custom, tmp_path):
+    endpoint = unique("batch")
+    result = azml_deploy_batch_model(**workspace(), endpoint_name=endpoint,
+                                     deployment_name="blue", model_id=custom["model_id"],
+                                     options=_options(custom["code"], output_file_name="p.csv"))
+    assert result["created_endpoint"] is True and result["default_deployment"] == "blue"
+    assert client.batch_endpoints.get(endpoint).defaults.deployment_name == "blue"
+    names = ["a.csv", "b.csv", "c.csv"]
+    scored = azml_score_batch(**workspace(), endpoint_name=endpoint,
+                              input_path=str(_folder(tmp_path / "in", names)),
+                              output_dir=str(tmp_path / "out"), poll_seconds=0.5)
+    assert scored["status"] == "Completed" and scored["deployment_name"] == "blue"
+    assert scored["files"] == ["p.csv"] and scored["job_name"] in scored["studio_url"]
+    lines = (tmp_path / "out" / "p.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == [n for n in names for _ in range(2)]
+    assert np.allclose([float(line.split(",")[2]) for line in lines],
+                       custom["model"].predict(diabetes_rows(6)))
+    # Updating the deployment keeps the endpoint; a second deployment need not be default.
+    again = azml_deploy_batch_model(**workspace(), endpoint_name=endpoint,
+                                    deployment_name="green", model_id=custom["model_id"],
+                                    options=_options(custom["failing"]), set_default=False)
+    assert again["created_endpoint"] is False and again["default_deployment"] == "blue"
+
+
+def test_a_failing_scoring_script_fails_with_the_jobs_error(client, custom, tmp_path):
+    endpoint = unique("batch")
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="bad",
+                            model_id=custom["model_id"],
+                            options=_options(custom["failing"], error_threshold=0,
+                                             max_retries=0))
+    with pytest.raises(RuntimeError, match=r"ended Failed: (.|\n)*error_threshold(.|\n)*"
+                       r"scoring exploded on purpose"):
+        azml_score_batch(**workspace(), endpoint_name=endpoint,
+                         input_path=str(_folder(tmp_path / "in", ["a.csv"])),
+                         output_dir=str(tmp_path / "out"), poll_seconds=0.5)
+
+
+def test_a_failed_new_deployment_on_a_new_endpoint_is_removed(client, custom, standin):
+    endpoint = unique("batch")
+    with pytest.raises(RuntimeError, match="gpu-cluster"):
+        azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                                model_id=custom["model_id"],
+                                options=_options(custom["code"], compute="gpu-cluster"))
+    assert endpoint not in {e.name for e in client.batch_endpoints.list()}
+
+
+def test_sigterm_while_waiting_cancels_the_job(client, custom, tmp_path):
+    endpoint = unique("batch")
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                            model_id=custom["model_id"], options=_options(custom["code"]))
+    folder = _folder(tmp_path / "in", ["slow.csv"])
+    child = child_call.start("azml_components.runtime.batch:azml_score_batch", **workspace(),
+                             endpoint_name=endpoint, input_path=str(folder),
+                             output_dir=str(tmp_path / "out"), poll_seconds=0.5)
+    try:
+        deadline = time.monotonic() + 120
+        jobs = []
+        while time.monotonic() < deadline:
+            jobs = [j for j in client.batch_endpoints.list_jobs(endpoint)]
+            if jobs and client.jobs.get(jobs[0].name).status == "Running":
+                break
+            time.sleep(0.5)
+        child.send_signal(signal.SIGTERM)
+        report = child_call.outcome(child, timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert report["error"] == "InterruptedError", report
+    assert "cancelled by SIGTERM" in report["message"]
+    assert "cancelling batch job" in report["message"] and "done" in report["message"]
+    assert client.jobs.get(jobs[0].name).status == "Canceled"
