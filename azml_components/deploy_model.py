@@ -50,8 +50,8 @@ def deploy_model(
     outputs. A ``safe_rollout`` left unfinished on the endpoint (its pod was killed) is undone
     first; one whose run is still alive makes the task fail, naming that run. When the live
     deployment already runs this model, code (the SDK's content hash of the folder), environment
-    and settings, and the traffic would not change, nothing is written and the endpoint's
-    metadata says ``unchanged: true``.
+    and settings (on Kubernetes: instance type, resource requests and limits), and the traffic
+    would not change, nothing is written and the endpoint's metadata says ``unchanged: true``.
 
     Args:
         endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or

@@ -194,6 +194,18 @@ def azml_asset_name_version(asset) -> tuple:
     return (asset.lower(), "")
 
 
+def azml_resources_of(deployment) -> dict:
+    # A Kubernetes deployment's container requests and limits as plain strings (a managed
+    # deployment has none): a change in either is a change of settings.
+    resources = getattr(deployment, "resources", None)
+    found = {}
+    for side in ("requests", "limits"):
+        settings = getattr(resources, side, None)
+        values = {key: getattr(settings, key, None) for key in ("cpu", "memory", "gpu")}
+        found[side] = {key: str(value) for key, value in values.items() if value not in (None, "")}
+    return found
+
+
 def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bool:
     # True when the live deployment already is what `deployment` would make it and the traffic
     # plan changes nothing, so deploy_model can skip every write. Reads only. "Same code" is
@@ -216,6 +228,7 @@ def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bo
         and (live.instance_type or "").lower() == deployment.instance_type.lower()
         and live.instance_count == deployment.instance_count
         and dict(live.environment_variables or {}) == dict(deployment.environment_variables or {})
+        and azml_resources_of(live) == azml_resources_of(deployment)
     )
     if not same_settings:
         return False

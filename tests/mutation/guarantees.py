@@ -23,11 +23,11 @@ GUARANTEES: list[dict] = [
         "name": "failed-new-deployment-takes-no-traffic",
         "promise": "A new deployment gets traffic only after it is ready",
         "file": RT + "deploy.py",
-        "old": "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
-               "timeout_seconds)\n    azml_apply_traffic(client, endpoint_name, plan, state, "
-               "timeout_seconds)\n",
-        "new": "    azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
-               "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+        "old": "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+               "timeout_seconds)\n        azml_apply_traffic(client, endpoint_name, plan, "
+               "state, timeout_seconds)\n",
+        "new": "        azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
+               "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
                "timeout_seconds)\n",
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
@@ -305,6 +305,25 @@ GUARANTEES: list[dict] = [
         "old": "    return bool(stored) and stored == get_content_hash(\n",
         "new": "    return True or get_content_hash(\n",
         "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
+    {
+        "name": "kubernetes-resources-are-settings-of-a-redeploy",
+        "promise": "environment and settings (on Kubernetes: instance type, resource requests "
+                   "and limits)",
+        "file": RT + "deploy.py",
+        "old": "        and azml_resources_of(live) == azml_resources_of(deployment)\n",
+        "new": "",
+        "tests": [DEPLOY_TESTS
+                  + "test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy"],
+    },
+    {
+        "name": "deploy-model-undoes-a-stale-rollout-before-its-no-op-check",
+        "promise": "A safe_rollout left unfinished on the endpoint ... is undone first",
+        "file": RT + "deploy.py",
+        "old": "        azml_recover_rollout(client, endpoint_name, \"\", timeout_seconds)\n",
+        "new": "        pass\n",
+        "tests": ["tests/runtime/test_rollout_state.py::"
+                  "test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone"],
     },
     {
         "name": "an-endpoint-keeps-its-kind",

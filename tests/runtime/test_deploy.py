@@ -186,6 +186,50 @@ def test_what_makes_a_redeploy_not_the_same(models, blue_endpoint, change):
     assert azml_deployment_unchanged(client, state, plan, deployment) is True
 
 
+def test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy(models, client,
+                                                                           standin):
+    # On a Kubernetes endpoint the instance type and the container requests/limits are part of
+    # the deployment (KubernetesOnlineDeployment.resources): the same ones write nothing, any
+    # other one is a real update.
+    from azml_components.runtime.deploy import (
+        azml_check_deployment_inputs,
+        azml_deployment_entity,
+        azml_deployment_unchanged,
+        azml_plan_deployment,
+        azml_read_deployment_state,
+    )
+
+    endpoint = unique("deploy-k8s-same")
+    kube = {"compute": "aks-cluster", "resource_requests": {"cpu": "500m", "memory": "1Gi"}}
+    first = _deploy(models, "blue", endpoint, "blue", **kube)
+    assert (first["endpoint_kind"], first["unchanged"]) == ("kubernetes", False)
+    standin.clear_requests()
+    same = _deploy(models, "blue", endpoint, "blue", **kube)
+    assert same["unchanged"] is True and azure_writes(standin.requests()) == []
+    # Each change alone makes it an update (decided by reads only).
+    for change in ({"instance_type": "cpu-large"}, {"resource_requests": {"cpu": "1"}},
+                   {"resource_limits": {"memory": "2Gi"}}):
+        arguments = _arguments(models, "blue", endpoint, "blue", **{**kube, **change})
+        options = azml_check_deployment_inputs(endpoint, "blue", arguments["model_id"],
+                                               arguments["options"], 300)
+        state = azml_read_deployment_state(client, endpoint, arguments["model_id"], options, 300)
+        plan = azml_plan_deployment(state, arguments["model_id"], "blue", options, 100)
+        deployment = azml_deployment_entity(endpoint, "blue", arguments["model_id"], options,
+                                            plan)
+        assert azml_deployment_unchanged(client, state, plan, deployment) is False, change
+    # ... and a new limit really is written to the deployment.
+    standin.clear_requests()
+    limited = _deploy(models, "blue", endpoint, "blue", **kube,
+                      resource_limits={"memory": "2Gi"})
+    assert limited["unchanged"] is False
+    assert [r for r in azure_writes(standin.requests())
+            if r["method"] == "PUT" and r["path"].endswith(f"/onlineEndpoints/{endpoint}"
+                                                           "/deployments/blue")]
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.resources.requests.cpu, live.resources.limits.memory) == ("500m", "2Gi")
+    client.online_endpoints.begin_delete(endpoint).result()
+
+
 
 def test_failed_new_deployment_is_removed_and_takes_no_traffic(models, client, blue_endpoint):
     with pytest.raises(RuntimeError) as raised:
