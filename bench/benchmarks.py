@@ -191,6 +191,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     from azml_components import pins
     from azml_components.compile_all import compile_all
+    from azml_components.local.compute import COMPUTE_NAME
     from azml_components.local.fixture import start
     from tests.helpers import data_payload, diabetes_rows, write_custom_model
 
@@ -340,6 +341,12 @@ def main(argv=None) -> int:
                                  "endpoint": "@Artifact", "report": "@Markdown"},
                 "set_traffic": {"endpoint_name": "bench-ep", "traffic": {"blue": 100},
                                 "endpoint": "@Artifact"},
+                "deploy_batch_model": {"endpoint_name": "bench-batch", "deployment_name": "blue",
+                                       "compute": COMPUTE_NAME, "model_id": small["asset_id"],
+                                       "endpoint": "@Artifact", "report": "@Markdown"},
+                "score_batch": {"endpoint_name": "bench-batch",
+                                "input_uri": "azureml://datastores/workspaceblobstore/paths/in/",
+                                "predictions": "@Dataset", "report": "@Markdown"},
             }
             sources = {}
             for name in calls:
