@@ -69,6 +69,19 @@ def compile(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def compile_image(session: nox.Session) -> None:
+    """Components for a prebuilt image (image/Dockerfile): `nox -s compile_image -- REF`.
+
+    Writes compiled-image/components/ (compiled/ is not touched): the components run on REF and
+    install nothing at start. Build and push REF from image/Dockerfile first.
+    """
+    if not session.posargs:
+        session.error("give the image: nox -s compile_image -- registry.example/azml:TAG")
+    _install(session)
+    session.run("python", "-m", "azml_components.compile_all", "--image", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The example pipeline end to end on local mode's Azure ML, then check compiled/ is current."""
     _install(session)
@@ -104,7 +117,10 @@ def standin(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Wall-time benchmarks of local mode and the components (writes bench/results/)."""
+    """Ours against the bare SDK, side by side on one stand-in, as ratios (bench/results/).
+
+    `nox -s bench -- --model-mb 1024 --small-files 100` is the issue's 1 GiB folder.
+    """
     _install(session)
     _local_mode(session)
-    session.run("python", "-m", "bench.benchmarks")
+    session.run("python", "-m", "bench.benchmarks", *session.posargs)

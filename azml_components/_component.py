@@ -67,3 +67,22 @@ def azure_component(func):
         additional_funcs=runtime_functions_for(func),
     )
     return _exec_into_python(component)
+
+
+def for_image(component, image: str):
+    """Rebuild an ``azure_component`` for a prebuilt image that already holds every package.
+
+    The image (``image/Dockerfile``: ``pins.IMAGE_PACKAGES`` on ``pins.BASE_IMAGE``, non-root)
+    makes the start-up ``pip install`` unnecessary, so the component installs nothing at all: no
+    ``packages_to_install`` and ``install_kfp_package=False``. It then needs no package index
+    and no writable site-packages. Same function, same embedded runtime.
+    """
+    func = component.python_func
+    rebuilt = dsl.component(
+        func,
+        base_image=image,
+        packages_to_install=None,
+        install_kfp_package=False,
+        additional_funcs=runtime_functions_for(func),
+    )
+    return _exec_into_python(rebuilt)

@@ -3,6 +3,10 @@
 ``python -m azml_components.compile_all`` (what ``nox -s compile`` runs) writes
 ``compiled/components/<name>.yaml`` and ``compiled/pipelines/<name>.yaml``; ``--check`` compiles
 into a temporary folder and exits 1 when ``compiled/`` differs from the source.
+
+``--image REF`` (what ``nox -s compile_image -- REF`` runs) writes the components for a prebuilt
+image built from ``image/Dockerfile`` into ``compiled-image/components/`` instead: nothing is
+installed when such a component starts. ``compiled/`` is not touched.
 """
 
 import argparse
@@ -16,6 +20,7 @@ from kfp import compiler
 
 import azml_components
 from azml_components import components
+from azml_components._component import for_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,15 +40,20 @@ def _load_pipelines(pipelines_dir: Path) -> dict:
     return found
 
 
-def compile_all(out_dir: Path, pipelines_dir: Path = ROOT / "pipelines") -> list[Path]:
-    """Write every compiled file under ``out_dir`` and return their paths."""
+def compile_all(
+    out_dir: Path, pipelines_dir: Path = ROOT / "pipelines", image: str = ""
+) -> list[Path]:
+    """Write every compiled file under ``out_dir`` and return their paths.
+
+    With ``image``, only the components, built for that prebuilt image (``for_image``).
+    """
     written = []
     (out_dir / "components").mkdir(parents=True, exist_ok=True)
     for name, component in components().items():
         path = out_dir / "components" / f"{name}.yaml"
-        compiler.Compiler().compile(component, str(path))
+        compiler.Compiler().compile(for_image(component, image) if image else component, str(path))
         written.append(path)
-    if pipelines_dir.is_dir():
+    if pipelines_dir.is_dir() and not image:
         (out_dir / "pipelines").mkdir(parents=True, exist_ok=True)
         for name, pipeline in _load_pipelines(pipelines_dir).items():
             path = out_dir / "pipelines" / f"{name}.yaml"
@@ -72,9 +82,21 @@ def drift(compiled_dir: Path) -> list[str]:
 def main(argv=None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "compiled")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: compiled/, or compiled-image/ with --image")
     parser.add_argument("--check", action="store_true", help="fail if compiled/ is stale")
+    parser.add_argument("--image", default="",
+                        help="a prebuilt image from image/Dockerfile: components that install "
+                             "nothing at start")
     args = parser.parse_args(argv)
+    if args.image and args.check:
+        parser.error("--check compares compiled/; it does not take --image")
+    if args.out is None:
+        args.out = ROOT / ("compiled-image" if args.image else "compiled")
+    if args.image:
+        for path in compile_all(args.out, image=args.image):
+            print(f"wrote {path}")
+        return 0
     if args.check:
         problems = drift(args.out)
         for line in problems:

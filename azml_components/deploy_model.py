@@ -48,7 +48,10 @@ def deploy_model(
     one. MLflow models deploy without code or environment (no-code); custom models need a code
     folder with a scoring script (init()/run()) and an environment. Keys are never written to
     outputs. A ``safe_rollout`` left unfinished on the endpoint (its pod was killed) is undone
-    first; one whose run is still alive makes the task fail, naming that run.
+    first; one whose run is still alive makes the task fail, naming that run. When the live
+    deployment already runs this model, code (the SDK's content hash of the folder), environment
+    and settings (on Kubernetes: instance type, resource requests and limits), and the traffic
+    would not change, nothing is written and the endpoint's metadata says ``unchanged: true``.
 
     Args:
         endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or
@@ -86,8 +89,8 @@ def deploy_model(
         endpoint: The endpoint; its metadata carries endpoint_name, deployment_name,
             scoring_uri, swagger_uri, auth_mode, traffic, mirror_traffic, previous_traffic,
             endpoint_id, deployment_id, model_id, endpoint_kind (managed or kubernetes),
-            compute (the Kubernetes compute, empty when managed), instance_type and
-            studio_url (Azure ML studio link).
+            compute (the Kubernetes compute, empty when managed), instance_type, unchanged
+            (nothing was written) and studio_url (Azure ML studio link).
         report: Markdown report: endpoint, its kind and compute, scoring URI, traffic before
             and after, the model and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
@@ -136,6 +139,7 @@ def deploy_model(
                     "scoring URI": result["scoring_uri"],
                     "model": model_id,
                     "endpoint created by this run": result["created_endpoint"],
+                    "unchanged (nothing written)": result["unchanged"],
                     "endpoint in studio": result["studio_url"],
                 },
                 result["previous_traffic"],
@@ -144,8 +148,9 @@ def deploy_model(
                 [],
             )
         )
+    verb = "Unchanged (already live, nothing written):" if result["unchanged"] else "Deployed"
     print(
-        f"Deployed {model_id} as {result['endpoint_name']}/{result['deployment_name']}; "
+        f"{verb} {model_id} as {result['endpoint_name']}/{result['deployment_name']}; "
         f"traffic {result['traffic']}; scoring URI {result['scoring_uri']}"
     )
     outputs = namedtuple("Outputs", ["scoring_uri"])

@@ -12,6 +12,12 @@ AZURE_IDENTITY = "azure-identity==1.27.0"
 #: What every Azure-facing component installs at container start.
 AZURE_PACKAGES = [AZURE_AI_ML, AZURE_IDENTITY]
 
+#: The kfp the components are compiled with (pyproject's dependency); kfp installs it at start.
+KFP = "kfp==2.17.3"
+
+#: What the prebuilt image (image/Dockerfile) holds, so image-mode components install nothing.
+IMAGE_PACKAGES = [*AZURE_PACKAGES, KFP]
+
 #: What the example training component installs.
 EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1.1"]
 

@@ -23,6 +23,7 @@ def register_model(
     properties: dict = {},  # noqa: B006
     subscription_id: str = "",
     timeout_seconds: int = 1800,
+    force_new_version: bool = False,
     pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
     pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("model_name", str), ("model_version", str)]):
@@ -31,8 +32,11 @@ def register_model(
     The model comes either from an upstream task's Model artifact (its files are uploaded to the
     workspace's default datastore) or from storage it already lives in (``model_uri``). The run
     that registered it is recorded in the tags ``kfp_run_id``, ``kfp_pipeline`` and
-    ``kfp_source_uri``. Credentials come from the ``azcreds`` secret (see
-    ``use_azure_credentials``) or the pod's workload/managed identity.
+    ``kfp_source_uri``. When an active version of the same name already holds exactly these files
+    (the SDK's content hash of the upload, same model_type and properties), that version is
+    returned with no write to Azure and no upload: the output's metadata says ``reused: true``,
+    and the version's tags keep the run that first registered it. Credentials come from the
+    ``azcreds`` secret (see ``use_azure_credentials``) or the pod's workload/managed identity.
 
     Args:
         model_name: Name of the model in the workspace (letters, digits, '-' and '_').
@@ -49,13 +53,17 @@ def register_model(
         properties: Extra properties (immutable after registration).
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the upload and registration may take.
+        force_new_version: Register a new version even when one of the same name already holds
+            identical files (otherwise that version is reused). An explicit model_version always
+            registers.
         pipeline_run_id: KFP run id recorded as lineage (filled in by KFP).
         pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
 
     Returns:
         registered_model: The registered model (output); its metadata carries name, version,
-            asset_id (azureml:NAME:VERSION), arm_id, model_type, path and studio_url (a link to
-            the model in Azure ML studio).
+            asset_id (azureml:NAME:VERSION), arm_id, model_type, path, studio_url (a link to
+            the model in Azure ML studio) and reused (true when an existing version with the
+            same files was returned instead of a new one).
         model_name: The registered model's name.
         model_version: The registered model's version.
 
@@ -82,15 +90,25 @@ def register_model(
             "kfp_source_uri": source_uri,
         },
         timeout_seconds=timeout_seconds,
+        force_new_version=force_new_version,
     )
     # The artifact's uri stays the storage URI KFP assigned: the KFP 2.x launcher rejects any
     # other scheme on the next task's inputs (see kfp-backend-facts); links go in metadata.
     registered_model.metadata.update(
         {
             k: result[k]
-            for k in ("name", "version", "asset_id", "arm_id", "model_type", "path", "studio_url")
+            for k in (
+                "name", "version", "asset_id", "arm_id", "model_type", "path", "studio_url",
+                "reused",
+            )
         }
     )
-    print(f"Registered {result['asset_id']} ({result['arm_id']})")
+    if result["reused"]:
+        print(
+            f"Reused {result['asset_id']}: it holds these exact files (registered by run "
+            f"{result['tags'].get('kfp_run_id', 'unknown')}); no new version"
+        )
+    else:
+        print(f"Registered {result['asset_id']} ({result['arm_id']})")
     outputs = namedtuple("Outputs", ["model_name", "model_version"])
     return outputs(result["name"], result["version"])

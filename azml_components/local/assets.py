@@ -156,6 +156,15 @@ def add_routes(router: Router, ctx: Context) -> None:
             cid = container_id(request, kind)
             items = versions_of(cid)
             q = request.query
+            # listViewType (REST API spec ListViewType: ActiveOnly, ArchivedOnly, All); the
+            # service's default and the SDK's (ListViewType.ACTIVE_ONLY) leave archived out.
+            view = q.get("listViewType", "ActiveOnly")
+            if view not in ("ActiveOnly", "ArchivedOnly", "All"):
+                raise bad_request(f"listViewType: {view!r} is not ActiveOnly, ArchivedOnly or All")
+            if view != "All":
+                archived = view == "ArchivedOnly"
+                items = [v for v in items
+                         if bool(v["properties"].get("isArchived")) == archived]
             if "hash" in q:
                 items = [v for v in items if v[PRIVATE].get("hash") == q["hash"]]
             if "version" in q:

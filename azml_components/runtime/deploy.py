@@ -218,6 +218,89 @@ def azml_deployment_entity(
     )
 
 
+def azml_asset_name_version(asset) -> tuple:
+    # (name, version) of an asset given as azureml:NAME:VERSION, an ARM id
+    # (.../NAME/versions/VERSION) or an entity; names compare case-insensitively in Azure.
+    if asset is None:
+        return ("", "")
+    if not isinstance(asset, str):
+        return (str(asset.name).lower(), str(asset.version))
+    if asset.startswith("azureml:") and "/" not in asset:
+        parts = asset[len("azureml:"):].split(":")
+        return (parts[0].lower(), parts[1] if len(parts) > 1 else "")
+    parts = asset.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-2].lower() == "versions":
+        return (parts[-3].lower(), parts[-1])
+    return (asset.lower(), "")
+
+
+def azml_resources_of(deployment) -> dict:
+    # A Kubernetes deployment's container requests and limits as plain strings (a managed
+    # deployment has none): a change in either is a change of settings.
+    resources = getattr(deployment, "resources", None)
+    found = {}
+    for side in ("requests", "limits"):
+        settings = getattr(resources, side, None)
+        values = {key: getattr(settings, key, None) for key in ("cpu", "memory", "gpu")}
+        found[side] = {key: str(value) for key, value in values.items() if value not in (None, "")}
+    return found
+
+
+def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bool:
+    # True when the live deployment already is what `deployment` would make it and the traffic
+    # plan changes nothing, so deploy_model can skip every write. Reads only. "Same code" is
+    # the SDK's own identity for code: the content hash it stores on the code version it
+    # uploads (property hash_sha256, get_content_hash; the SDK looks code up by it and reuses
+    # it), compared with that hash of the local folder.
+    if plan["create_endpoint"] or plan["new_deployment"]:
+        return False
+    if not azml_same_live_traffic(state["traffic"], plan["traffic"]):
+        return False
+    if plan["mirror"] != state["mirror"]:
+        return False
+    live = next(
+        d for d in state["deployments"] if d.name.lower() == deployment.name.lower()
+    )
+    if (live.provisioning_state or "").lower() != "succeeded":
+        return False
+    same_settings = (
+        azml_asset_name_version(live.model) == azml_asset_name_version(deployment.model)
+        and (live.instance_type or "").lower() == deployment.instance_type.lower()
+        and live.instance_count == deployment.instance_count
+        and dict(live.environment_variables or {}) == dict(deployment.environment_variables or {})
+        and azml_resources_of(live) == azml_resources_of(deployment)
+    )
+    if not same_settings:
+        return False
+    wanted_env = deployment.environment
+    if wanted_env is not None:
+        if isinstance(wanted_env, str) and wanted_env.endswith("@latest"):
+            name = wanted_env.split(":", 1)[-1].rsplit("@", 1)[0]
+            wanted_env = azml_call(
+                f"reading environment {name!r}", client.environments.get, name, label="latest"
+            )
+        if azml_asset_name_version(live.environment) != azml_asset_name_version(wanted_env):
+            return False
+    wanted_code, live_code = deployment.code_configuration, live.code_configuration
+    if (wanted_code is None) != (live_code is None):
+        return False
+    if wanted_code is None:
+        return True
+    if wanted_code.scoring_script != live_code.scoring_script:
+        return False
+    from azure.ai.ml._utils._asset_utils import get_content_hash, get_ignore_file
+
+    # The live code is an ARM id .../codes/NAME/versions/VERSION; MLClient has no public code
+    # operations, so its own (client._code, pinned SDK) reads it.
+    parts = str(live_code.code).rstrip("/").split("/")
+    name, version = parts[-3], parts[-1]
+    code = azml_call(f"reading code {name}:{version}", client._code.get, name, version)
+    stored = (code.properties or {}).get("hash_sha256")
+    return bool(stored) and stored == get_content_hash(
+        wanted_code.code, get_ignore_file(wanted_code.code)
+    )
+
+
 def azml_apply_deployment(
     client, endpoint_name: str, deployment, options: dict, plan: dict, timeout_seconds: int
 ) -> None:
@@ -340,17 +423,25 @@ def azml_deploy_model(
     state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
     plan = azml_plan_deployment(state, model_id, deployment_name, options, traffic_percent)
     deployment = azml_deployment_entity(endpoint_name, deployment_name, model_id, options, plan)
-    azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
-    azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
-    endpoint = azml_call(
-        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
-    )
-    created = azml_call(
-        f"reading deployment {deployment_name!r}",
-        client.online_deployments.get,
-        deployment_name,
-        endpoint_name,
-    )
+    unchanged = azml_deployment_unchanged(client, state, plan, deployment)
+    if unchanged:
+        # The live deployment and traffic already are what was asked: nothing to write.
+        endpoint = state["endpoint"]
+        created = next(
+            d for d in state["deployments"] if d.name.lower() == deployment_name.lower()
+        )
+    else:
+        azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
+        azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
+        endpoint = azml_call(
+            f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
+        )
+        created = azml_call(
+            f"reading deployment {deployment_name!r}",
+            client.online_deployments.get,
+            deployment_name,
+            endpoint_name,
+        )
     traffic, mirror_traffic = azml_traffic_of(endpoint)
     return {
         "endpoint_name": endpoint.name,
@@ -366,6 +457,7 @@ def azml_deploy_model(
         "model_id": model_id,
         "model_type": state["model"].type,
         "created_endpoint": plan["create_endpoint"],
+        "unchanged": unchanged,
         "endpoint_kind": plan["target"]["kind"],
         "compute": plan["target"]["compute"],
         "instance_type": created.instance_type or "",

@@ -126,6 +126,48 @@ def azml_next_version(client, model_name: str, tried: int) -> str:
     return str(max(numbers + [tried]) + 1)
 
 
+def azml_content_hash(model_path: str) -> str:
+    # The SDK's own content hash of a local model: the one pass over the files. The SDK names
+    # the upload folder after it (LocalUpload/<hash>/<folder name>), and takes it from
+    # Model._upload_hash instead of hashing again (azure-ai-ml 1.35.2,
+    # _artifacts/_artifact_utilities.py: _check_and_upload_path / _upload_to_datastore).
+    from azure.ai.ml._utils._asset_utils import get_ignore_file, get_object_hash
+
+    return get_object_hash(model_path, get_ignore_file(model_path))
+
+
+def azml_model_versions(client, model_name: str) -> list:
+    # The active versions of `model_name` ([] before its first registration). Reads only.
+    from azure.core.exceptions import ResourceNotFoundError
+
+    def listing():
+        try:
+            return list(client.models.list(name=model_name))
+        except ResourceNotFoundError:
+            return []
+
+    return azml_call(f"listing versions of model {model_name!r}", listing)
+
+
+def azml_same_content_version(
+    versions: list, model_path: str, content_hash: str, model_type: str, props: dict
+):
+    # The version among `versions` whose files are exactly these (its path is the upload folder
+    # the SDK derives from the content hash: .../paths/LocalUpload/<hash>/<folder name>), of the
+    # same type and with the properties asked for; None when there is none.
+    import os
+
+    folder = f"/paths/LocalUpload/{content_hash}/{os.path.basename(os.path.normpath(model_path))}"
+    for version in versions:
+        if (
+            str(version.path).rstrip("/").endswith(folder)
+            and (version.type or "custom_model") == model_type
+            and all((version.properties or {}).get(k) == v for k, v in props.items())
+        ):
+            return version
+    return None
+
+
 def azml_register_model(
     subscription_id: str,
     resource_group: str,
@@ -140,19 +182,14 @@ def azml_register_model(
     properties: Optional[dict] = None,
     lineage: Optional[dict] = None,
     timeout_seconds: int = 1800,
+    force_new_version: bool = False,
 ) -> dict:
-    # Validate everything, then register. An explicit model_version is registered as given (a
-    # version that exists with other content fails: versions are immutable). Without one, the
-    # next free version is taken; when another run takes it first (concurrent pipelines
-    # registering the same name), this run takes the next one, so N runs give N versions. The
-    # SDK picks the next version on the client and fails on such a race; and a registration
-    # whose content equals another's would update that version's tags in place. So each
-    # auto-versioned registration carries a unique property (azml_registration_id; Azure keeps
-    # properties immutable), is never written over an existing version, and retries a version
-    # another run took, up to 12 times with jittered pauses, within timeout_seconds.
-    import random
-    import time
-    import uuid
+    # Validate everything, then register. A local model whose content a version of the same
+    # name already holds reuses that version with no write at all (reused=True; its tags keep
+    # the run that registered it) unless force_new_version or an explicit model_version asks
+    # for a new one; otherwise a new version (azml_register_new_version: safe when runs of one
+    # name race).
+    import os
 
     azml_check_asset_name("model_name", model_name)
     if model_version:
@@ -169,14 +206,71 @@ def azml_register_model(
     if "azml_registration_id" in props:
         raise ValueError("properties: 'azml_registration_id' is set by register_model itself")
     subscription = azml_subscription_id(subscription_id)
-
-    from azure.ai.ml.entities import Model
-
     client = azml_ml_client(subscription, resource_group, workspace_name)
     if model_uri:
         located = azml_datastore_path(model_uri, subscription, resource_group, workspace_name)
         if located is not None:
             azml_check_model_uri_exists(client, model_uri, *located)
+    content_hash = ""
+    if model_path:
+        source = os.path.abspath(source)
+        reuse = not (force_new_version or model_version)
+        same, content_hash = azml_hash_and_find_same(
+            client, model_name, source, model_type, props, reuse, timeout_seconds
+        )
+        if same is not None:
+            return azml_registered_model(
+                same, model_type, subscription, resource_group, workspace_name, True
+            )
+    registered = azml_register_new_version(
+        client, model_name, model_version, source, content_hash, model_type, description,
+        all_tags, props, timeout_seconds,
+    )
+    return azml_registered_model(
+        registered, model_type, subscription, resource_group, workspace_name, False
+    )
+
+
+def azml_hash_and_find_same(
+    client, model_name: str, source: str, model_type: str, props: dict, reuse: bool,
+    timeout_seconds: int,
+) -> tuple:
+    # (the version already holding these files or None, the SDK's content hash). The listing
+    # (a read) runs while the files are hashed: it adds no time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(azml_model_versions, client, model_name) if reuse else None
+        content_hash = azml_wait(
+            f"hashing the files of model {model_name!r}",
+            lambda: azml_content_hash(source),
+            timeout_seconds,
+        )
+        versions = listed.result() if listed is not None else []
+    same = azml_same_content_version(versions, source, content_hash, model_type, props)
+    return (same if reuse else None), content_hash
+
+
+def azml_register_new_version(
+    client, model_name: str, model_version: str, source: str, content_hash: str,
+    model_type: str, description: str, tags: dict, props: dict, timeout_seconds: int,
+):
+    # An explicit model_version is registered as given (a version that exists with other
+    # content fails: versions are immutable). Without one, the next free version is taken;
+    # when another run takes it first (concurrent pipelines registering the same name), this
+    # run takes the next one, so N runs give N versions. The SDK picks the next version on the
+    # client and fails on such a race; and a registration whose content equals another's
+    # would update that version's tags in place. So each auto-versioned registration carries a
+    # unique property (azml_registration_id; Azure keeps properties immutable), is never
+    # written over an existing version, and retries a version another run took, up to 12
+    # times with jittered pauses, within timeout_seconds.
+    import random
+    import time
+    import uuid
+
+    from azure.ai.ml.entities import Model
+
+    props = dict(props)
     registration = "" if model_version else uuid.uuid4().hex
     if registration:
         props["azml_registration_id"] = registration
@@ -193,9 +287,11 @@ def azml_register_model(
             path=path,
             type=model_type,
             description=description or None,
-            tags=all_tags,
+            tags=tags,
             properties=props,
         )
+        if content_hash and path == source:
+            model._upload_hash = content_hash  # the SDK uploads under it without hashing again
         try:
             registered = azml_wait(
                 f"registering model {model_name!r} version {version}",
@@ -228,6 +324,14 @@ def azml_register_model(
             f"registering model {model_name!r}: every version tried ({tried} the last) was taken "
             "by other runs registering the same name at the same time; run it again"
         )
+    return registered
+
+
+def azml_registered_model(
+    registered, model_type: str, subscription: str, resource_group: str, workspace_name: str,
+    reused: bool,
+) -> dict:
+    # What register_model's outputs carry about a version, new or reused.
     version = str(registered.version)
     return {
         "name": registered.name,
@@ -240,4 +344,5 @@ def azml_register_model(
         "studio_url": azml_studio_url(
             subscription, resource_group, workspace_name, "model", registered.name, version
         ),
+        "reused": reused,
     }

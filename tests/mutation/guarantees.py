@@ -23,11 +23,11 @@ GUARANTEES: list[dict] = [
         "name": "failed-new-deployment-takes-no-traffic",
         "promise": "A new deployment gets traffic only after it is ready",
         "file": RT + "deploy.py",
-        "old": "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
-               "timeout_seconds)\n    azml_apply_traffic(client, endpoint_name, plan, state, "
-               "timeout_seconds)\n",
-        "new": "    azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
-               "    azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+        "old": "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+               "timeout_seconds)\n        azml_apply_traffic(client, endpoint_name, plan, "
+               "state, timeout_seconds)\n",
+        "new": "        azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
+               "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
                "timeout_seconds)\n",
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
@@ -262,6 +262,68 @@ GUARANTEES: list[dict] = [
         "old": "    all_tags.update(\n",
         "new": "    dict().update(\n",
         "tests": ["tests/runtime/test_register.py::test_register_folder_model_with_lineage"],
+    },
+    {
+        "name": "unchanged-content-reuses-the-version",
+        "promise": "register_model reuses a version holding the same files: no write",
+        "file": RT + "register.py",
+        "old": "        if same is not None:\n",
+        "new": "        if False:\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "sdk-does-not-hash-the-model-twice",
+        "promise": "the SDK is handed that hash and does not hash again",
+        "file": RT + "register.py",
+        "old": "        model._upload_hash = content_hash",
+        "new": "        pass",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "forced-registration-is-a-new-version",
+        "promise": "force_new_version=True always registers a new version",
+        "file": RT + "register.py",
+        "old": "        reuse = not (force_new_version or model_version)\n",
+        "new": "        reuse = not model_version\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_changed_content_or_forced_registers_a_new_version"],
+    },
+    {
+        "name": "unchanged-redeploy-writes-nothing",
+        "promise": "deploy_model writes nothing when the deployment is already live as asked",
+        "file": RT + "deploy.py",
+        "old": "    unchanged = azml_deployment_unchanged(client, state, plan, deployment)\n",
+        "new": "    unchanged = False\n",
+        "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
+    {
+        "name": "changed-code-is-deployed",
+        "promise": "Same code is the SDK's own identity for code: the content hash",
+        "file": RT + "deploy.py",
+        "old": "    return bool(stored) and stored == get_content_hash(\n",
+        "new": "    return True or get_content_hash(\n",
+        "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
+    },
+    {
+        "name": "kubernetes-resources-are-settings-of-a-redeploy",
+        "promise": "environment and settings (on Kubernetes: instance type, resource requests "
+                   "and limits)",
+        "file": RT + "deploy.py",
+        "old": "        and azml_resources_of(live) == azml_resources_of(deployment)\n",
+        "new": "",
+        "tests": [DEPLOY_TESTS
+                  + "test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy"],
+    },
+    {
+        "name": "deploy-model-undoes-a-stale-rollout-before-its-no-op-check",
+        "promise": "A safe_rollout left unfinished on the endpoint ... is undone first",
+        "file": RT + "deploy.py",
+        "old": "        azml_recover_rollout(client, endpoint_name, \"\", timeout_seconds)\n",
+        "new": "        pass\n",
+        "tests": ["tests/runtime/test_rollout_state.py::"
+                  "test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone"],
     },
     {
         "name": "an-endpoint-keeps-its-kind",

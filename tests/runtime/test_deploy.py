@@ -7,6 +7,7 @@ endpoint with a working blue deployment and leave it as they found it.
 import inspect
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -21,6 +22,7 @@ from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
 from tests import child_call
 from tests.helpers import (
+    CONDA_YAML,
     azure_writes,
     data_payload,
     diabetes_rows,
@@ -115,9 +117,118 @@ def test_first_deployment_creates_the_endpoint_and_serves_predictions(models, cl
     assert os.environ["AZ_CLIENT_SECRET"] not in text
     # The endpoint it created says who made it (ARM tags).
     assert client.online_endpoints.get(endpoint).tags == {"created_by": "azml-components"}
-    # Deploying the same again changes nothing and creates no endpoint.
-    again = _deploy(models, "blue", endpoint, "blue")
-    assert again["created_endpoint"] is False and again["traffic"] == {"blue": 100}
+    assert result["unchanged"] is False
+
+
+def test_redeploying_the_same_writes_nothing(models, client, standin, tmp_path):
+    endpoint = unique("deploy-same")
+    first = _deploy(models, "blue", endpoint, "blue")
+    assert first["unchanged"] is False
+    # The same code in another folder (a later run's artifact): the SDK's content hash of the
+    # code is what makes it the same code.
+    code = tmp_path / "code"
+    shutil.copytree(models["blue"]["code"], code)
+    standin.clear_requests()
+    started = time.monotonic()
+    again = _deploy(models, "blue", endpoint, "blue", code_path=str(code))
+    took = time.monotonic() - started
+    assert again["unchanged"] is True and again["created_endpoint"] is False
+    assert azure_writes(standin.requests()) == []
+    assert took <= 2.0, took  # issue 11's goal for a no-op redeploy
+    assert again["traffic"] == {"blue": 100} and again["previous_traffic"] == {"blue": 100}
+    assert again["deployment_id"] == first["deployment_id"]
+    assert again["scoring_uri"] == first["scoring_uri"]
+    # One changed line in the scoring script is new code: the deployment is updated.
+    (code / "score.py").write_text((code / "score.py").read_text() + "# changed\n")
+    standin.clear_requests()
+    changed = _deploy(models, "blue", endpoint, "blue", code_path=str(code))
+    assert changed["unchanged"] is False
+    assert [r for r in azure_writes(standin.requests())
+            if r["method"] == "PUT" and r["path"].endswith(f"/onlineEndpoints/{endpoint}"
+                                                           "/deployments/blue")]
+    assert np.allclose(_predict(endpoint), models["blue"]["model"].predict(diabetes_rows()))
+
+
+@pytest.mark.parametrize("change", [
+    {"instance_count": 2}, {"environment_variables": {"A": "1"}}, {"model": "green"},
+    {"traffic_percent": 0}, {"conda_file": "other"},
+])
+def test_what_makes_a_redeploy_not_the_same(models, blue_endpoint, change):
+    # Only the decision is checked here (reads): each change alone makes it a real update.
+    from azml_components.runtime.deploy import (
+        azml_check_deployment_inputs,
+        azml_deployment_entity,
+        azml_deployment_unchanged,
+        azml_plan_deployment,
+        azml_read_deployment_state,
+    )
+
+    endpoint = blue_endpoint
+    client = ml_client()
+    overrides = dict(change)
+    model = overrides.pop("model", "blue")
+    if overrides.get("conda_file") == "other":
+        overrides["conda_file"] = CONDA_YAML.replace("joblib==1.6.0", "joblib==1.5.3")
+    arguments = _arguments(models, model, endpoint, "blue", **overrides)
+    traffic = arguments.pop("traffic_percent", 100)
+    options = azml_check_deployment_inputs(endpoint, "blue", arguments["model_id"],
+                                           arguments["options"], 300)
+    state = azml_read_deployment_state(client, endpoint, arguments["model_id"], options, 300)
+    plan = azml_plan_deployment(state, arguments["model_id"], "blue", options, traffic)
+    deployment = azml_deployment_entity(endpoint, "blue", arguments["model_id"], options, plan)
+    assert azml_deployment_unchanged(client, state, plan, deployment) is False
+    # ... while the same arguments are the same.
+    same = _arguments(models, "blue", endpoint, "blue")
+    options = azml_check_deployment_inputs(endpoint, "blue", same["model_id"], same["options"],
+                                           300)
+    plan = azml_plan_deployment(state, same["model_id"], "blue", options, 100)
+    deployment = azml_deployment_entity(endpoint, "blue", same["model_id"], options, plan)
+    assert azml_deployment_unchanged(client, state, plan, deployment) is True
+
+
+def test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy(models, client,
+                                                                           standin):
+    # On a Kubernetes endpoint the instance type and the container requests/limits are part of
+    # the deployment (KubernetesOnlineDeployment.resources): the same ones write nothing, any
+    # other one is a real update.
+    from azml_components.runtime.deploy import (
+        azml_check_deployment_inputs,
+        azml_deployment_entity,
+        azml_deployment_unchanged,
+        azml_plan_deployment,
+        azml_read_deployment_state,
+    )
+
+    endpoint = unique("deploy-k8s-same")
+    kube = {"compute": "aks-cluster", "resource_requests": {"cpu": "500m", "memory": "1Gi"}}
+    first = _deploy(models, "blue", endpoint, "blue", **kube)
+    assert (first["endpoint_kind"], first["unchanged"]) == ("kubernetes", False)
+    standin.clear_requests()
+    same = _deploy(models, "blue", endpoint, "blue", **kube)
+    assert same["unchanged"] is True and azure_writes(standin.requests()) == []
+    # Each change alone makes it an update (decided by reads only).
+    for change in ({"instance_type": "cpu-large"}, {"resource_requests": {"cpu": "1"}},
+                   {"resource_limits": {"memory": "2Gi"}}):
+        arguments = _arguments(models, "blue", endpoint, "blue", **{**kube, **change})
+        options = azml_check_deployment_inputs(endpoint, "blue", arguments["model_id"],
+                                               arguments["options"], 300)
+        state = azml_read_deployment_state(client, endpoint, arguments["model_id"], options, 300)
+        plan = azml_plan_deployment(state, arguments["model_id"], "blue", options, 100)
+        deployment = azml_deployment_entity(endpoint, "blue", arguments["model_id"], options,
+                                            plan)
+        assert azml_deployment_unchanged(client, state, plan, deployment) is False, change
+    # ... and a new limit really is written to the deployment.
+    standin.clear_requests()
+    limited = _deploy(models, "blue", endpoint, "blue", **kube,
+                      resource_limits={"memory": "2Gi"})
+    assert limited["unchanged"] is False
+    assert [r for r in azure_writes(standin.requests())
+            if r["method"] == "PUT" and r["path"].endswith(f"/onlineEndpoints/{endpoint}"
+                                                           "/deployments/blue")]
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.resources.requests.cpu, live.resources.limits.memory) == ("500m", "2Gi")
+    client.online_endpoints.begin_delete(endpoint).result()
+
 
 
 def test_failed_new_deployment_is_removed_and_takes_no_traffic(models, client, blue_endpoint):

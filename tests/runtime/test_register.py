@@ -1,10 +1,15 @@
 """register_model's runtime through the real azure-ai-ml SDK against the stand-in."""
 
+import os
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 from azure.ai.ml import MLClient
 
 from azml_components.runtime.register import azml_register_model, azml_validate_model_source
-from tests.helpers import ml_client, unique, workspace, write_custom_model
+from tests.helpers import azure_writes, ml_client, unique, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -54,9 +59,11 @@ def test_register_folder_model_with_lineage(standin, client, tmp_path):
     assert stored.tags == {"team": "ml", "threshold": "0.5", "kfp_run_id": "run-123",
                            "kfp_pipeline": "p", "kfp_source_uri": "/x/model"}
     assert stored.description == "a ridge"
-    # The files went to the workspace's blob storage: a second version gets the next number.
+    # The files went to the workspace's blob storage: a second version (forced: the files are
+    # the same) gets the next number.
     again = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
-                                lineage={"kfp_run_id": "{{$.pipeline_job_uuid}}"})
+                                lineage={"kfp_run_id": "{{$.pipeline_job_uuid}}"},
+                                force_new_version=True)
     assert again["version"] == "2"
     # A placeholder KFP did not fill in is no lineage.
     assert "kfp_run_id" not in client.models.get(name, version="2").tags
@@ -131,3 +138,97 @@ def test_wrong_client_secret_is_reported_as_a_credential_problem(standin, tmp_pa
     monkeypatch.setenv("AZ_CLIENT_SECRET", "not-the-secret")
     with pytest.raises(RuntimeError, match="rejected the credentials"):
         azml_register_model(**workspace(), model_name=reg_denied, model_path=str(model_dir))
+
+
+class _FileOpens:
+    # Counts how often this process opens the files under a folder (audit event "open"): one
+    # pass over the model's files is one open per file.
+    def __init__(self):
+        self.root, self.opened = None, []
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event, args):
+        if event == "open" and self.root and isinstance(args[0], str):
+            if args[0].startswith(self.root) and os.path.isfile(args[0]):
+                self.opened.append(args[0])
+
+    def watch(self, root: Path) -> list:
+        self.root, self.opened = str(root), []
+        return self.opened
+
+    def stop(self):
+        self.root = None
+
+
+_OPENS = _FileOpens()
+
+
+def test_unchanged_content_reuses_the_version_with_no_write(standin, client, tmp_path):
+    # The SDK names the upload folder after its content hash (LocalUpload/<sha256>/<folder>);
+    # a version whose path is that folder holds these exact files.
+    name = unique("reg-reuse")
+    model_dir, _, _ = write_custom_model(tmp_path / "a")
+    (model_dir / "extra.txt").write_text("x" * 1000)
+    opens = _OPENS.watch(model_dir)
+    first = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                lineage={"kfp_run_id": "run-1"})
+    # New content: one hash pass and one upload read per file, not two hash passes.
+    assert sorted(opens) == sorted([str(model_dir / "model.joblib"), str(model_dir / "extra.txt")]
+                                   * 2)
+    assert first["version"] == "1" and first["reused"] is False
+    # The same files somewhere else (a later pipeline run's artifact folder) reuse version 1.
+    again_dir = tmp_path / "b" / "model"
+    shutil.copytree(model_dir, again_dir)
+    opens = _OPENS.watch(again_dir)
+    standin.clear_requests()
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(again_dir),
+                                lineage={"kfp_run_id": "run-2"})
+    log = standin.requests()
+    _OPENS.stop()
+    assert again["reused"] is True and again["version"] == "1"
+    assert again["asset_id"] == first["asset_id"] and again["path"] == first["path"]
+    # The reused version keeps the run that registered it; nothing was written anywhere.
+    assert again["tags"]["kfp_run_id"] == "run-1"
+    assert azure_writes(log) == []
+    # No blob credentials were even asked for, so no blob can have been written.
+    assert not [r for r in log if "/datastores/" in r["path"]]
+    assert len(opens) == 2  # the hash pass only
+    assert [m.version for m in client.models.list(name=name)] == ["1"]
+
+
+def test_changed_content_or_forced_registers_a_new_version(standin, client, tmp_path):
+    name = unique("reg-new")
+    model_dir, _, _ = write_custom_model(tmp_path / "a", alpha=0.1)
+    assert azml_register_model(**workspace(), model_name=name,
+                               model_path=str(model_dir))["version"] == "1"
+    # force_new_version registers the same files again.
+    forced = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                 force_new_version=True)
+    assert forced["version"] == "2" and forced["reused"] is False
+    # One byte changed is new content.
+    changed, _, _ = write_custom_model(tmp_path / "b", alpha=0.2)
+    assert azml_register_model(**workspace(), model_name=name,
+                               model_path=str(changed))["version"] == "3"
+    # Another model type, other properties or an explicit version are not the same version.
+    assert azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                               properties={"stage": "x"})["version"] == "4"
+    assert azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                               model_type="triton_model")["version"] == "5"
+    assert azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                               model_version="9")["version"] == "9"
+    # ... and the same files under the same name again reuse the newest such version.
+    reused = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                 properties={"stage": "x"})
+    assert reused["reused"] is True and reused["version"] == "4"
+    assert sorted(int(m.version) for m in client.models.list(name=name)) == [1, 2, 3, 4, 5, 9]
+
+
+def test_an_archived_version_is_not_reused(standin, client, tmp_path):
+    # Listing versions leaves archived ones out (listViewType ActiveOnly, the SDK's default).
+    name = unique("reg-archived")
+    model_dir, _, _ = write_custom_model(tmp_path)
+    assert azml_register_model(**workspace(), model_name=name,
+                               model_path=str(model_dir))["version"] == "1"
+    client.models.archive(name, version="1")
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir))
+    assert again["version"] == "2" and again["reused"] is False

@@ -20,7 +20,14 @@ from azml_components.runtime.rollout_state import (
     azml_tags_with_rollout,
     azml_without_rollout_tags,
 )
-from tests.helpers import data_payload, diabetes_rows, ml_client, workspace, write_custom_model
+from tests.helpers import (
+    data_payload,
+    diabetes_rows,
+    ml_client,
+    unique,
+    workspace,
+    write_custom_model,
+)
 
 pytestmark = pytest.mark.timeout(600)
 WRITES = ("PUT", "POST", "PATCH", "DELETE")
@@ -128,29 +135,66 @@ def test_a_live_rollout_of_another_run_is_refused_before_any_write(standin, half
     assert ml_client().online_endpoints.get("state-crashed").traffic == {"blue": 90, "green": 10}
 
 
+def _writes(standin) -> list:
+    return [(r["method"], r["path"].rsplit("/", 2)[-2:]) for r in standin.requests()
+            if r["method"] in WRITES and r["path"].startswith("/subscriptions/")]
+
+
+# The undo's writes: traffic back, green deleted, record removed.
+UNDO_WRITES = [("PUT", ["onlineEndpoints", "state-crashed"]),
+               ("DELETE", ["deployments", "green"]),
+               ("PUT", ["onlineEndpoints", "state-crashed"])]
+
+
 def test_deploy_model_undoes_a_stale_rollout_before_deploying(standin, half_made):
     _crash_state(half_made, "run-long-gone", expires="2001-01-01T00:00:00Z")
     standin.clear_requests()
-    azml_deploy_model(**workspace(), endpoint_name="state-crashed", deployment_name="blue",
-                      model_id=half_made["model_id"], options=half_made["options"],
-                      traffic_percent=100, timeout_seconds=300)
+    # A setting blue does not have yet (unique per call): blue itself is updated after the undo.
+    variables = {"ROUND": unique("round")}
+    result = azml_deploy_model(**workspace(), endpoint_name="state-crashed",
+                               deployment_name="blue", model_id=half_made["model_id"],
+                               options={**half_made["options"],
+                                        "environment_variables": variables},
+                               traffic_percent=100, timeout_seconds=300)
     client = ml_client()
     endpoint = client.online_endpoints.get("state-crashed")
     assert endpoint.traffic == {"blue": 100}
     assert endpoint.tags == {"team": "ml"}
     assert {d.name for d in client.online_deployments.list("state-crashed")} == {"blue"}
-    writes = [(r["method"], r["path"].rsplit("/", 2)[-2:]) for r in standin.requests()
-              if r["method"] in WRITES and r["path"].startswith("/subscriptions/")]
-    # Undone first (traffic back, green deleted, record removed), then blue's own deployment.
-    assert writes[:3] == [("PUT", ["onlineEndpoints", "state-crashed"]),
-                          ("DELETE", ["deployments", "green"]),
-                          ("PUT", ["onlineEndpoints", "state-crashed"])]
+    writes = _writes(standin)
+    # Undone first, then blue's own deployment.
+    assert writes[:3] == UNDO_WRITES
     assert ("PUT", ["deployments", "blue"]) in writes[3:]
+    assert result["unchanged"] is False
+    assert client.online_deployments.get("blue", "state-crashed").environment_variables == \
+        variables
     # Nothing left to undo: a second recovery writes nothing.
     standin.clear_requests()
     again = azml_recover_rollout(client, "state-crashed", "", 300)
     assert (again["found"], again["undone"], again["actions"]) == (False, False, [])
     assert [r for r in standin.requests() if r["method"] in WRITES] == []
+
+
+def test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone(
+        standin, half_made):
+    # Blue is deployed as asked, but a crashed rollout left green with 10% and its record: the
+    # no-op redeploy must not skip the undo. It undoes first, then finds blue live as asked
+    # (all the traffic again) and writes nothing more.
+    client = ml_client()
+    variables = client.online_deployments.get("blue", "state-crashed").environment_variables
+    _crash_state(half_made, "run-long-gone", expires="2001-01-01T00:00:00Z")
+    standin.clear_requests()
+    result = azml_deploy_model(**workspace(), endpoint_name="state-crashed",
+                               deployment_name="blue", model_id=half_made["model_id"],
+                               options={**half_made["options"],
+                                        "environment_variables": dict(variables or {})},
+                               traffic_percent=100, timeout_seconds=300)
+    assert _writes(standin) == UNDO_WRITES
+    assert result["unchanged"] is True
+    assert result["traffic"] == {"blue": 100} and result["previous_traffic"] == {"blue": 100}
+    endpoint = client.online_endpoints.get("state-crashed")
+    assert (endpoint.traffic, endpoint.tags) == ({"blue": 100}, {"team": "ml"})
+    assert {d.name for d in client.online_deployments.list("state-crashed")} == {"blue"}
 
 
 def test_a_record_the_endpoint_no_longer_fits_is_reported_and_nothing_is_written(
