@@ -134,7 +134,12 @@ def azml_read_deployment_state(
     else:
         parts = model_id.split("/")
         name, version = parts[-3], parts[-1]
-    model = azml_call(f"reading model {model_id}", client.models.get, name, version=version)
+    model = azml_get_or_none(
+        f"reading model {model_id}", lambda: client.models.get(name, version=version)
+    )
+    if model is None:
+        # Azure would refuse it only at the deployment's PUT, after the code was uploaded.
+        raise ValueError(f"model_id: {model_id!r} is not registered in this workspace")
     if options["environment"]:
         azml_check_registered_environment(client, options["environment"])
     code_path = options["code_path"]

@@ -82,7 +82,10 @@ def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: st
         f"reading datastore {datastore!r} for model_uri",
         lambda: client.datastores.get(datastore, include_secrets=True),
     )
-    if (getattr(store, "type", "") or "").lower() != "azure_blob":
+    # The SDK's DatastoreType.AZURE_BLOB has the value "AzureBlob" (azure-ai-ml 1.35), the REST
+    # spec's datastoreType; compared without case and '_' so either spelling is a blob store.
+    kind = str(getattr(getattr(store, "type", ""), "value", getattr(store, "type", "")) or "")
+    if kind.replace("_", "").lower() != "azureblob":
         return  # only blob datastores are looked into
     credentials = getattr(store, "credentials", None)
     secret = getattr(credentials, "account_key", None) or getattr(credentials, "sas_token", None)

@@ -7,8 +7,12 @@ from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
 from azml_components.runtime.calls import azml_undo_and_raise, azml_wait, azml_when_idle
-from azml_components.runtime.deploy import azml_check_deployment_inputs, azml_deploy_model
-from azml_components.runtime.endpoints import azml_endpoint_state
+from azml_components.runtime.deploy import (
+    azml_check_deployment_inputs,
+    azml_deploy_model,
+    azml_plan_deployment,
+    azml_read_deployment_state,
+)
 from azml_components.runtime.invoke import azml_check_request, azml_invoke_endpoint
 from azml_components.runtime.rollout_state import (
     azml_recover_rollout,
@@ -18,7 +22,7 @@ from azml_components.runtime.rollout_state import (
     azml_tags_with_rollout,
     azml_without_rollout_tags,
 )
-from azml_components.runtime.targets import azml_new_endpoint, azml_resolve_target
+from azml_components.runtime.targets import azml_new_endpoint
 from azml_components.runtime.traffic import (
     azml_plan_traffic,
     azml_set_traffic,
@@ -299,9 +303,12 @@ def azml_safe_rollout(
             f"undid the unfinished rollout of {recovered['deployment_name']} (owner "
             f"{recovered['owner']}): " + "; ".join(recovered["actions"])
         )
-    state = azml_endpoint_state(client, endpoint_name)
-    # The compute, its instance types and the endpoint's kind, read before the first write.
-    azml_resolve_target(client, endpoint_name, options, state["endpoint"])
+    # Everything deploy_model reads and checks (the endpoint and its kind, the compute and its
+    # instance types, the model, a registered environment, code inside the model) and its plan's
+    # rules (code and environment for the model's type) run here, before the rollout's first
+    # write: deploy_model itself runs only after the rollout is recorded on the endpoint.
+    state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
+    azml_plan_deployment(state, model_id, deployment_name, options, 0)
     if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
         raise ValueError(
             f"deployment_name: {deployment_name!r} already exists on "

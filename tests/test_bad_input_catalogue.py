@@ -1,0 +1,610 @@
+"""The bad-input catalogue (issue 10): every input rule of every component, one row each.
+
+This is the single place where a new input rule gets its case. A row names the component, the
+runtime function the component calls (or the input helper it calls first), the bad inputs as a
+user or Azure ML's docs would write them, the exception expected, the field the message must
+start with and, where useful, a fragment of the rule. Each case runs against the session's local
+Azure ML and asserts that nothing was written: no PUT/POST/PATCH/DELETE to ARM in the request log
+(tests.helpers.azure_writes) and, when the call touched a datastore (the way to blob storage), no
+blob written while it ran. Resources that rules need (a registered model, an endpoint with a
+live deployment) are made once for the module.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import azml_components
+from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
+from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.endpoints import (
+    azml_delete_deployment,
+    azml_delete_endpoint,
+    azml_update_traffic,
+)
+from azml_components.runtime.inputs import (
+    azml_endpoint_name_input,
+    azml_model_id_input,
+    azml_payload_input,
+)
+from azml_components.runtime.invoke import azml_invoke_endpoint
+from azml_components.runtime.register import azml_register_model
+from azml_components.runtime.rollout import azml_safe_rollout
+from azml_components.runtime.rollout_state import azml_recover_endpoint_rollout
+from tests.helpers import (
+    azure_writes,
+    data_payload,
+    diabetes_rows,
+    ml_client,
+    unique,
+    workspace,
+    write_custom_model,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bad input: `args` override the function's good BASE arguments ("@name" values are
+    the module's resources; a dict under "options" is merged into the base options)."""
+
+    component: str
+    function: Callable
+    args: dict
+    field: str  # the message starts with this
+    rule: str = ""  # and contains this
+    error: type = ValueError
+
+
+REGISTER, DEPLOY, ROLLOUT = "register_model", "deploy_model", "safe_rollout"
+TRAFFIC, INVOKE, DEL_DEP, DEL_EP = "set_traffic", "invoke_endpoint", "delete_deployment", \
+    "delete_endpoint"
+RECOVER, BATCH, SCORE = "recover_rollout", "deploy_batch_model", "score_batch"
+
+GUID_RULE = "must be a GUID"
+NAME_RULE = "3-32 characters"
+WHOLE = "must be a whole number"
+MISSING_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-model"
+
+# Good arguments per function; a row changes only what makes it bad.
+BASE: dict[Callable, dict] = {
+    azml_register_model: {"model_name": "@fresh", "model_path": "@model_dir"},
+    azml_deploy_model: {"endpoint_name": "@fresh", "deployment_name": "blue",
+                        "model_id": "@model_id", "options": "@options", "timeout_seconds": 300},
+    azml_safe_rollout: {"endpoint_name": "@fresh", "deployment_name": "green",
+                        "model_id": "@model_id", "options": "@options", "payload": "@payload",
+                        "timeout_seconds": 300},
+    azml_update_traffic: {"endpoint_name": "@endpoint", "traffic": {"blue": 100}},
+    azml_invoke_endpoint: {"endpoint_name": "@endpoint", "payload": "@payload"},
+    azml_delete_deployment: {"endpoint_name": "@endpoint", "deployment_name": "ghost"},
+    azml_delete_endpoint: {"endpoint_name": "@fresh"},
+    azml_recover_endpoint_rollout: {"endpoint_name": "@fresh"},
+    azml_deploy_batch_model: {"endpoint_name": "@fresh", "deployment_name": "blue",
+                              "model_id": "@model_id", "options": "@batch_options",
+                              "timeout_seconds": 300},
+    azml_score_batch: {"endpoint_name": "@fresh", "output_dir": "@out",
+                       "input_uri": "azureml://datastores/workspaceblobstore/paths/x/data.csv"},
+    azml_model_id_input: {"registered_model": None, "model_id": "@model_id"},
+    azml_payload_input: {"payload": "@payload", "payload_file": None},
+    azml_endpoint_name_input: {"endpoint": None, "endpoint_name": "@endpoint"},
+}
+# Functions that take the workspace (the others are the components' input helpers).
+WORKSPACE_TAKERS = {f for f in BASE if "resource_group" in inspect.signature(f).parameters}
+
+
+def _workspace_rows(component: str, function: Callable) -> list:
+    # Every component names its workspace the same way: the ARM rules for each part.
+    return [
+        Row(component, function, {"subscription_id": "my-subscription"}, "subscription_id",
+            GUID_RULE),
+        Row(component, function, {"resource_group": "my rg"}, "resource_group", "1-90"),
+        Row(component, function, {"workspace_name": "my.workspace"}, "workspace_name", "3-33"),
+    ]
+
+
+def _online_name_rows(component: str, function: Callable, name_field: str) -> list:
+    # Azure's online endpoint/deployment name rule: ^[a-zA-Z][a-zA-Z0-9-]{2,31}$, no final '-'.
+    return [
+        Row(component, function, {name_field: "my endpoint"}, name_field, NAME_RULE),
+        Row(component, function, {name_field: "my_endpoint"}, name_field, NAME_RULE),
+        Row(component, function, {name_field: "1st-endpoint"}, name_field, "start with a letter"),
+        Row(component, function, {name_field: "e" * 33}, name_field, NAME_RULE),
+        Row(component, function, {name_field: "ep"}, name_field, NAME_RULE),
+        Row(component, function, {name_field: "endpoint-"}, name_field, "end with a hyphen"),
+    ]
+
+
+def _timeout_rows(component: str, function: Callable) -> list:
+    return [
+        Row(component, function, {"timeout_seconds": 0}, "timeout_seconds", "at least 1"),
+        Row(component, function, {"timeout_seconds": -60}, "timeout_seconds", "at least 1"),
+        Row(component, function, {"timeout_seconds": "600"}, "timeout_seconds", WHOLE),
+    ]
+
+
+R, D, S = azml_register_model, azml_deploy_model, azml_safe_rollout
+CATALOGUE: list[Row] = [
+    # --- register_model ------------------------------------------------------------------
+    # Asset names: ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$ (REST API spec, ModelVersions).
+    Row(REGISTER, R, {"model_name": "my model"}, "model_name", "1-255 characters"),
+    Row(REGISTER, R, {"model_name": "my.model"}, "model_name", "letters, digits, '-' and '_'"),
+    Row(REGISTER, R, {"model_name": "-model"}, "model_name", "start with a letter or digit"),
+    Row(REGISTER, R, {"model_name": "_model"}, "model_name", "start with a letter or digit"),
+    Row(REGISTER, R, {"model_name": ""}, "model_name", "1-255 characters"),
+    Row(REGISTER, R, {"model_name": "m" * 256}, "model_name", "1-255 characters"),
+    Row(REGISTER, R, {"model_name": "models/diabetes"}, "model_name", "1-255 characters"),
+    Row(REGISTER, R, {"model_version": "1 0"}, "model_version", "not a valid version"),
+    Row(REGISTER, R, {"model_version": ".1"}, "model_version", "start with a letter or digit"),
+    Row(REGISTER, R, {"model_version": "1/2"}, "model_version", "not a valid version"),
+    Row(REGISTER, R, {"model_version": "v" * 256}, "model_version", "1-255 characters"),
+    Row(REGISTER, R, {"model_type": "mlflow"}, "model_type", "custom_model, mlflow_model"),
+    Row(REGISTER, R, {"model_type": "CUSTOM_MODEL"}, "model_type", "is not one of"),
+    Row(REGISTER, R, {"model_path": ""}, "model / model_uri", "exactly one"),
+    Row(REGISTER, R, {"model_uri": MISSING_URI}, "model / model_uri", "exactly one"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "runs:/0a1b2c/model"}, "model_uri",
+        "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "models:/diabetes/1"}, "model_uri",
+        "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "azureml:diabetes:1"}, "model_uri",
+        "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "s3://bucket/model"}, "model_uri",
+        "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "http://example.com/model.pkl"},
+        "model_uri", "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "/mnt/models/model.pkl"}, "model_uri",
+        "must start with one of"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": MISSING_URI}, "model_uri",
+        "does not exist"),
+    Row(REGISTER, R, {"model_path": "", "model_uri": "@missing_long_uri"}, "model_uri",
+        "does not exist"),
+    Row(REGISTER, R, {"model_path": "@missing"}, "model", "files are missing"),
+    Row(REGISTER, R, {"model_path": "@empty_dir"}, "model", "is empty"),
+    Row(REGISTER, R, {"model_path": "@empty_file"}, "model", "is empty"),
+    Row(REGISTER, R, {"model_type": "mlflow_model"}, "model", "needs an MLmodel file"),
+    Row(REGISTER, R, {"model_type": "mlflow_model", "model_path": "@model_file"}, "model",
+        "needs a folder"),
+    Row(REGISTER, R, {"tags": "stage=prod"}, "tags", "mapping"),
+    Row(REGISTER, R, {"tags": {"": "prod"}}, "tags", "non-empty strings"),
+    Row(REGISTER, R, {"tags": {"  ": "prod"}}, "tags", "non-empty strings"),
+    Row(REGISTER, R, {"properties": ["a", "b"]}, "properties", "mapping"),
+    Row(REGISTER, R, {"properties": {"azml_registration_id": "x"}}, "properties",
+        "set by register_model itself"),
+    Row(REGISTER, R, {"timeout_seconds": 0}, "timeout_seconds", "at least 1"),
+    Row(REGISTER, R, {"timeout_seconds": True}, "timeout_seconds", WHOLE),
+    Row(REGISTER, R, {"subscription_id": "00000000000000000000000000000000"},
+        "subscription_id", GUID_RULE),
+    Row(REGISTER, R, {"resource_group": "rg."}, "resource_group", "not end with '.'"),
+    Row(REGISTER, R, {"resource_group": "r" * 91}, "resource_group", "1-90"),
+    Row(REGISTER, R, {"workspace_name": "ws"}, "workspace_name", "3-33"),
+    Row(REGISTER, R, {"workspace_name": "my workspace"}, "workspace_name", "3-33"),
+    *_workspace_rows(REGISTER, R),
+    # --- deploy_model ----------------------------------------------------------------------
+    *_online_name_rows(DEPLOY, D, "endpoint_name"),
+    Row(DEPLOY, D, {"deployment_name": "blue green"}, "deployment_name", NAME_RULE),
+    Row(DEPLOY, D, {"deployment_name": "blue_v2"}, "deployment_name", NAME_RULE),
+    Row(DEPLOY, D, {"deployment_name": ""}, "deployment_name", NAME_RULE),
+    Row(DEPLOY, D, {"model_id": "diabetes"}, "model_id", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"model_id": "azureml:diabetes"}, "model_id", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"model_id": "azureml:diabetes@latest"}, "model_id", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"model_id": "runs:/0a1b2c/model"}, "model_id", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"model_id": "models:/diabetes/1"}, "model_id", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"model_id": "/subscriptions/x/models/diabetes"}, "model_id",
+        "ARM id"),
+    *_timeout_rows(DEPLOY, D),
+    Row(DEPLOY, D, {"traffic_percent": 101}, "traffic_percent", "between 0 and 100"),
+    Row(DEPLOY, D, {"traffic_percent": -10}, "traffic_percent", "between 0 and 100"),
+    Row(DEPLOY, D, {"traffic_percent": 50.5}, "traffic_percent", WHOLE),
+    Row(DEPLOY, D, {"traffic_percent": 50}, "traffic_percent",
+        "would leave 50% of requests with no deployment"),
+    Row(DEPLOY, D, {"options": {"instance_count": 0}}, "instance_count", "at least 1"),
+    Row(DEPLOY, D, {"options": {"instance_count": -1}}, "instance_count", "at least 1"),
+    Row(DEPLOY, D, {"options": {"instance_count": "2"}}, "instance_count", WHOLE),
+    Row(DEPLOY, D, {"options": {"auth_mode": "password"}}, "auth_mode", "key, aml_token"),
+    Row(DEPLOY, D, {"options": {"instance_type": "DS3_v2"}}, "instance_type",
+        "not an Azure VM size"),
+    Row(DEPLOY, D, {"options": {"instance_type": "defaultinstancetype"}}, "instance_type",
+        "needs compute"),
+    Row(DEPLOY, D, {"options": {"resource_requests": {"cpu": "1"}}}, "resource_requests",
+        "Kubernetes deployments only"),
+    Row(DEPLOY, D, {"options": {"resource_limits": {"memory": "1Gi"}}}, "resource_limits",
+        "Kubernetes deployments only"),
+    Row(DEPLOY, D, {"options": {"compute": "aks cluster"}}, "compute",
+        "Kubernetes compute attached"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_requests": {"cpu": "one"}}},
+        "resource_requests", "not a Kubernetes quantity"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_requests": {"disk": "1Gi"}}},
+        "resource_requests", "not one of cpu, memory, gpu"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_limits": {"gpu": "0.5"}}},
+        "resource_limits", "not a Kubernetes quantity"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_limits": "cpu=2"}},
+        "resource_limits", "mapping"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "instance_type": "Standard_DS3_v2"}},
+        "instance_type", "not a Kubernetes instance type name"),
+    Row(DEPLOY, D, {"model_id": "@unregistered_model"}, "model_id", "is not registered"),
+    Row(DEPLOY, D, {"model_id": "@unregistered_model_arm_id"}, "model_id", "is not registered"),
+    Row(DEPLOY, D, {"options": {"compute": "no-such-cluster"}}, "compute",
+        "not attached to the workspace"),
+    Row(DEPLOY, D, {"options": {"compute": "cpu-cluster"}}, "compute",
+        "Kubernetes computes only"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "instance_type": "gpu-huge"}},
+        "instance_type", "not an instance type of compute"),
+    Row(DEPLOY, D, {"endpoint_name": "@endpoint", "deployment_name": "green",
+                    "options": {"compute": "aks-cluster"}}, "compute",
+        "cannot change after creation"),
+    Row(DEPLOY, D, {"options": {"environment_variables": ["MODE=fast"]}},
+        "environment_variables", "mapping"),
+    Row(DEPLOY, D, {"options": {"environment_variables": {"": "fast"}}},
+        "environment_variables", "non-empty strings"),
+    Row(DEPLOY, D, {"options": {"code_path": "@missing"}}, "code", "is not a folder"),
+    Row(DEPLOY, D, {"options": {"scoring_script": "main.py"}}, "scoring_script",
+        "is not in the code folder"),
+    Row(DEPLOY, D, {"options": {"scoring_script": ""}}, "scoring_script", "required"),
+    Row(DEPLOY, D, {"options": {"code_path": "@empty_script_code"}}, "scoring_script",
+        "is empty"),
+    Row(DEPLOY, D, {"options": {"code_in_model": "code"}}, "code / code_in_model",
+        "at most one"),
+    Row(DEPLOY, D, {"options": {"code_path": "", "code_in_model": "/abs/code"}},
+        "code_in_model", "relative folder"),
+    Row(DEPLOY, D, {"options": {"code_path": "", "code_in_model": "../code"}},
+        "code_in_model", "relative folder"),
+    Row(DEPLOY, D, {"options": {"code_path": "", "code_in_model": "code",
+                                "scoring_script": ""}}, "scoring_script", "required"),
+    Row(DEPLOY, D, {"options": {"code_path": "", "code_in_model": "no-such-folder",
+                                "conda_file": ""}}, "code_in_model", "is not a folder inside"),
+    Row(DEPLOY, D, {"options": {"environment": "azureml:sklearn-env:1"}}, "environment",
+        "not both"),
+    Row(DEPLOY, D, {"options": {"conda_file": "", "environment": "sklearn-env:1"}},
+        "environment", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"options": {"conda_file": "", "environment": "azureml:sklearn-env"}},
+        "environment", "azureml:NAME:VERSION"),
+    Row(DEPLOY, D, {"options": {"conda_file": "", "environment": "@unregistered_env"}},
+        "environment", "is not registered"),
+    Row(DEPLOY, D, {"options": {"conda_file": "environment.yml"}}, "conda_file",
+        "not a file in the code folder"),
+    Row(DEPLOY, D, {"options": {"conda_file": "name: x\ndependencies: [pip\n"}}, "conda_file",
+        "not valid YAML"),
+    Row(DEPLOY, D, {"options": {"conda_file": "name: x\nchannels: [conda-forge]\n"}},
+        "conda_file", "'dependencies' list"),
+    Row(DEPLOY, D, {"options": {"code_path": "", "conda_file": ""}}, "code",
+        "needs a code folder"),
+    Row(DEPLOY, D, {"options": {"conda_file": ""}}, "environment", "give conda_file"),
+    *_workspace_rows(DEPLOY, D),
+    Row(DEPLOY, azml_model_id_input, {"registered_model": "@registered_artifact"},
+        "registered_model / model_id", "exactly one"),
+    Row(DEPLOY, azml_model_id_input, {"model_id": ""}, "registered_model / model_id",
+        "exactly one"),
+    Row(DEPLOY, azml_model_id_input, {"registered_model": "@bare_artifact", "model_id": ""},
+        "registered_model", "no asset_id"),
+    # --- safe_rollout -----------------------------------------------------------------------
+    Row(ROLLOUT, S, {"traffic_steps": [10, 50]}, "traffic_steps", "end at 100"),
+    Row(ROLLOUT, S, {"traffic_steps": [50, 10, 100]}, "traffic_steps", "rise strictly"),
+    Row(ROLLOUT, S, {"traffic_steps": [50, 50, 100]}, "traffic_steps", "rise strictly"),
+    Row(ROLLOUT, S, {"traffic_steps": []}, "traffic_steps", "end at 100"),
+    Row(ROLLOUT, S, {"traffic_steps": [0, 100]}, "traffic_steps item", "between 1 and 100"),
+    Row(ROLLOUT, S, {"traffic_steps": [10, 150]}, "traffic_steps item", "between 1 and 100"),
+    Row(ROLLOUT, S, {"traffic_steps": [12.5, 100]}, "traffic_steps item", WHOLE),
+    Row(ROLLOUT, S, {"traffic_steps": "10,50,100"}, "traffic_steps item", WHOLE),
+    Row(ROLLOUT, S, {"mirror_percent": 51}, "mirror_percent", "between 0 and 50"),
+    Row(ROLLOUT, S, {"mirror_percent": -1}, "mirror_percent", "between 0 and 50"),
+    Row(ROLLOUT, S, {"mirror_percent": 10, "options": {"compute": "aks-cluster"}},
+        "mirror_percent", "Kubernetes online endpoints"),
+    Row(ROLLOUT, S, {"expected_status": 99}, "expected_status", "between 100 and 599"),
+    Row(ROLLOUT, S, {"expected_status": 600}, "expected_status", "between 100 and 599"),
+    Row(ROLLOUT, S, {"expected_status": "200"}, "expected_status", WHOLE),
+    Row(ROLLOUT, S, {"max_latency_ms": -1}, "max_latency_ms", "at least 0"),
+    Row(ROLLOUT, S, {"json_schema": "{type: array}"}, "json_schema", "not valid JSON"),
+    Row(ROLLOUT, S, {"json_schema": '{"type": "lizard"}'}, "json_schema",
+        "not a valid JSON schema"),
+    Row(ROLLOUT, S, {"payload": "data=1,2,3"}, "payload", "not valid JSON"),
+    Row(ROLLOUT, S, {"payload": ""}, "payload", "not valid JSON"),
+    Row(ROLLOUT, S, {"payload": '{"rows": [[1, 2]]}'}, "payload", "how many rows"),
+    Row(ROLLOUT, S, {"pipeline_run_id": "r" * 129}, "pipeline_run_id", "at most 128"),
+    Row(ROLLOUT, S, {"endpoint_name": "@endpoint", "deployment_name": "BLUE"},
+        "deployment_name", "already exists"),
+    Row(ROLLOUT, S, {"endpoint_name": "my_endpoint"}, "endpoint_name", NAME_RULE),
+    Row(ROLLOUT, S, {"deployment_name": "green_v2"}, "deployment_name", NAME_RULE),
+    Row(ROLLOUT, S, {"model_id": "azureml:diabetes"}, "model_id", "azureml:NAME:VERSION"),
+    Row(ROLLOUT, S, {"timeout_seconds": 0}, "timeout_seconds", "at least 1"),
+    Row(ROLLOUT, S, {"options": {"instance_count": 0}}, "instance_count", "at least 1"),
+    Row(ROLLOUT, S, {"options": {"instance_type": "Standard DS3 v2"}}, "instance_type",
+        "not an Azure VM size"),
+    Row(ROLLOUT, S, {"options": {"resource_requests": {"cpu": "1"}}}, "resource_requests",
+        "Kubernetes deployments only"),
+    Row(ROLLOUT, S, {"options": {"conda_file": "", "environment": "@unregistered_env"}},
+        "environment", "is not registered"),
+    Row(ROLLOUT, S, {"options": {"compute": "no-such-cluster"}}, "compute",
+        "not attached to the workspace"),
+    Row(ROLLOUT, S, {"model_id": "@unregistered_model"}, "model_id", "is not registered"),
+    Row(ROLLOUT, S, {"options": {"code_path": "", "code_in_model": "no-such-folder",
+                                 "conda_file": ""}}, "code_in_model", "is not a folder inside"),
+    Row(ROLLOUT, S, {"options": {"code_path": "", "conda_file": ""}}, "code",
+        "needs a code folder"),
+    Row(ROLLOUT, S, {"options": {"conda_file": ""}}, "environment", "give conda_file"),
+    Row(ROLLOUT, S, {"subscription_id": "Pay-As-You-Go"}, "subscription_id", GUID_RULE),
+    Row(ROLLOUT, azml_payload_input, {"payload_file": "@payload_artifact"},
+        "payload / payload_file", "exactly one"),
+    Row(ROLLOUT, azml_payload_input, {"payload": ""}, "payload / payload_file", "exactly one"),
+    # --- set_traffic ------------------------------------------------------------------------
+    Row(TRAFFIC, azml_update_traffic, {"traffic": ""}, "traffic", "empty"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {}}, "traffic", "empty"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": "{}"}, "traffic", "empty"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": "  "}, "traffic", "empty"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": "blue=100"}, "traffic", "not a JSON object"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": "{'blue': 100}"}, "traffic",
+        "not a JSON object"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": "[100]"}, "traffic", "must map deployment"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": ["blue", 100]}, "traffic",
+        "must map deployment"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": '{"blue": 90}'}, "traffic",
+        "must sum to 100"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 50}}, "traffic", "must sum to 100"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 60, "green": 40}}, "traffic",
+        "'green' does not exist"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 50, "BLUE": 50}}, "traffic",
+        "given twice"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": '{"blue": 100, "Blue": 0}'}, "traffic",
+        "given twice"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 101}}, "traffic[blue]",
+        "between 0 and 100"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": -1}}, "traffic[blue]",
+        "between 0 and 100"),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": "100"}}, "traffic[blue]", WHOLE),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 99.5}}, "traffic[blue]", WHOLE),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": True}}, "traffic[blue]", WHOLE),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue_v1": 100}}, "traffic deployment",
+        NAME_RULE),
+    Row(TRAFFIC, azml_update_traffic, {"traffic": {"blue": 100}, "mirror_traffic": {"blue": 10}},
+        "mirror_traffic[blue]", "cannot also receive mirrored"),
+    Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": {"ghost": 10}}, "mirror_traffic",
+        "'ghost' does not exist"),
+    Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": '{"blue": 60}'},
+        "mirror_traffic[blue]", "at most 50"),
+    Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": "blue:10"}, "mirror_traffic",
+        "not a JSON object"),
+    Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": {"blue": 10, "BLUE": 10}},
+        "mirror_traffic", "given twice"),
+    *_online_name_rows(TRAFFIC, azml_update_traffic, "endpoint_name")[:3],
+    *_timeout_rows(TRAFFIC, azml_update_traffic),
+    *_workspace_rows(TRAFFIC, azml_update_traffic),
+    # --- invoke_endpoint --------------------------------------------------------------------
+    *_online_name_rows(INVOKE, azml_invoke_endpoint, "endpoint_name")[:3],
+    Row(INVOKE, azml_invoke_endpoint, {"deployment_name": "blue_v1"}, "deployment_name",
+        NAME_RULE),
+    Row(INVOKE, azml_invoke_endpoint, {"payload": "{data: [[1, 2]]}"}, "payload",
+        "not valid JSON"),
+    Row(INVOKE, azml_invoke_endpoint, {"payload": '{"features": [[1, 2]]}'}, "payload",
+        "how many rows"),
+    Row(INVOKE, azml_invoke_endpoint, {"payload": "42"}, "payload", "how many rows"),
+    Row(INVOKE, azml_invoke_endpoint, {"expected_status": 0}, "expected_status",
+        "between 100 and 599"),
+    Row(INVOKE, azml_invoke_endpoint, {"expected_status": 700}, "expected_status",
+        "between 100 and 599"),
+    Row(INVOKE, azml_invoke_endpoint, {"max_latency_ms": -5}, "max_latency_ms", "at least 0"),
+    Row(INVOKE, azml_invoke_endpoint, {"max_latency_ms": 0.5}, "max_latency_ms", WHOLE),
+    Row(INVOKE, azml_invoke_endpoint, {"json_schema": "["}, "json_schema", "not valid JSON"),
+    Row(INVOKE, azml_invoke_endpoint, {"json_schema": '{"type": 5}'}, "json_schema",
+        "not a valid JSON schema"),
+    *_workspace_rows(INVOKE, azml_invoke_endpoint),
+    Row(INVOKE, azml_endpoint_name_input, {"endpoint": "@endpoint_artifact"},
+        "endpoint / endpoint_name", "exactly one"),
+    Row(INVOKE, azml_endpoint_name_input, {"endpoint_name": ""}, "endpoint / endpoint_name",
+        "exactly one"),
+    Row(INVOKE, azml_endpoint_name_input, {"endpoint": "@bare_artifact", "endpoint_name": ""},
+        "endpoint", "no endpoint_name"),
+    # --- delete_deployment ------------------------------------------------------------------
+    *_online_name_rows(DEL_DEP, azml_delete_deployment, "endpoint_name")[:2],
+    *_online_name_rows(DEL_DEP, azml_delete_deployment, "deployment_name")[:3],
+    *_timeout_rows(DEL_DEP, azml_delete_deployment),
+    Row(DEL_DEP, azml_delete_deployment, {"deployment_name": "blue"}, "deployment_name",
+        "still takes 100% of live traffic"),
+    Row(DEL_DEP, azml_delete_deployment, {"deployment_name": "ghost", "missing_ok": False},
+        "deployment_name", "does not exist"),
+    *_workspace_rows(DEL_DEP, azml_delete_deployment)[:1],
+    # --- delete_endpoint --------------------------------------------------------------------
+    *_online_name_rows(DEL_EP, azml_delete_endpoint, "endpoint_name"),
+    *_timeout_rows(DEL_EP, azml_delete_endpoint),
+    Row(DEL_EP, azml_delete_endpoint, {"missing_ok": False}, "endpoint_name", "does not exist"),
+    *_workspace_rows(DEL_EP, azml_delete_endpoint)[:1],
+    # --- recover_rollout --------------------------------------------------------------------
+    *_online_name_rows(RECOVER, azml_recover_endpoint_rollout, "endpoint_name")[:2],
+    *_timeout_rows(RECOVER, azml_recover_endpoint_rollout)[:2],
+    Row(RECOVER, azml_recover_endpoint_rollout, {"pipeline_run_id": "run-" + "0" * 130},
+        "pipeline_run_id", "at most 128"),
+    *_workspace_rows(RECOVER, azml_recover_endpoint_rollout),
+    # --- deploy_batch_model -----------------------------------------------------------------
+    *_online_name_rows(BATCH, azml_deploy_batch_model, "endpoint_name")[:2],
+    Row(BATCH, azml_deploy_batch_model, {"deployment_name": "batch_v1"}, "deployment_name",
+        NAME_RULE),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "diabetes:1"}, "model_id",
+        "azureml:NAME:VERSION"),
+    *_timeout_rows(BATCH, azml_deploy_batch_model)[:1],
+    Row(BATCH, azml_deploy_batch_model, {"set_default": "yes"}, "set_default",
+        "true or false"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": ""}}, "compute",
+        "compute cluster"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": "cpu cluster"}}, "compute",
+        "compute cluster"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"mini_batch_size": 0}}, "mini_batch_size",
+        "at least 1"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"instance_count": 0}}, "instance_count",
+        "at least 1"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"max_concurrency_per_instance": 0}},
+        "max_concurrency_per_instance", "at least 1"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"max_retries": -1}}, "max_retries",
+        "at least 0"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"retry_timeout_seconds": 0}},
+        "retry_timeout_seconds", "at least 1"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"error_threshold": -2}},
+        "error_threshold", "at least -1"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"output_action": "AppendRow"}},
+        "output_action", "append_row, summary_only"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"logging_level": "verbose"}},
+        "logging_level", "debug, info, warning"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"output_file_name": "out/preds.csv"}},
+        "output_file_name", "no folders"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"output_file_name": ""}},
+        "output_file_name", "must be a file name"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"environment_variables": "A=1"}},
+        "environment_variables", "mapping"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"conda_file": ""}},
+        "code / conda_file / environment", "needs an environment"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"code_path": "", "conda_file": "",
+                                                      "environment": "azureml:sklearn-env:1"}},
+        "code / conda_file / environment", "needs a scoring script"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"scoring_script": "batch_driver.py"}},
+        "scoring_script", "is not in the code folder"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"code_path": "@empty_script_code"}},
+        "scoring_script", "is empty"),
+    *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
+    # --- score_batch ------------------------------------------------------------------------
+    *_online_name_rows(SCORE, azml_score_batch, "endpoint_name")[:2],
+    Row(SCORE, azml_score_batch, {"deployment_name": "batch_v1"}, "deployment_name",
+        NAME_RULE),
+    *_timeout_rows(SCORE, azml_score_batch)[:1],
+    Row(SCORE, azml_score_batch, {"input_uri": ""}, "input / input_uri", "exactly one"),
+    Row(SCORE, azml_score_batch, {"input_path": "@model_file"}, "input / input_uri",
+        "exactly one"),
+    Row(SCORE, azml_score_batch, {"input_uri": "", "input_path": "@missing"}, "input",
+        "does not exist"),
+    Row(SCORE, azml_score_batch, {"input_uri": "s3://bucket/data.csv"}, "input_uri",
+        "azureml:// datastore path"),
+    Row(SCORE, azml_score_batch, {"input_uri": "runs:/0a1b2c/data"}, "input_uri",
+        "azureml:// datastore path"),
+    Row(SCORE, azml_score_batch, {"input_uri": "http://example.com/data.csv"}, "input_uri",
+        "https URL"),
+    *_workspace_rows(SCORE, azml_score_batch)[:1],
+]
+
+
+def _row_id(row: Row) -> str:
+    shown = ",".join(f"{k}={str(v)[:24]}" for k, v in row.args.items())
+    return f"{row.component}:{row.function.__name__}:{shown}"
+
+
+# --- resources, made once ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def resources(standin, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("catalogue")
+    model_dir, code_dir, _ = write_custom_model(root / "model")
+    registered = azml_register_model(**workspace(), model_name=unique("catalogue"),
+                                     model_path=str(model_dir))
+    options = {"code_path": str(code_dir), "conda_file": "conda.yaml"}
+    # The shared endpoint: one deployment "blue" with all live traffic (rules read it).
+    endpoint = unique("catalogue")
+    azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                      model_id=registered["asset_id"], options=options, timeout_seconds=300)
+    (root / "empty_dir").mkdir()
+    (root / "empty_file").write_bytes(b"")
+    empty_script = root / "empty_script"
+    empty_script.mkdir()
+    (empty_script / "score.py").write_bytes(b"")
+    (empty_script / "conda.yaml").write_text((code_dir / "conda.yaml").read_text())
+    payload_file = root / "payload.json"
+    payload_file.write_text(data_payload(diabetes_rows(2)))
+    ws = workspace()
+    long_uri = (f"azureml://subscriptions/{ws['subscription_id']}/resourcegroups/"
+                f"{ws['resource_group']}/workspaces/{ws['workspace_name']}/datastores/"
+                "workspaceblobstore/paths/catalogue/no-such-model")
+    store = ml_client().datastores.get("workspaceblobstore", include_secrets=True)
+    # Blob writes of the fixture end in an earlier second than any case starts.
+    time.sleep(1.1)
+    return {
+        "model_dir": str(model_dir),
+        "model_file": str(model_dir / "model.joblib"),
+        "model_id": registered["asset_id"],
+        "options": options,
+        "batch_options": {"compute": "cpu-cluster", **options},
+        "endpoint": endpoint,
+        "payload": data_payload(diabetes_rows(2)),
+        "missing": str(root / "no-such-path"),
+        "empty_dir": str(root / "empty_dir"),
+        "empty_file": str(root / "empty_file"),
+        "empty_script_code": str(empty_script),
+        "missing_long_uri": long_uri,
+        "unregistered_env": f"azureml:{unique('no-env')}:1",
+        "unregistered_model": f"azureml:{unique('no-model')}:1",
+        "unregistered_model_arm_id": registered["arm_id"].rsplit("/", 1)[0] + "/99",
+        "registered_artifact": SimpleNamespace(metadata={"asset_id": registered["asset_id"]}),
+        "endpoint_artifact": SimpleNamespace(metadata={"endpoint_name": endpoint}),
+        "payload_artifact": SimpleNamespace(path=str(payload_file), metadata={}),
+        "bare_artifact": SimpleNamespace(metadata={}),
+        "out": str(root / "out"),
+        "store": store,
+    }
+
+
+def _resolve(value: Any, resources: dict) -> Any:
+    if isinstance(value, str) and value.startswith("@"):
+        return unique("cat") if value == "@fresh" else resources[value[1:]]
+    return value
+
+
+def _arguments(row: Row, resources: dict) -> dict:
+    args = {k: _resolve(v, resources) for k, v in BASE[row.function].items()}
+    if row.function in WORKSPACE_TAKERS:
+        args = {**workspace(), **args}
+    for key, value in row.args.items():
+        if key == "options" and isinstance(value, dict) and isinstance(args.get("options"), dict):
+            args["options"] = {**args["options"],
+                               **{k: _resolve(v, resources) for k, v in value.items()}}
+        else:
+            args[key] = _resolve(value, resources)
+    return args
+
+
+def _blobs_written_since(store, started: float) -> list:
+    # Every blob in the workspace's storage account modified since `started` (whole seconds:
+    # blob times have no finer resolution).
+    from azure.storage.blob import BlobServiceClient
+
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    since = datetime.fromtimestamp(int(started), tz=timezone.utc)
+    written = []
+    with BlobServiceClient(account, credential=store.credentials.account_key) as service:
+        for container in service.list_containers():
+            for blob in service.get_container_client(container.name).list_blobs():
+                if blob.last_modified >= since:
+                    written.append(f"{container.name}/{blob.name}")
+    return written
+
+
+@pytest.mark.parametrize("row", CATALOGUE, ids=[_row_id(r) for r in CATALOGUE])
+def test_bad_input_is_refused_before_any_write(row: Row, standin, resources) -> None:
+    args = _arguments(row, resources)
+    standin.clear_requests()
+    started = time.time()
+    with pytest.raises(row.error) as raised:
+        row.function(**args)
+    requests = standin.requests()
+    message = str(raised.value)
+    assert message.startswith(row.field), f"the message does not start with {row.field!r}"
+    assert row.rule in message
+    assert azure_writes(requests) == [], "a write went out before the input was refused"
+    if any("/datastores/" in r["path"] for r in requests):
+        # The call had a datastore's credentials, the way to blob storage: nothing written.
+        assert _blobs_written_since(resources["store"], started) == []
+
+
+def test_the_catalogue_covers_every_component_and_cannot_shrink() -> None:
+    by_component: dict[str, int] = {}
+    for row in CATALOGUE:
+        by_component[row.component] = by_component.get(row.component, 0) + 1
+    assert len(CATALOGUE) >= 120
+    assert set(by_component) == set(azml_components.components()), by_component
+    assert min(by_component.values()) >= 5, by_component
+    # Every row is a different case (a copied row would inflate the count).
+    keys = [(r.function.__name__, json.dumps(r.args, sort_keys=True, default=str))
+            for r in CATALOGUE]
+    assert len(keys) == len(set(keys))
+    # Every row's function is one the catalogue knows how to call with good arguments.
+    assert {r.function for r in CATALOGUE} <= set(BASE)
