@@ -145,16 +145,21 @@ def azml_wait_until_idle(what: str, read, timeout_seconds: int, poll_seconds: fl
     busy = {"creating", "updating", "deleting", "scaling"}
     deadline = time.monotonic() + timeout_seconds
 
+    def state_of(entity) -> str:
+        # An endpoint's state is an enum (EndpointProvisioningState.CREATING, whose str() is
+        # its qualified name), a deployment's a plain string: compare the value.
+        state = getattr(entity, "provisioning_state", "") or ""
+        return str(getattr(state, "value", state)).lower()
+
     def poll():
         while True:
             entity = azml_get_or_none(what, read)
-            state = str(getattr(entity, "provisioning_state", "") or "").lower()
-            if entity is None or state not in busy or time.monotonic() >= deadline:
+            if entity is None or state_of(entity) not in busy or time.monotonic() >= deadline:
                 return entity
             time.sleep(poll_seconds)
 
     entity = azml_wait(f"waiting for the operation running on {what}", poll, timeout_seconds)
-    state = str(getattr(entity, "provisioning_state", "") or "").lower()
+    state = state_of(entity)
     if entity is not None and state in busy:
         raise TimeoutError(
             f"{what}: still {state} after {timeout_seconds} s; raise timeout_seconds or check "
