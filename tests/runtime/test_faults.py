@@ -194,6 +194,7 @@ def test_failed_or_slow_endpoint_creation_leaves_no_endpoint(standin, setup, cli
         azml_deploy_model(**_deploy_arguments(setup, endpoint, "blue", timeout_seconds=2))
     message = str(raised.value)
     assert f"creating endpoint '{endpoint}'" in message, message
+    assert "HTTP 200" not in message  # a failed operation's last poll is no HTTP status to show
     assert f"deleting endpoint '{endpoint}' created by this run: done" in message, message
     assert "deleting failed deployment" not in message  # no deployment was written
     assert endpoint not in _endpoint_names(client)
@@ -213,6 +214,7 @@ def test_failed_or_slow_deployment_creation_leaves_the_endpoint_as_it_was(
                                               traffic_percent=100))
     message = str(raised.value)
     assert f"deploying 'green' to endpoint '{endpoint}'" in message, message
+    assert "HTTP 200" not in message
     assert "Traffic was not changed." in message
     assert "deleting failed deployment 'green': done" in message, message
     assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue"}
