@@ -21,6 +21,11 @@ import json, sys
 from azml_components.runtime.rollout import azml_safe_rollout
 azml_safe_rollout(**json.loads(sys.argv[1]))
 """
+DEPLOY_SCRIPT = """
+import json, sys
+from azml_components.runtime.deploy import azml_deploy_model
+azml_deploy_model(**json.loads(sys.argv[1]))
+"""
 
 
 def _endpoint_puts(standin, endpoint: str, suffix: str = "") -> int:
@@ -51,15 +56,23 @@ def kill_rollout_while_deploying(standin, arguments: dict, log: Path, slow_secon
     _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=True)
 
 
+def kill_deploy_while_deploying(standin, arguments: dict, log: Path, slow_seconds: float = 8,
+                                timeout: float = 300) -> None:
+    """Start azml_deploy_model(**arguments) in a child process and SIGKILL it while its
+    deployment is still provisioning: Azure keeps the operation running after the run is gone."""
+    _kill_rollout(standin, arguments, log, slow_seconds, timeout, during_deployment=True,
+                  script=DEPLOY_SCRIPT)
+
+
 def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, timeout: float,
-                  during_deployment: bool) -> None:
+                  during_deployment: bool, script: str = SCRIPT) -> None:
     endpoint, deployment = arguments["endpoint_name"], arguments["deployment_name"]
     standin.clear_requests()
     if during_deployment:
         standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}/deployments/{deployment}$",
                           outcome="Slow", delay_seconds=slow_seconds, count=1)
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(arguments)],
+        process = subprocess.Popen([sys.executable, "-c", script, json.dumps(arguments)],
                                    stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         _wait(lambda: _endpoint_puts(standin, endpoint, f"/deployments/{deployment}"),

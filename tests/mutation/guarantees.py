@@ -17,6 +17,7 @@ DEPLOY_TESTS = "tests/runtime/test_deploy.py::"
 ROLLOUT_TESTS = "tests/runtime/test_rollout.py::"
 ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
 COMPONENT_ROLLOUT_TESTS = "tests/components/test_rollout.py::"
+FAULT_TESTS = "tests/runtime/test_faults.py::"
 
 GUARANTEES: list[dict] = [
     {
@@ -387,6 +388,51 @@ GUARANTEES: list[dict] = [
         "new": '    if False:\n        raise RuntimeError(',
         "tests": ["tests/runtime/test_batch.py::"
                   "test_a_failing_scoring_script_fails_with_the_jobs_error"],
+    },
+    {
+        "name": "register-retries-a-version-another-run-took",
+        "promise": "N concurrent registrations of one name give N versions (a version another "
+                   "run took is retried with the next one)",
+        "file": RT + "register.py",
+        "old": "    for attempt in range(12):\n",
+        "new": "    for attempt in range(1):\n",
+        "tests": [FAULT_TESTS + "test_concurrent_registrations_of_one_name_give_distinct_versions"],
+    },
+    {
+        "name": "a-busy-resource-is-waited-out",
+        "promise": "409 'operation running' (a crashed or concurrent run's operation) is waited "
+                   "out, then the write goes through",
+        "file": RT + "calls.py",
+        "old": "    azml_wait_until_idle(what, read, remaining)\n",
+        "new": "",
+        "tests": [FAULT_TESTS + "test_set_traffic_waits_out_an_operation_running_on_the_endpoint",
+                  FAULT_TESTS + "test_delete_waits_out_an_operation_running_on_the_endpoint",
+                  FAULT_TESTS + "test_rerun_after_sigkill_mid_deployment_waits_and_converges"],
+    },
+    {
+        "name": "a-busy-endpoints-state-is-read-as-its-value",
+        "promise": "an endpoint whose creation timed out is removed (its Creating state is seen)",
+        "file": RT + "calls.py",
+        "old": '        return str(getattr(state, "value", state)).lower()\n',
+        "new": "        return str(state).lower()\n",
+        "tests": [FAULT_TESTS + "test_failed_or_slow_endpoint_creation_leaves_no_endpoint"],
+    },
+    {
+        "name": "an-endpoint-whose-creation-failed-is-removed",
+        "promise": "an endpoint the call created is removed when its own creation fails or "
+                   "times out",
+        "file": RT + "deploy.py",
+        "old": "            undo = undo[-1:]  # no deployment was written\n",
+        "new": "            undo = []  # no deployment was written\n",
+        "tests": [FAULT_TESTS + "test_failed_or_slow_endpoint_creation_leaves_no_endpoint"],
+    },
+    {
+        "name": "invoke-retries-a-502",
+        "promise": "a 429 or 502 from the scoring front door is retried (3 times, 1, 2, 4 s apart)",
+        "file": RT + "invoke.py",
+        "old": "            if status not in (429, 502) or pause is None:\n",
+        "new": "            if status not in (429,) or pause is None:\n",
+        "tests": [FAULT_TESTS + "test_a_502_from_the_scoring_front_door_is_retried"],
     },
 ]
 
