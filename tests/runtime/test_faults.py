@@ -81,8 +81,9 @@ def _batch_arguments(setup: dict) -> dict:
 
 # --- what each route-family case runs (a component's runtime function, for real) -------------
 def _register(setup: dict) -> None:
+    # Forced: the same files would otherwise reuse version 1 with no write at all.
     result = azml_register_model(**workspace(), model_name=setup["model_name"],
-                                 model_path=setup["model_dir"])
+                                 model_path=setup["model_dir"], force_new_version=True)
     assert int(result["version"]) >= 2
 
 
@@ -100,8 +101,11 @@ def _invoke(setup: dict) -> None:
 
 
 def _redeploy(setup: dict) -> None:
-    result = azml_deploy_model(**_deploy_arguments(setup, setup["endpoint"], "blue"))
-    assert result["traffic"] == {"blue": 100}
+    # A changed setting, so the deployment is written (an unchanged redeploy writes nothing).
+    arguments = _deploy_arguments(setup, setup["endpoint"], "blue")
+    arguments["options"]["environment_variables"] = {"AZML_FAULT_RUN": unique("run")}
+    result = azml_deploy_model(**arguments)
+    assert result["traffic"] == {"blue": 100} and not result["unchanged"]
 
 
 def _batch_deploy(setup: dict) -> None:
