@@ -81,12 +81,11 @@ def azml_retry_settings() -> dict:
     # throttling"), on GET, PUT, DELETE and HEAD; POST only on 500, 503 and 504 or with
     # Retry-After. It waits what Retry-After says, else 0 s and then backoff_factor * 2^n.
     # Its default is 3 status retries 0.8 s apart, too few for throttling that lasts a minute:
-    # here 6 (0, 2, 4, 8, 16, 32 s: about a minute in all), each wait at most 60 s.
+    # here 6 (0, 2, 4, 8, 16, 32 s: about a minute in all), each wait at most 60 s. Connection
+    # and read errors keep azure-core's 3 retries.
     return {
         "retry_total": 8,
         "retry_status": 6,
-        "retry_connect": 3,
-        "retry_read": 3,
         "retry_backoff_factor": 1.0,
         "retry_backoff_max": 60,
     }
@@ -96,12 +95,9 @@ def azml_scoring_retry_settings() -> dict:
     # invoke_endpoint and smoke tests: a model's 500 is an answer to report, not a minute to
     # wait out, so 3 status retries 0, 1, 2 s apart (the same policy serves the endpoint's ARM
     # read and key in that call); 429 and 502 on the scoring POST are retried by
-    # azml_send_request.
+    # azml_send_request. Status, connection and read errors keep azure-core's 3 retries each.
     return {
         "retry_total": 6,
-        "retry_status": 3,
-        "retry_connect": 3,
-        "retry_read": 3,
         "retry_backoff_factor": 0.5,
         "retry_backoff_max": 30,
     }

@@ -164,3 +164,73 @@ def test_the_client_is_bound_to_the_workspace_and_checks_its_names(monkeypatch):
         azml_ml_client(GIVEN_SUB, "rg.", "my-ws")
     with pytest.raises(ValueError, match="^workspace_name: 'w' is not a valid workspace name"):
         azml_ml_client(GIVEN_SUB, "my-rg", "w")
+
+
+def _retry_policy(client, operations: str):
+    # The azure-core RetryPolicy in the pipeline an MLClient's operations send through.
+    from azure.core.pipeline.policies import RetryPolicy
+
+    service = {"online_endpoints": "_online_operation"}[operations]
+    pipeline = getattr(getattr(client, operations), service)._client._pipeline
+    (policy,) = [p for p in pipeline._impl_policies if isinstance(p, RetryPolicy)]
+    return policy
+
+
+def _waits(policy) -> list:
+    # The pauses between the status retries when no Retry-After comes back.
+    settings = policy.configure_retries({})
+    return [policy.get_backoff_time({**settings, "history": [None] * n})
+            for n in range(1, policy.status_retries + 1)]
+
+
+@pytest.mark.parametrize(("settings", "total", "status", "waits"), [
+    # ARM calls: 6 status retries 0, 2, 4, 8, 16 and 32 s apart (about a minute, the README).
+    ("azml_retry_settings", 8, 6, [0, 2, 4, 8, 16, 32]),
+    # Scoring: 3 status retries 0, 1 and 2 s apart (a model's 500 is an answer to report).
+    ("azml_scoring_retry_settings", 6, 3, [0, 1, 2]),
+])
+def test_retry_settings_reach_the_sdks_retry_policy(monkeypatch, settings, total, status, waits):
+    from azml_components.runtime import azure_client
+
+    for name in PRINCIPAL:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
+    chosen = getattr(azure_client, settings)()
+    client = azure_client.azml_ml_client(
+        GIVEN_SUB, "my-rg", "my-ws", retry=None if settings == "azml_retry_settings" else chosen)
+    policy = _retry_policy(client, "online_endpoints")
+    assert (policy.total_retries, policy.status_retries) == (total, status)
+    assert (policy.connect_retries, policy.read_retries) == (3, 3)
+    assert _waits(policy) == waits
+    # A long Retry-After or backoff is cut at backoff_max (60 s for ARM, 30 s for scoring).
+    assert policy.backoff_max == {"azml_retry_settings": 60, "azml_scoring_retry_settings": 30}[
+        settings]
+
+
+def test_a_subscription_id_must_be_a_guid_in_either_case():
+    from azml_components.runtime.validation import azml_check_guid
+
+    upper = "ABCDEF01-2345-6789-ABCD-EF0123456789"
+    assert azml_check_guid("subscription_id", upper) == upper
+    assert azml_check_guid("subscription_id", upper.lower()) == upper.lower()
+    with pytest.raises(ValueError) as raised:
+        azml_check_guid("subscription_id", "my-subscription")
+    assert str(raised.value) == (
+        "subscription_id: 'my-subscription' is not a subscription id; it must be a GUID like "
+        "00000000-0000-0000-0000-000000000000 (the id, not the subscription's name)")
+
+
+def test_pipeline_hooks_reach_the_client(monkeypatch):
+    # invoke_endpoint keeps every scoring answer through a raw_response_hook handed to MLClient,
+    # which passes its keyword arguments to each client it builds (azure-ai-ml 1.35, _kwargs).
+    from azml_components.runtime.azure_client import azml_ml_client
+
+    for name in PRINCIPAL:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
+
+    def hook(response):
+        return None
+
+    client = azml_ml_client(GIVEN_SUB, "my-rg", "my-ws", raw_response_hook=hook)
+    assert client._kwargs["raw_response_hook"] is hook

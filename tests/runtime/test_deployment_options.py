@@ -143,3 +143,15 @@ def test_kubernetes_resources_pass_through_the_options():
     assert (options["compute"], options["instance_type"]) == ("aks-cluster", "cpu-large")
     assert options["resource_requests"] == {"cpu": "500m", "memory": "1Gi"}
     assert options["resource_limits"] == {"cpu": "2"}
+
+
+def test_an_empty_scoring_script_is_refused_and_one_byte_is_enough(tmp_path):
+    # An empty script has no init() or run(): the server would fail only after the upload.
+    from azml_components.runtime.deployment_options import azml_check_code
+
+    (tmp_path / "score.py").write_text("")
+    with pytest.raises(ValueError) as raised:
+        azml_check_code(str(tmp_path), "score.py")
+    assert str(raised.value) == "scoring_script: 'score.py' is empty"
+    (tmp_path / "score.py").write_text("#")
+    azml_check_code(str(tmp_path), "score.py")

@@ -136,3 +136,14 @@ def test_traffic_of_an_endpoint_entity_is_whole_percents():
                                      mirror_traffic={"red": 20.0})
     assert azml_traffic_of(endpoint) == ({"blue": 90, "green": 10}, {"red": 20})
     assert azml_traffic_of(ManagedOnlineEndpoint(name="ep-2")) == ({}, {})
+
+
+def test_one_deployment_named_twice_in_different_case_is_refused():
+    # Azure matches deployment names ignoring case: {"blue": 50, "BLUE": 50} is one deployment.
+    with pytest.raises(ValueError) as raised:
+        azml_parse_traffic("traffic", {"blue": 50, "BLUE": 50})
+    assert str(raised.value) == (
+        "traffic: deployment 'BLUE' is given twice (as 'blue' too); names ignore case")
+    with pytest.raises(ValueError, match="given twice"):
+        azml_parse_traffic("traffic", {"Green": 50, "gREEN": 50})
+    assert azml_parse_traffic("traffic", {"blue": 50, "green": 50}) == {"blue": 50, "green": 50}
