@@ -434,6 +434,15 @@ GUARANTEES: list[dict] = [
         "new": "            if status not in (429,) or pause is None:\n",
         "tests": [FAULT_TESTS + "test_a_502_from_the_scoring_front_door_is_retried"],
     },
+    {
+        "name": "invoke-keeps-an-answer-that-is-not-json",
+        "promise": "an error answer that is not JSON is kept, so a smoke test can expect it",
+        "file": RT + "invoke.py",
+        "old": "            if not answers:\n                raise",
+        "new": "            if True:\n                raise",
+        "tests": [FAULT_TESTS
+                  + "test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

@@ -320,3 +320,30 @@ def test_delete_waits_out_an_operation_running_on_the_endpoint(standin, client):
     assert _statuses(standin, "DELETE", endpoint)[0] == 409
     assert _statuses(standin, "DELETE", endpoint)[-1] < 300
     assert endpoint not in _endpoint_names(client)
+
+
+# --- answers the SDK cannot parse, and credentials refused inside invoke (issue 10, failure 6) --
+def test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected(standin, setup):
+    # The scoring script fails on rows that are not numbers; the inference server answers with
+    # an error whose body is not a JSON prediction. The SDK (azure-ai-ml 1.35) raises
+    # MlException without the status for such an answer; invoke keeps the answer instead, so
+    # a smoke test can expect the error status.
+    bad_rows = '{"data": [["not", "a", "number"]]}'
+    expected = azml_invoke_endpoint(**workspace(), endpoint_name=setup["endpoint"],
+                                    payload=bad_rows, expected_status=500,
+                                    expect_prediction_per_row=False)
+    assert expected["status"] == 500 and expected["problems"] == [], expected
+    assert expected["response"], expected  # the server's answer is saved, whatever its form
+    unexpected = azml_invoke_endpoint(**workspace(), endpoint_name=setup["endpoint"],
+                                      payload=bad_rows)
+    assert unexpected["problems"][0].startswith("status: expected 200, got 500"), unexpected
+
+
+def test_credentials_refused_inside_invoke_name_the_secret(standin, setup, monkeypatch):
+    monkeypatch.setenv("AZ_CLIENT_SECRET", "not-the-secret")
+    with pytest.raises(RuntimeError) as raised:
+        azml_invoke_endpoint(**workspace(), endpoint_name=setup["endpoint"],
+                             payload=data_payload(diabetes_rows()))
+    message = str(raised.value)
+    assert "Azure rejected the credentials" in message and "AZ_CLIENT_SECRET" in message, message
+    assert "got 0" not in message and "not-the-secret" not in message
