@@ -119,14 +119,18 @@ def azml_send_request(
     # azure-ai-ml 1.35 writes the key and deployment headers into a shared default dict and
     # never removes them, so a later call in the same process would reuse them: clear both.
     shared_headers = EndpointInvokeFields.DEFAULT_HEADER
+
+    def clear_shared_headers() -> None:
+        for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
+            shared_headers.pop(header, None)
+
     handle, request_file = tempfile.mkstemp(suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(request, out)
 
     def attempt() -> tuple:
         answers.clear()
-        for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
-            shared_headers.pop(header, None)
+        clear_shared_headers()
         try:
             text = client.online_endpoints.invoke(
                 endpoint_name, request_file=request_file,
@@ -139,10 +143,7 @@ def azml_send_request(
             answer = answers[-1]
             return answer.status_code, answer.text(), azml_describe_error(error)
         finally:
-            for header in (
-                EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION
-            ):
-                shared_headers.pop(header, None)
+            clear_shared_headers()
 
     try:
         for pause in [1, 2, 4][:retries] + [None]:

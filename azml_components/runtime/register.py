@@ -121,10 +121,7 @@ def azml_version_holder(client, model_name: str, version: str):
 def azml_next_version(client, model_name: str, tried: int) -> str:
     # The next free numeric version as the workspace lists them (what the SDK's auto-increment
     # asks the service for), never one this call already tried.
-    versions = azml_call(
-        f"listing versions of model {model_name!r}",
-        lambda: [m.version for m in client.models.list(name=model_name)],
-    )
+    versions = [m.version for m in azml_model_versions(client, model_name)]
     numbers = [int(v) for v in versions if str(v).isdigit()]
     return str(max(numbers + [tried]) + 1)
 
