@@ -178,13 +178,7 @@ def azml_deploy_batch_model(
             deployment_name,
             endpoint_name,
         )
-    else:
-        endpoint = BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
-        azml_wait(
-            f"creating batch endpoint {endpoint_name!r}",
-            lambda: client.batch_endpoints.begin_create_or_update(endpoint).result(),
-            timeout_seconds,
-        )
+    # An endpoint this call creates is deleted after any failure, its own creation's too.
     undo = []
     if existing is None and not created_endpoint:
         undo.append(
@@ -203,6 +197,13 @@ def azml_deploy_batch_model(
             )
         )
     try:
+        if created_endpoint:
+            new_endpoint = BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
+            azml_wait(
+                f"creating batch endpoint {endpoint_name!r}",
+                lambda: client.batch_endpoints.begin_create_or_update(new_endpoint).result(),
+                timeout_seconds,
+            )
         azml_wait(
             f"deploying {deployment_name!r} to batch endpoint {endpoint_name!r}",
             lambda: client.batch_deployments.begin_create_or_update(deployment).result(),

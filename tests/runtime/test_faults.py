@@ -207,6 +207,23 @@ def test_failed_or_slow_endpoint_creation_leaves_no_endpoint(standin, setup, cli
 
 
 @pytest.mark.parametrize("outcome", ["Failed", "Slow"])
+def test_failed_or_slow_batch_endpoint_creation_leaves_no_batch_endpoint(
+        standin, setup, client, outcome):
+    # The batch twin of the online case above: the endpoint this call started is removed.
+    endpoint = unique("flt-newbatch")
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}$", outcome=outcome,
+                      delay_seconds=6, count=1)
+    error = TimeoutError if outcome == "Slow" else RuntimeError
+    with pytest.raises(error) as raised:
+        azml_deploy_batch_model(**{**_batch_arguments(setup), "endpoint_name": endpoint,
+                                   "timeout_seconds": 2})
+    message = str(raised.value)
+    assert f"creating batch endpoint '{endpoint}'" in message, message
+    assert f"deleting batch endpoint '{endpoint}' created by this run: done" in message, message
+    assert endpoint not in {e.name for e in client.batch_endpoints.list()}
+
+
+@pytest.mark.parametrize("outcome", ["Failed", "Slow"])
 def test_failed_or_slow_deployment_creation_leaves_the_endpoint_as_it_was(
         standin, setup, client, outcome):
     endpoint = setup["endpoint"]
