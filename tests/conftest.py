@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from azml_components.local import LocalAzureML, local_azure_ml
+from azml_components.runtime.calls import azml_forget_invoke_headers
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,16 @@ def _faults_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None
     yield
     if "standin" in request.fixturenames:
         request.getfixturevalue("standin").clear_faults()
+
+
+@pytest.fixture(autouse=True)
+def _no_sticky_invoke_headers() -> Iterator[None]:
+    # azure-ai-ml's invoke(deployment_name=...) leaves the header in a process-wide dict, so a
+    # test's invoke would go to the deployment an earlier test (another module, same worker)
+    # named: a batch test's "lenient" reached an online invoke in CI. Cleared around every test.
+    azml_forget_invoke_headers()
+    yield
+    azml_forget_invoke_headers()
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

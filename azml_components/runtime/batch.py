@@ -6,6 +6,7 @@ from azml_components.runtime.azure_client import azml_ml_client, azml_subscripti
 from azml_components.runtime.calls import (
     azml_best_effort,
     azml_call,
+    azml_forget_invoke_headers,
     azml_get_or_none,
     azml_undo_and_raise,
     azml_wait,
@@ -355,13 +356,16 @@ def azml_score_batch(
         path.rsplit("/", 1)[-1]
     )
     data = Input(type="uri_file" if is_file else "uri_folder", path=path)
-    job = azml_wait(
-        f"invoking batch endpoint {endpoint_name!r}",
-        lambda: client.batch_endpoints.invoke(
-            endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
-        ),
-        timeout_seconds,
-    )
+    try:
+        job = azml_wait(
+            f"invoking batch endpoint {endpoint_name!r}",
+            lambda: client.batch_endpoints.invoke(
+                endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
+            ),
+            timeout_seconds,
+        )
+    finally:
+        azml_forget_invoke_headers()
     print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
     done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
     status = str(getattr(done.status, "value", done.status))

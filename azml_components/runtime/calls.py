@@ -184,3 +184,13 @@ def azml_when_idle(what: str, read, write, timeout_seconds: int):
     remaining = max(1, int(deadline - time.monotonic()))
     azml_wait_until_idle(what, read, remaining)
     return azml_wait(what, write, max(1, int(deadline - time.monotonic())))
+
+
+def azml_forget_invoke_headers() -> None:
+    # azure-ai-ml 1.35's online_endpoints.invoke and batch_endpoints.invoke write the key and
+    # deployment headers into the shared EndpointInvokeFields.DEFAULT_HEADER dict and never remove
+    # them, so a later invoke in the same process would go to that deployment: clear both.
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
+        EndpointInvokeFields.DEFAULT_HEADER.pop(header, None)

@@ -6,7 +6,11 @@ from azml_components.runtime.azure_client import (
     azml_scoring_retry_settings,
     azml_subscription_id,
 )
-from azml_components.runtime.calls import azml_call, azml_describe_error
+from azml_components.runtime.calls import (
+    azml_call,
+    azml_describe_error,
+    azml_forget_invoke_headers,
+)
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
 
@@ -114,23 +118,13 @@ def azml_send_request(
     import tempfile
     import time
 
-    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
-
-    # azure-ai-ml 1.35 writes the key and deployment headers into a shared default dict and
-    # never removes them, so a later call in the same process would reuse them: clear both.
-    shared_headers = EndpointInvokeFields.DEFAULT_HEADER
-
-    def clear_shared_headers() -> None:
-        for header in (EndpointInvokeFields.MODEL_DEPLOYMENT, EndpointInvokeFields.AUTHORIZATION):
-            shared_headers.pop(header, None)
-
     handle, request_file = tempfile.mkstemp(suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(request, out)
 
     def attempt() -> tuple:
         answers.clear()
-        clear_shared_headers()
+        azml_forget_invoke_headers()
         try:
             text = client.online_endpoints.invoke(
                 endpoint_name, request_file=request_file,
@@ -143,7 +137,7 @@ def azml_send_request(
             answer = answers[-1]
             return answer.status_code, answer.text(), azml_describe_error(error)
         finally:
-            clear_shared_headers()
+            azml_forget_invoke_headers()
 
     try:
         for pause in [1, 2, 4][:retries] + [None]:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from azure.ai.ml import Input, MLClient
 from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
-from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 from azure.ai.ml.entities import (
     BatchEndpoint,
     BatchRetrySettings,
@@ -188,9 +187,6 @@ def test_cancel_stops_the_job(ml_client: MLClient, setup: dict, tmp_path: Path) 
 def test_invoke_needs_a_default_or_a_deployment(ml_client: MLClient, setup: dict,
                                                 tmp_path: Path) -> None:
     folder = _folder(tmp_path, ["a.csv"])
-    # azure-ai-ml 1.35 sets the deployment header on its module-level DEFAULT_HEADER dict, so a
-    # deployment named by an earlier invoke in the process sticks; clear it for this call.
-    EndpointInvokeFields.DEFAULT_HEADER.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
     with pytest.raises(HttpResponseError, match="no default deployment"):
         ml_client.batch_endpoints.invoke(endpoint_name=setup["endpoint"],
                                          input=Input(type="uri_folder", path=str(folder)))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants import AssetTypes
-from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 from azure.ai.ml.entities import (
     CodeConfiguration,
     Environment,
@@ -76,14 +74,6 @@ IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 def _fit(slope: float, intercept: float) -> LinearRegression:
     xs = np.arange(20, dtype=float).reshape(-1, 1)
     return LinearRegression().fit(xs, slope * xs.ravel() + intercept)
-
-
-@pytest.fixture(autouse=True)
-def _no_sticky_deployment_header() -> Iterator[None]:
-    # SDK quirk: invoke(deployment_name=...) writes the header into a class-level dict
-    # (EndpointInvokeFields.DEFAULT_HEADER), so it sticks to every later invoke in the process.
-    yield
-    EndpointInvokeFields.DEFAULT_HEADER.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from azure.ai.ml import MLClient
+from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
 from azml_components.local.compute import COMPUTE_NAME
 from azml_components.runtime.batch import (
@@ -151,6 +152,9 @@ def test_deploy_and_score_a_folder_of_csv_files(client, custom, tmp_path):
                               input_path=str(_folder(tmp_path / "in", names)),
                               output_dir=str(tmp_path / "out"), poll_seconds=0.5)
     assert scored["status"] == "Completed" and scored["deployment_name"] == "blue"
+    # The SDK left "blue" in its shared invoke headers; a later online invoke in this process
+    # would be sent to a deployment "blue" (a CI failure, stop 18): score_batch clears it.
+    assert EndpointInvokeFields.MODEL_DEPLOYMENT not in EndpointInvokeFields.DEFAULT_HEADER
     assert scored["files"] == ["p.csv"] and scored["job_name"] in scored["studio_url"]
     lines = (tmp_path / "out" / "p.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == [n for n in names for _ in range(2)]
