@@ -39,7 +39,9 @@ class Service:
         controls = Controls()
         self.azurite = Azurite(state_dir / "azurite", self.tls.cert, self.tls.key, self.tls.bundle)
         self.azurite.start()
-        self.proxy = start_proxy({self.azurite.port})
+        self.proxy = start_proxy(
+            {self.azurite.port}, faults=controls, tls=(self.tls.cert, self.tls.key, self.tls.ca)
+        )
         self.ctx = Context(
             state_dir=state_dir,
             store=Store(state_dir / "resources.json"),

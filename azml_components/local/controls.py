@@ -44,6 +44,9 @@ class Controls:
         self._http: list[_Fault] = []
         self._lro: list[_Fault] = []
         self._scoring: list[_Fault] = []
+        self._blob: list[_Fault] = []
+        self._blob_log: list[dict[str, Any]] = []
+        self._relay_blobs = False  # from the first blob fault until clear_faults
         self._mirror: dict[str, list[dict[str, Any]]] = {}
 
     # --- hooks used by the server -------------------------------------------------------------
@@ -83,6 +86,26 @@ class Controls:
                     return fault.status
         return None
 
+    # Blob requests reach Azurite through the CONNECT proxy; it relays them (and so sees them)
+    # from the first blob fault a test arms until the faults are cleared, so the log shows the
+    # retries after a fault too (blob_relay.py). Before that, tunnels are byte pipes.
+    def relaying_blobs(self) -> bool:
+        with self._lock:
+            return self._relay_blobs
+
+    def blob_fault(self, method: str, target: str) -> tuple[int, int | None] | None:
+        """(status, retry_after) for this blob request (path and query), consuming one use."""
+        with self._lock:
+            for fault in self._blob:
+                if fault.method in ("", method) and fault.pattern.search(target):
+                    self._take(self._blob, fault)
+                    return fault.status, fault.retry_after
+        return None
+
+    def record_blob(self, method: str, target: str, status: int) -> None:
+        with self._lock:
+            self._blob_log.append({"method": method, "path": target, "status": status})
+
     def mirror(self, endpoint: str, entry: dict[str, Any]) -> None:
         with self._lock:
             self._mirror.setdefault(endpoint.lower(), []).append(entry)
@@ -102,22 +125,36 @@ class Controls:
         def clear_requests(_: Request) -> Response:
             with self._lock:
                 self._log.clear()
+                self._blob_log.clear()
             return Response(200, {})
 
-        def add_fault(request: Request) -> Response:
-            body = request.json_object()
+        def http_fault_from(body: dict[str, Any]) -> _Fault:
             status = body.get("status", 503)
             retry = body.get("retry_after")
             if not isinstance(status, int) or not 400 <= status <= 599:
                 raise bad_request("status must be an HTTP error status")
             if retry is not None and (not isinstance(retry, int) or retry < 0):
                 raise bad_request("retry_after must be a non-negative integer")  # as Azure
-            fault = _Fault(
+            return _Fault(
                 _regex(body), _count(body), str(body.get("method", "")).upper(), status, retry
             )
+
+        def add_fault(request: Request) -> Response:
+            fault = http_fault_from(request.json_object())
             with self._lock:
                 self._http.append(fault)
             return Response(200, {})
+
+        def add_blob_fault(request: Request) -> Response:
+            fault = http_fault_from(request.json_object())
+            with self._lock:
+                self._blob.append(fault)
+                self._relay_blobs = True
+            return Response(200, {})
+
+        def blob_requests(_: Request) -> Response:
+            with self._lock:
+                return Response(200, {"requests": list(self._blob_log)})
 
         def add_lro_fault(request: Request) -> Response:
             body = request.json_object()
@@ -150,6 +187,8 @@ class Controls:
                 self._http.clear()
                 self._lro.clear()
                 self._scoring.clear()
+                self._blob.clear()
+                self._relay_blobs = False
             return Response(200, {})
 
         def mirror_log(request: Request) -> Response:
@@ -163,4 +202,6 @@ class Controls:
         router.add("DELETE", "/_standin/faults", clear_faults)
         router.add("POST", "/_standin/lro-faults", add_lro_fault)
         router.add("POST", "/_standin/scoring-faults", add_scoring_fault)
+        router.add("POST", "/_standin/blob-faults", add_blob_fault)
+        router.add("GET", "/_standin/blob-requests", blob_requests)
         router.add("GET", "/_standin/mirror-log", mirror_log)

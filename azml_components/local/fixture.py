@@ -70,6 +70,24 @@ class LocalAzureML:
         body = {"endpoint": endpoint, "deployment": deployment, "status": status, "count": count}
         self._call("POST", "/_standin/scoring-faults", json=body)
 
+    def blob_fault(
+        self, method: str, path_regex: str, status: int = 503, count: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next `count` blob requests whose method and path (with its query) match get
+        `status`, answered as Azure Storage answers (503 ServerBusy, 500 OperationTimedOut).
+        Tunnels opened from now until clear_faults() are relayed (and logged, blob_requests);
+        arm it before the client connects.
+        """
+        body = {"method": method, "path_regex": path_regex, "status": status, "count": count}
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        self._call("POST", "/_standin/blob-faults", json=body)
+
+    def blob_requests(self) -> list[dict[str, Any]]:
+        """Blob requests the proxy relayed (from the first blob_fault until clear_faults)."""
+        return self._call("GET", "/_standin/blob-requests")["requests"]
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/_standin/faults")
 

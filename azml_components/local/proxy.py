@@ -4,6 +4,9 @@ The SDK builds storage URLs from the cloud's storage suffix (`https://{account}.
 and `*.localhost` does not resolve here, so clients get HTTPS_PROXY pointing at this proxy
 (NO_PROXY=127.0.0.1). It forwards only to the Azurite port on 127.0.0.1 and refuses every other
 target with 403, so nothing can leave the machine through it.
+
+From the first blob fault a test arms until the faults are cleared, new tunnels are relayed
+request by request instead (blob_relay.py), so the fault can answer the request it matches.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import select
 import socket
 import socketserver
 import threading
+from pathlib import Path
+
+from .blob_relay import BlobFaults, relay
 
 _TARGET = re.compile(r"^[a-z0-9]{3,24}\.blob\.core\.localhost:(\d+)$", re.IGNORECASE)
 
@@ -36,6 +42,12 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.wfile.flush()
+        faults = self.server.faults
+        tls = self.server.tls
+        if faults is not None and tls is not None and faults.relaying_blobs():
+            upstream.close()
+            relay(self.connection, int(match.group(1)), *tls, faults)
+            return
         self._pipe(self.connection, upstream)
 
     @staticmethod
@@ -62,10 +74,19 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     allowed_ports: set[int] = set()
+    faults: BlobFaults | None = None
+    tls: tuple[Path, Path, Path] | None = None  # leaf chain, key, CA
 
 
-def start_proxy(allowed_ports: set[int], port: int = 0) -> socketserver.ThreadingTCPServer:
+def start_proxy(
+    allowed_ports: set[int], port: int = 0, faults: BlobFaults | None = None,
+    tls: tuple[Path, Path, Path] | None = None,
+) -> socketserver.ThreadingTCPServer:
+    """The proxy; with `faults` and `tls` (leaf chain, key, CA) it can relay tunnels to inject
+    blob faults.
+    """
     server = _Server(("127.0.0.1", port), _Handler)
     server.allowed_ports = allowed_ports
+    server.faults, server.tls = faults, tls
     threading.Thread(target=server.serve_forever, name="connect-proxy", daemon=True).start()
     return server
