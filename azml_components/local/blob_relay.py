@@ -45,21 +45,22 @@ def relay(client, azurite_port: int, cert: Path, key: Path, ca: Path, faults: Bl
     """Serve one tunnel (after `200 Connection established`) until either side closes it."""
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(str(cert), str(key))
-    upstream = http.client.HTTPSConnection(
-        "127.0.0.1", azurite_port, timeout=300, context=ssl.create_default_context(cafile=str(ca))
-    )
+    trust = ssl.create_default_context(cafile=str(ca))
+
+    def azurite() -> http.client.HTTPSConnection:
+        # A connection per request: Azurite closes idle ones after a few seconds, and a request
+        # sent on a closed one would be lost (the client would pay a retry it never caused).
+        return http.client.HTTPSConnection("127.0.0.1", azurite_port, timeout=300, context=trust)
+
     try:
         with tls.wrap_socket(client, server_side=True) as tunnel, tunnel.makefile("rb") as reader:
-            while _relay_one(reader, tunnel, upstream, faults):
+            while _relay_one(reader, tunnel, azurite, faults):
                 pass
     except (OSError, http.client.HTTPException, ValueError):
         return  # a client that went away, or a request this relay cannot read: end the tunnel
-    finally:
-        upstream.close()
 
 
-def _relay_one(reader: BinaryIO, tunnel, upstream: http.client.HTTPSConnection,
-               faults: BlobFaults) -> bool:
+def _relay_one(reader: BinaryIO, tunnel, azurite, faults: BlobFaults) -> bool:
     line = reader.readline(65537)
     if not line.strip():
         return False
@@ -71,15 +72,19 @@ def _relay_one(reader: BinaryIO, tunnel, upstream: http.client.HTTPSConnection,
         tunnel.sendall(_fault_answer(method, *fault, headers.get("x-ms-version", "")))
         faults.record_blob(method, target, fault[0])
         return False
-    upstream.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers.items():
-        if name.lower() not in _FRAMING:
-            upstream.putheader(name, value)
-    if "content-length" in headers or "transfer-encoding" in headers:
-        upstream.putheader("Content-Length", str(len(body)))
-    upstream.endheaders(body)
-    response = upstream.getresponse()
-    payload = response.read()  # b"" for HEAD, whose Content-Length describes the blob
+    upstream = azurite()
+    try:
+        upstream.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers.items():
+            if name.lower() not in _FRAMING:
+                upstream.putheader(name, value)
+        if "content-length" in headers or "transfer-encoding" in headers:
+            upstream.putheader("Content-Length", str(len(body)))
+        upstream.endheaders(body)
+        response = upstream.getresponse()
+        payload = response.read()  # b"" for HEAD, whose Content-Length describes the blob
+    finally:
+        upstream.close()
     answer = [f"HTTP/1.1 {response.status} {response.reason}"]
     answer += [f"{k}: {v}" for k, v in response.getheaders()
                if k.lower() not in _FRAMING or (method == "HEAD" and k.lower() == "content-length")]

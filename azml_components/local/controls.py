@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +105,8 @@ class Controls:
 
     def record_blob(self, method: str, target: str, status: int) -> None:
         with self._lock:
-            self._blob_log.append({"method": method, "path": target, "status": status})
+            self._blob_log.append({"method": method, "path": target, "status": status,
+                                   "time": time.time()})
 
     def mirror(self, endpoint: str, entry: dict[str, Any]) -> None:
         with self._lock:

@@ -443,6 +443,18 @@ GUARANTEES: list[dict] = [
         "tests": [FAULT_TESTS
                   + "test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected"],
     },
+    {
+        "name": "blob-faults-reach-the-sdk",
+        "promise": "a busy answer from blob storage is retried (the fault tests see the status "
+                   "local mode injects into the blob tunnel)",
+        "file": "azml_components/local/blob_relay.py",
+        "old": "    fault = faults.blob_fault(method, target)\n",
+        "new": "    fault = None\n",
+        "tests": ["tests/local/test_proxy.py::"
+                  "test_an_armed_blob_fault_answers_as_azure_storage_then_is_used_up",
+                  FAULT_TESTS
+                  + "test_a_busy_blob_upload_is_retried_and_the_model_files_arrive_intact"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

@@ -3,8 +3,9 @@
 Throttling (429 with Retry-After) and 503 on every route family the components use; 502 from
 the scoring front door; long-running operations that fail or outlast the timeout on endpoint and
 deployment creation (nothing is left behind); a run SIGKILLed mid-deployment followed by a
-re-run; concurrent registrations of one model name; writes to a busy endpoint (409). Issue 10,
-failures 1, 2, 5 and 7.
+re-run; concurrent registrations of one model name; writes to a busy endpoint (409); 503 and 500
+from blob storage on the model upload and download (standin.blob_fault). Issue 10, failures 1,
+2, 5 and 7.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from azml_components.local.compute import COMPUTE_NAME
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
-from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.deploy import azml_code_from_model, azml_deploy_model
 from azml_components.runtime.endpoints import azml_delete_endpoint, azml_update_traffic
 from azml_components.runtime.invoke import azml_invoke_endpoint
-from azml_components.runtime.register import azml_register_model
+from azml_components.runtime.register import azml_model_versions, azml_register_model
 from tests import crash
 from tests.helpers import (
+    azure_writes,
     data_payload,
     diabetes_rows,
     ml_client,
@@ -364,3 +366,100 @@ def test_credentials_refused_inside_invoke_name_the_secret(standin, setup, monke
     message = str(raised.value)
     assert "Azure rejected the credentials" in message and "AZ_CLIENT_SECRET" in message, message
     assert "got 0" not in message and "not-the-secret" not in message
+
+
+# --- blob storage (Azurite behind the proxy; standin.blob_fault) --------------------------------
+# Azure Storage throttles with 503 ServerBusy or 500 OperationTimedOut (learn.microsoft.com/azure/
+# storage/blobs/scalability-targets). azure-ai-ml builds its blob clients with azure-storage-blob's
+# defaults (azure-ai-ml 1.35.2, _artifacts/_blob_storage_helper.py: BlobServiceClient(account_url,
+# credential)), so a blob request is retried by azure-storage-blob 12.31's ExponentialRetry:
+# 3 retries, the n-th after initial_backoff + increment_base**n = 15 + 3**n s (+/-3): 18, 24 and
+# 42 s (its docstring says the first waits 15 s; it counts the retry first), ignoring
+# Retry-After; it retries 408 and 5xx but 501/505, no other 4xx (_shared/policies.py, is_retry,
+# ExponentialRetry.get_backoff_time). Measured: one 503 costs ~18 s, a lasting one ~84 s before
+# the error, so one fault per case.
+def _model_folder(root: Path) -> Path:
+    folder = root / "model"
+    (folder / "code").mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(hashlib.sha256(str(root).encode()).digest() * 512)
+    (folder / "code" / "score.py").write_text(f"# scoring code of {root.name}\n")
+    return folder
+
+
+def _same_files(left: Path, right: Path) -> None:
+    def digests(root: Path) -> dict:
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert digests(left) == digests(right) and digests(left), (digests(left), digests(right))
+
+
+def _blob_statuses(standin, method: str, pattern: str) -> list:
+    return [r["status"] for r in standin.blob_requests()
+            if r["method"] == method and re.search(pattern, r["path"])]
+
+
+def test_a_busy_blob_upload_is_retried_and_the_model_files_arrive_intact(
+        standin, client, tmp_path):
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blobput")
+    upload = r"/LocalUpload/[0-9a-f]+/model/weights\.bin$"  # Put Blob: a small file, one PUT
+    standin.clear_requests()
+    standin.blob_fault("PUT", upload, status=503)
+    started = time.monotonic()
+    result = azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    print(f"register with one 503 on its blob upload: {time.monotonic() - started:.1f} s")
+    assert result["version"] == "1" and not result["reused"]
+    assert _blob_statuses(standin, "PUT", upload) == [503, 201]
+    client.models.download(name, "1", download_path=str(tmp_path / "down"))
+    _same_files(folder, tmp_path / "down" / name / "model")
+
+
+def test_a_timed_out_blob_read_of_code_in_model_is_retried(standin, client, tmp_path):
+    # deploy_model's code_in_model downloads the registered model (list, then one GET a blob).
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blobget")
+    azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    read = r"/LocalUpload/[0-9a-f]+/model/code/score\.py$"
+    standin.clear_requests()
+    standin.blob_fault("GET", read, status=500)  # OperationTimedOut, Storage's other throttle
+    started = time.monotonic()
+    code = azml_code_from_model(client, client.models.get(name, "1"), "code", 120)
+    print(f"code_in_model download with one 500: {time.monotonic() - started:.1f} s")
+    assert _blob_statuses(standin, "GET", read) == [500, 206] or _blob_statuses(
+        standin, "GET", read) == [500, 200], standin.blob_requests()
+    _same_files(folder / "code", Path(code))
+
+
+def test_a_blob_upload_that_stays_busy_fails_naming_the_step_and_registers_nothing(
+        standin, client, tmp_path):
+    # 4 x 503: the first try and azure-storage-blob's 3 retries (~57 s of its backoff).
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blobbusy")
+    standin.clear_requests()
+    standin.blob_fault("PUT", r"/LocalUpload/[0-9a-f]+/model/weights\.bin$", status=503,
+                       count=4)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as raised:
+        azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    print(f"register with its blob upload busy 4 times: {time.monotonic() - started:.1f} s")
+    message = str(raised.value)
+    assert f"registering model '{name}' version 1 failed" in message, message
+    assert "ServerBusy" in message, message
+    assert azml_model_versions(client, name) == []
+    assert [r for r in azure_writes(standin.requests()) if "/models/" in r["path"]] == []
+
+
+def test_a_429_from_blob_storage_is_not_retried_and_registers_nothing(standin, client, tmp_path):
+    # Azure Storage documents no 429 for blobs, and azure-storage-blob retries no 4xx but 408:
+    # should one come, the registration stops at once with the status, nothing registered.
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blob429")
+    standin.clear_requests()
+    standin.blob_fault("PUT", r"/LocalUpload/[0-9a-f]+/model/weights\.bin$", status=429)
+    with pytest.raises(RuntimeError) as raised:
+        azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    message = str(raised.value)
+    assert f"registering model '{name}' version 1 failed" in message and "429" in message, message
+    assert _blob_statuses(standin, "PUT", r"weights\.bin$") == [429]
+    assert azml_model_versions(client, name) == []
