@@ -371,8 +371,11 @@ def test_credentials_refused_inside_invoke_name_the_secret(standin, setup, monke
 # --- blob storage (Azurite behind the proxy; standin.blob_fault) --------------------------------
 # Azure Storage throttles with 503 ServerBusy or 500 OperationTimedOut (learn.microsoft.com/azure/
 # storage/blobs/scalability-targets). azure-ai-ml builds its blob clients with azure-storage-blob's
-# defaults (azure-ai-ml 1.35.2, _artifacts/_blob_storage_helper.py: BlobServiceClient(account_url,
-# credential)), so a blob request is retried by azure-storage-blob 12.31's ExponentialRetry:
+# defaults (azure-ai-ml 1.35.2: _utils/_storage_utils.py get_storage_client passes only credential,
+# account URL and container, and _artifacts/_blob_storage_helper.py makes
+# BlobServiceClient(account_url, credential); MLClient's retry keyword arguments, our
+# azml_retry_settings, do not reach it), so a blob request is retried by azure-storage-blob
+# 12.31's ExponentialRetry:
 # 3 retries, the n-th after initial_backoff + increment_base**n = 15 + 3**n s (+/-3): 18, 24 and
 # 42 s (its docstring says the first waits 15 s; it counts the retry first), ignoring
 # Retry-After; it retries 408 and 5xx but 501/505, no other 4xx (_shared/policies.py, is_retry,
