@@ -35,11 +35,26 @@ from .context import (
     system_data,
 )
 from .lro import LroFailure
-from .online import NAME, set_state
+from .online import NAME, refuse_if_busy, set_state
 from .state import PRIVATE, public
 from .tags import checked_tags
 from .web import ApiError, Request, Response, Router, bad_request
 
+# A write (PUT or DELETE; the SDK sends no PATCH) to a batch endpoint or deployment with an
+# operation running is refused with the online routes' 409 (online.refuse_if_busy). No Azure ML
+# document found states it for batch resources: the 2024-04-01 REST API spec gives every error of
+# batchEndpoints/batchDeployments only as `default`, and the troubleshooting article's 409 rule
+# names online endpoints. The rule is ARM's resource provider contract, which every ARM resource
+# follows (the online rule is its instance): "The server must never have more than one ongoing PUT
+# operation for a given resource ... should immediately return a 409 Conflict", "if the server
+# receives PUT request while there is an ongoing DELETE operation, the server should return 409
+# Conflict", "If the server receives a DELETE request while there is an ongoing PUT or PATCH
+# operation, the server should return 409 Conflict immediately" (Azure/azure-resource-manager-rpc,
+# v1.0/Addendum.md, "Creating or Updating Resources Asynchronously" and "Delete Resource
+# Asynchronously"). A provisioningState that is not terminal (Creating, Updating, Deleting,
+# Scaling) marks the running operation.
+# The contract lets a repeated DELETE be answered 202 instead; the stand-in keeps the stricter 409
+# of the online routes, which the runtime waits out (azml_when_idle) either way.
 BEP = WS + "/batchEndpoints/{endpoint}"
 BDEP = BEP + "/deployments/{deployment}"
 OUTPUT_ACTIONS = ("AppendRow", "SummaryOnly")
@@ -191,11 +206,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         rid = f"{ws['id']}/batchEndpoints/{name}"
         with ctx.store.lock:
             previous = ctx.store.get(rid)
-            if previous and previous["properties"]["provisioningState"] in (
-                "Creating", "Updating", "Deleting",
-            ):
-                raise ApiError(409, "Conflict", f"Batch endpoint '{name}' has an operation "
-                               "running.")
+            refuse_if_busy(previous, request.params["ws"])
             default = field_of(props, "defaults.deploymentName", str, required=False)
             if default and (previous is None or find_deployment(ctx, previous, default) is None):
                 raise bad_request(f"The default deployment '{default}' does not exist in batch "
@@ -226,6 +237,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = ctx.store.get(rid)
             if body is None:
                 return Response(204)
+            refuse_if_busy(body, request.params["ws"])
             body["properties"]["provisioningState"] = "Deleting"
             ctx.store.put(body)
         headers = ctx.ops.start(request, rid, lambda: ctx.store.delete(rid),
@@ -258,10 +270,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         rid = f"{endpoint['id']}/deployments/{name}"
         with ctx.store.lock:
             previous = ctx.store.get(rid)
-            if previous and previous["properties"]["provisioningState"] in (
-                "Creating", "Updating", "Deleting",
-            ):
-                raise ApiError(409, "Conflict", f"Deployment '{name}' has an operation running.")
+            refuse_if_busy(previous, request.params["ws"])
             props["provisioningState"] = "Updating" if previous else "Creating"
             record = {
                 "id": previous["id"] if previous else rid,
@@ -291,6 +300,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = ctx.store.get(rid)
             if body is None:
                 return Response(204)
+            refuse_if_busy(body, request.params["ws"])
             body["properties"]["provisioningState"] = "Deleting"
             ctx.store.put(body)
 

@@ -15,6 +15,7 @@ from .web import ApiError, Request
 # in progress and if you trigger a new Delete operation it throws an error." (Azure ML docs,
 # how-to-troubleshoot-online-endpoints, HTTP status codes). The wording of the message is
 # Azure ML's for an operation on a busy entity (as quoted in Azure/azure-cli#17075).
+# batch.py refuses writes to busy batch resources with it too (ARM's rule, cited there).
 BUSY = ("Creating", "Updating", "Deleting", "Scaling")
 
 

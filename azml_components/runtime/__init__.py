@@ -14,6 +14,7 @@ from azml_components.runtime import (
     calls,
     deploy,
     deployment_options,
+    deployment_writes,
     endpoints,
     inputs,
     invoke,
@@ -43,6 +44,7 @@ MODULES = (
     targets,  # managed or Kubernetes: kind, compute, instance type, resources
     deployment_options,  # the options deploy_model and safe_rollout share
     rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
+    deployment_writes,  # create the endpoint if new, write the deployment, undo on failure
     deploy,  # deploy_model
     rollout,  # safe_rollout
     batch,  # deploy_batch_model and score_batch

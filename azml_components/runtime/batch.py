@@ -8,13 +8,14 @@ from azml_components.runtime.calls import (
     azml_call,
     azml_forget_invoke_headers,
     azml_get_or_none,
-    azml_undo_and_raise,
     azml_wait,
+    azml_when_idle,
 )
 from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_resolve_environment,
 )
+from azml_components.runtime.deployment_writes import azml_write_deployment
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_model_id,
@@ -142,6 +143,27 @@ def azml_batch_deployment_entity(
     )
 
 
+def azml_make_batch_default(
+    client, endpoint_name: str, deployment_name: str, timeout_seconds: int
+) -> None:
+    # Make the deployment the batch endpoint's default. An operation running on the endpoint is
+    # waited out (azml_when_idle); each attempt reads the endpoint afresh, so the PUT never
+    # writes back what that operation changed.
+    def write():
+        endpoint = client.batch_endpoints.get(endpoint_name)
+        if endpoint.defaults.deployment_name == deployment_name:
+            return endpoint
+        endpoint.defaults.deployment_name = deployment_name
+        return client.batch_endpoints.begin_create_or_update(endpoint).result()
+
+    azml_when_idle(
+        f"making {deployment_name!r} the default of batch endpoint {endpoint_name!r}",
+        lambda: client.batch_endpoints.get(endpoint_name),
+        write,
+        timeout_seconds,
+    )
+
+
 def azml_deploy_batch_model(
     subscription_id: str,
     resource_group: str,
@@ -155,7 +177,8 @@ def azml_deploy_batch_model(
 ) -> dict:
     # Create the batch endpoint if missing, create or update the model deployment, and make it
     # the endpoint's default when asked. A failed new deployment, and an endpoint this call
-    # created, are deleted. options: the keyword arguments of azml_batch_options.
+    # created, are deleted; an operation a crashed or cancelled run left running is waited out
+    # (azml_write_deployment). options: the keyword arguments of azml_batch_options.
     from azure.ai.ml.entities import BatchEndpoint
 
     azml_check_online_name("endpoint_name", endpoint_name)
@@ -179,51 +202,25 @@ def azml_deploy_batch_model(
             deployment_name,
             endpoint_name,
         )
-    # An endpoint this call creates is deleted after any failure, its own creation's too.
-    undo = []
-    if existing is None and not created_endpoint:
-        undo.append(
-            (
-                f"deleting failed batch deployment {deployment_name!r}",
-                lambda: client.batch_deployments.begin_delete(
-                    deployment_name, endpoint_name
-                ).result(),
-            )
-        )
-    if created_endpoint:
-        undo.append(
-            (
-                f"deleting batch endpoint {endpoint_name!r} created by this run",
-                lambda: client.batch_endpoints.begin_delete(endpoint_name).result(),
-            )
-        )
-    try:
-        if created_endpoint:
-            new_endpoint = BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
-            azml_wait(
-                f"creating batch endpoint {endpoint_name!r}",
-                lambda: client.batch_endpoints.begin_create_or_update(new_endpoint).result(),
-                timeout_seconds,
-            )
-        azml_wait(
-            f"deploying {deployment_name!r} to batch endpoint {endpoint_name!r}",
-            lambda: client.batch_deployments.begin_create_or_update(deployment).result(),
-            timeout_seconds,
-        )
-        endpoint = azml_call(
-            f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
-        )
-        if set_default and endpoint.defaults.deployment_name != deployment_name:
-            endpoint.defaults.deployment_name = deployment_name
-            azml_wait(
-                f"making {deployment_name!r} the default of batch endpoint {endpoint_name!r}",
-                lambda: client.batch_endpoints.begin_create_or_update(endpoint).result(),
-                timeout_seconds,
-            )
-    except BaseException as error:
-        azml_undo_and_raise(
-            error, [str(error)], undo, 20 if isinstance(error, InterruptedError) else 600
-        )
+    new_endpoint = (
+        BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
+        if created_endpoint else None
+    )
+    azml_write_deployment(
+        client.batch_endpoints,
+        client.batch_deployments,
+        endpoint_name,
+        deployment,
+        new_endpoint,
+        existing is None,
+        timeout_seconds,
+        kind="batch",
+        # Inside the undo: a new deployment that cannot be made the default is deleted.
+        then=(
+            lambda: azml_make_batch_default(client, endpoint_name, deployment_name,
+                                            timeout_seconds)
+        ) if set_default else None,
+    )
     endpoint = azml_call(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
@@ -255,7 +252,6 @@ def azml_deploy_batch_model(
         "studio_url": f"https://ml.azure.com/endpoints/batch/{quote(endpoint.name)}/detail"
         f"?wsid={quote(wsid)}",
     }
-
 
 
 def azml_batch_job_error(client, job_name: str) -> str:

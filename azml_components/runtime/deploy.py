@@ -10,13 +10,13 @@ from azml_components.runtime.calls import (
     azml_get_or_none,
     azml_undo_and_raise,
     azml_wait,
-    azml_when_idle,
 )
 from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_deployment_options,
     azml_resolve_environment,
 )
+from azml_components.runtime.deployment_writes import azml_write_deployment
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.rollout_state import azml_recover_rollout
@@ -309,69 +309,25 @@ def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bo
 def azml_apply_deployment(
     client, endpoint_name: str, deployment, options: dict, plan: dict, timeout_seconds: int
 ) -> None:
-    # The endpoint (when new), then the deployment. A failed deployment is deleted when this
-    # call created it, as is an endpoint this call created (also when its own creation failed
-    # or timed out); traffic is not touched yet. An operation another run left running on the
-    # deployment (a crashed or cancelled run) is waited out, then this run's PUT goes through.
-    name = deployment.name
-    undo = []
-    if plan["new_deployment"]:
-        undo.append(
-            (
-                f"deleting failed deployment {name!r}",
-                lambda: azml_when_idle(
-                    f"deleting deployment {name!r}",
-                    lambda: client.online_deployments.get(name, endpoint_name),
-                    lambda: client.online_deployments.begin_delete(name, endpoint_name).result(),
-                    600,
-                ),
-            )
-        )
+    # The endpoint (when new), then the deployment, undone after a failure as
+    # azml_write_deployment says; traffic is not touched yet.
+    new_endpoint = None
     if plan["create_endpoint"]:
-        undo.append(
-            (
-                f"deleting endpoint {endpoint_name!r} created by this run",
-                lambda: azml_when_idle(
-                    f"deleting endpoint {endpoint_name!r}",
-                    lambda: client.online_endpoints.get(endpoint_name),
-                    lambda: client.online_endpoints.begin_delete(endpoint_name).result(),
-                    600,
-                ),
-            )
+        new_endpoint = azml_new_endpoint(
+            endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
+            plan["target"]["compute"],
         )
-    step = f"deploying {name!r} to endpoint {endpoint_name!r}"
-    try:
-        if plan["create_endpoint"]:
-            step = f"creating endpoint {endpoint_name!r}"
-            endpoint = azml_new_endpoint(
-                endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
-                plan["target"]["compute"],
-            )
-            azml_wait(
-                step,
-                lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
-                timeout_seconds,
-            )
-            step = f"deploying {name!r} to endpoint {endpoint_name!r}"
-        azml_when_idle(
-            step,
-            lambda: client.online_deployments.get(name, endpoint_name),
-            lambda: client.online_deployments.begin_create_or_update(deployment).result(),
-            timeout_seconds,
-        )
-    except BaseException as error:
-        logs = (
-            azml_deployment_logs(client, endpoint_name, name)
-            if step.startswith("deploying") else ""
-        )
-        if step.startswith("creating"):
-            undo = undo[-1:]  # no deployment was written
-        azml_undo_and_raise(
-            error,
-            [str(error), "Traffic was not changed.", *([logs] if logs else [])],
-            undo,
-            20 if isinstance(error, InterruptedError) else 600,
-        )
+    azml_write_deployment(
+        client.online_endpoints,
+        client.online_deployments,
+        endpoint_name,
+        deployment,
+        new_endpoint,
+        plan["new_deployment"],
+        timeout_seconds,
+        notes=["Traffic was not changed."],
+        logs=lambda: azml_deployment_logs(client, endpoint_name, deployment.name),
+    )
 
 
 def azml_apply_traffic(

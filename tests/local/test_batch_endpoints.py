@@ -117,6 +117,55 @@ def test_a_custom_model_needs_code_and_environment(ml_client: MLClient, assets: 
         ml_client.batch_deployments.begin_create_or_update(bare)
 
 
+def _state(entity) -> str:
+    state = entity.provisioning_state or ""
+    return str(getattr(state, "value", state))
+
+
+@pytest.mark.parametrize("busy", ["deployment", "endpoint"])
+def test_writes_to_a_busy_batch_resource_are_refused_with_409(
+        ml_client: MLClient, assets: dict, standin: LocalAzureML, busy: str) -> None:
+    # ARM's rule for a resource with an operation running (cited in local/batch.py): a PUT or a
+    # DELETE is refused with 409 at once and changes nothing; once the operation has ended the
+    # same writes go through.
+    name = unique("bep")
+    endpoints, deployments = ml_client.batch_endpoints, ml_client.batch_deployments
+    endpoints.begin_create_or_update(BatchEndpoint(name=name)).result()
+    dep = deployment(name, assets)
+    if busy == "deployment":
+        standin.lro_fault(path_regex=f"/batchEndpoints/{name}/deployments/{dep.name}$",
+                          outcome="Slow", delay_seconds=4)
+        poller = deployments.begin_create_or_update(dep)
+        assert _state(deployments.get(dep.name, name)) == "Creating"
+        writes = [lambda: deployments.begin_create_or_update(dep),
+                  lambda: deployments.begin_delete(dep.name, name)]
+    else:
+        standin.lro_fault(path_regex=f"/batchEndpoints/{name}$", outcome="Slow",
+                          delay_seconds=4)
+        poller = endpoints.begin_create_or_update(endpoints.get(name))
+        assert _state(endpoints.get(name)) == "Updating"
+        writes = [lambda: endpoints.begin_create_or_update(BatchEndpoint(name=name)),
+                  lambda: endpoints.begin_delete(name)]
+    standin.clear_requests()
+    for write in writes:
+        with pytest.raises(HttpResponseError) as refused:
+            write()
+        assert refused.value.status_code == 409
+        assert "another operation on same entity is already running" in str(refused.value)
+    assert [r["status"] for r in azure_writes(standin.requests())
+            if "/batchEndpoints/" in r["path"]] == [409, 409]
+    poller.result()
+    if busy == "deployment":
+        assert _state(deployments.get(dep.name, name)) == "Succeeded"
+        deployments.begin_delete(dep.name, name).result()
+        assert [d.name for d in deployments.list(name)] == []
+    else:
+        assert _state(endpoints.get(name)) == "Succeeded"
+    endpoints.begin_delete(name).result()
+    with pytest.raises(ResourceNotFoundError):
+        endpoints.get(name)
+
+
 def test_iso_durations() -> None:
     assert duration_seconds("PT30S") == 30 and duration_seconds("P1DT1H2M3.5S") == 90123.5
     assert duration_seconds("30") is None and duration_seconds("PT") is None

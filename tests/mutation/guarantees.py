@@ -35,16 +35,16 @@ GUARANTEES: list[dict] = [
     {
         "name": "failed-new-deployment-is-deleted",
         "promise": "when it fails it is deleted",
-        "file": RT + "deploy.py",
-        "old": '    if plan["new_deployment"]:\n        undo.append(',
+        "file": RT + "deployment_writes.py",
+        "old": '    if new_deployment:\n        undo.append(',
         "new": '    if False:\n        undo.append(',
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
     {
         "name": "failed-update-keeps-the-deployment",
         "promise": "a failed update never deletes the existing deployment",
-        "file": RT + "deploy.py",
-        "old": '    if plan["new_deployment"]:\n        undo.append(',
+        "file": RT + "deployment_writes.py",
+        "old": '    if new_deployment:\n        undo.append(',
         "new": '    if True:\n        undo.append(',
         "tests": [DEPLOY_TESTS
                   + "test_failed_update_keeps_the_existing_deployment_and_its_traffic"],
@@ -52,25 +52,25 @@ GUARANTEES: list[dict] = [
     {
         "name": "failed-first-deployment-deletes-its-endpoint",
         "promise": "a failed new deployment (and an endpoint this call created) is deleted",
-        "file": RT + "deploy.py",
-        "old": '    if plan["create_endpoint"]:\n        undo.append(',
+        "file": RT + "deployment_writes.py",
+        "old": '    if new_endpoint is not None:\n        undo.append(',
         "new": '    if False:\n        undo.append(',
         "tests": [DEPLOY_TESTS + "test_failed_first_deployment_deletes_the_endpoint_it_created"],
     },
     {
         "name": "an-existing-endpoint-is-never-deleted",
         "promise": "only an endpoint this call created is deleted after a failure",
-        "file": RT + "deploy.py",
-        "old": '    if plan["create_endpoint"]:\n        undo.append(',
+        "file": RT + "deployment_writes.py",
+        "old": '    if new_endpoint is not None:\n        undo.append(',
         "new": '    if True:\n        undo.append(',
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
     {
         "name": "deployment-logs-in-the-error",
         "promise": "its logs are in the error",
-        "file": RT + "deploy.py",
-        "old": '[str(error), "Traffic was not changed.", *([logs] if logs else [])]',
-        "new": '[str(error), "Traffic was not changed."]',
+        "file": RT + "deployment_writes.py",
+        "old": '[str(error), *(notes or []), *([log_text] if log_text else [])]',
+        "new": '[str(error), *(notes or [])]',
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
     {
@@ -407,7 +407,32 @@ GUARANTEES: list[dict] = [
         "new": "",
         "tests": [FAULT_TESTS + "test_set_traffic_waits_out_an_operation_running_on_the_endpoint",
                   FAULT_TESTS + "test_delete_waits_out_an_operation_running_on_the_endpoint",
-                  FAULT_TESTS + "test_rerun_after_sigkill_mid_deployment_waits_and_converges"],
+                  FAULT_TESTS + "test_rerun_after_sigkill_mid_deployment_waits_and_converges",
+                  FAULT_TESTS
+                  + "test_batch_rerun_after_sigkill_mid_deployment_waits_and_converges"],
+    },
+    {
+        "name": "a-busy-deployment-is-waited-out",
+        "promise": "A run started right after a killed one ... waits for that operation to end "
+                   "and then writes its own state (deploy_model and deploy_batch_model)",
+        "file": RT + "deployment_writes.py",
+        "old": "        azml_when_idle(\n            f\"deploying {name!r}",
+        "new": "        (lambda what, read, write, seconds: azml_wait(what, write, seconds))(\n"
+               "            f\"deploying {name!r}",
+        "tests": [FAULT_TESTS + "test_rerun_after_sigkill_mid_deployment_waits_and_converges",
+                  FAULT_TESTS
+                  + "test_batch_rerun_after_sigkill_mid_deployment_waits_and_converges"],
+    },
+    {
+        "name": "the-batch-default-waits-out-a-busy-endpoint",
+        "promise": "The same wait guards ... deploy_batch_model's write of the endpoint's "
+                   "default",
+        "file": RT + "batch.py",
+        "old": "    azml_when_idle(\n        f\"making {deployment_name!r} the default",
+        "new": "    (lambda what, read, write, seconds: azml_wait(what, write, seconds))(\n"
+               "        f\"making {deployment_name!r} the default",
+        "tests": [FAULT_TESTS + "test_making_the_batch_default_waits_out_an_operation_running_"
+                                "on_the_endpoint"],
     },
     {
         "name": "a-busy-endpoints-state-is-read-as-its-value",
@@ -421,10 +446,12 @@ GUARANTEES: list[dict] = [
         "name": "an-endpoint-whose-creation-failed-is-removed",
         "promise": "an endpoint the call created is removed when its own creation fails or "
                    "times out",
-        "file": RT + "deploy.py",
+        "file": RT + "deployment_writes.py",
         "old": "            undo = undo[-1:]  # no deployment was written\n",
         "new": "            undo = []  # no deployment was written\n",
-        "tests": [FAULT_TESTS + "test_failed_or_slow_endpoint_creation_leaves_no_endpoint"],
+        "tests": [FAULT_TESTS + "test_failed_or_slow_endpoint_creation_leaves_no_endpoint",
+                  FAULT_TESTS
+                  + "test_failed_or_slow_batch_endpoint_creation_leaves_no_batch_endpoint"],
     },
     {
         "name": "invoke-retries-a-502",

@@ -28,7 +28,7 @@ from azml_components.runtime.deploy import azml_code_from_model, azml_deploy_mod
 from azml_components.runtime.endpoints import azml_delete_endpoint, azml_update_traffic
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_model_versions, azml_register_model
-from tests import crash
+from tests import child_call, crash
 from tests.helpers import (
     azure_writes,
     data_payload,
@@ -263,6 +263,87 @@ def test_rerun_after_sigkill_mid_deployment_waits_and_converges(standin, setup, 
     answer = azml_invoke_endpoint(**workspace(), endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()))
     assert answer["problems"] == [], answer
+
+
+def _batch_deployment_puts(standin, endpoint: str) -> list:
+    path = f"/batchendpoints/{endpoint}/deployments/blue"
+    return [r["status"] for r in standin.requests()
+            if r["method"] == "PUT" and r["path"].lower().endswith(path)]
+
+
+def test_batch_rerun_after_sigkill_mid_deployment_waits_and_converges(standin, setup, client):
+    # The batch twin of the case above: the killed run's batch deployment stays Creating; the
+    # re-run's PUT is answered 409 "operation running", waits for it, writes again and makes
+    # the deployment the endpoint's default.
+    endpoint = unique("flt-batchcrash")
+    arguments = {**_batch_arguments(setup), "endpoint_name": endpoint}
+    standin.clear_requests()
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/blue$", outcome="Slow",
+                      delay_seconds=8, count=1)
+    child = child_call.start("azml_components.runtime.batch:azml_deploy_batch_model", **arguments)
+    try:
+        deadline = time.monotonic() + 120
+        while not _batch_deployment_puts(standin, endpoint):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the batch deployment's PUT never came"
+            time.sleep(0.1)
+    finally:
+        child.kill()  # SIGKILL, to this child only: no clean-up of its own runs
+        child.communicate(timeout=30)
+    assert child.returncode == -9
+    state = client.batch_deployments.get("blue", endpoint).provisioning_state
+    assert str(getattr(state, "value", state)) == "Creating"
+    standin.clear_requests()
+    result = azml_deploy_batch_model(**arguments)
+    puts = _batch_deployment_puts(standin, endpoint)
+    assert puts[0] == 409 and puts[-1] < 300, puts
+    assert result["default_deployment"] == "blue" and result["created_endpoint"] is False
+    state = client.batch_deployments.get("blue", endpoint).provisioning_state
+    assert str(getattr(state, "value", state)) == "Succeeded"
+
+
+def test_making_the_batch_default_waits_out_an_operation_running_on_the_endpoint(
+        standin, setup, client):
+    # While deploy_batch_model waits for its deployment, another caller starts an update of the
+    # batch endpoint; the default's PUT is answered 409, waits for that update, reads the
+    # endpoint afresh and writes the default.
+    endpoint = unique("flt-batchdefault")
+    arguments = {**_batch_arguments(setup), "endpoint_name": endpoint}
+    azml_deploy_batch_model(**arguments)
+    standin.clear_requests()
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/green$",
+                      outcome="Slow", delay_seconds=3, count=1)
+    outcome = {}
+
+    def deploy_green() -> None:
+        try:
+            outcome["result"] = azml_deploy_batch_model(**{**arguments,
+                                                           "deployment_name": "green"})
+        except Exception as error:  # noqa: BLE001 - reported below
+            outcome["error"] = error
+
+    run = threading.Thread(target=deploy_green)
+    run.start()
+    deadline = time.monotonic() + 120
+    green = f"/batchendpoints/{endpoint}/deployments/green"
+    while not any(r["method"] == "PUT" and r["path"].lower().endswith(green)
+                  for r in standin.requests()):
+        assert run.is_alive() and time.monotonic() < deadline, outcome
+        time.sleep(0.05)
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}$", outcome="Slow",
+                      delay_seconds=6, count=1)
+    other = client.batch_endpoints.get(endpoint)
+    other.tags = {**other.tags, "touched_by": "another-run"}
+    poller = client.batch_endpoints.begin_create_or_update(other)
+    run.join(120)
+    assert "result" in outcome, outcome
+    puts = [r["status"] for r in standin.requests() if r["method"] == "PUT"
+            and r["path"].lower().endswith(f"/batchendpoints/{endpoint}")]
+    assert puts[0] < 300 and puts[1] == 409 and puts[-1] < 300, puts  # the other run's first
+    poller.result()
+    final = client.batch_endpoints.get(endpoint)
+    assert final.defaults.deployment_name == "green" == outcome["result"]["default_deployment"]
+    assert final.tags.get("touched_by") == "another-run"  # its update was not written over
 
 
 # --- two runs at once ---------------------------------------------------------------------------
