@@ -309,6 +309,10 @@ def azml_safe_rollout(
     # write: deploy_model itself runs only after the rollout is recorded on the endpoint.
     state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
     azml_plan_deployment(state, model_id, deployment_name, options, 0)
+    if options["code_in_model"]:
+        # The model was downloaded for its code folder just now: deploy_model takes that folder
+        # instead of downloading the whole model a second time.
+        options = {**options, "code_path": state["code_path"], "code_in_model": ""}
     if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
         raise ValueError(
             f"deployment_name: {deployment_name!r} already exists on "

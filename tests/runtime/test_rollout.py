@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from azml_components.runtime import deploy
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
@@ -93,8 +94,13 @@ def test_bad_smoke_test_input_fails_before_any_request(standin):
     assert standin.requests() == []
 
 
-def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_path):
+def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_path, monkeypatch):
     # code_in_model, auth_mode and environment_variables: the options safe_rollout lacked.
+    # The model is downloaded once for its code (the pre-write checks), not again by deploy_model.
+    downloads = []
+    download = deploy.azml_code_from_model
+    monkeypatch.setattr(deploy, "azml_code_from_model",
+                        lambda *args: downloads.append(args[1].name) or download(*args))
     model_dir, code_dir, model = write_custom_model(tmp_path, alpha=4.0)
     shutil.copytree(code_dir, model_dir / "code")
     endpoint = unique("rollout-options")
@@ -109,6 +115,7 @@ def test_rollout_takes_the_deployment_options_deploy_model_takes(standin, tmp_pa
         traffic_steps=[50, 100], timeout_seconds=300,
     )
     assert result["traffic"] == {"blue": 100} and result["auth_mode"] == "aml_token"
+    assert downloads == [endpoint]
     assert result["steps"][:2] == [f"recorded the rollout of blue on {endpoint}",
                                    f"deployed blue ({registered['asset_id']}) at 0%"]
     client = ml_client()
