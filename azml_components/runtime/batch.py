@@ -16,6 +16,7 @@ from azml_components.runtime.deployment_options import (
     azml_resolve_environment,
 )
 from azml_components.runtime.deployment_writes import azml_write_deployment
+from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_model_id,
@@ -189,7 +190,8 @@ def azml_deploy_batch_model(
         raise ValueError(f"set_default: {set_default!r} must be true or false")
     options = azml_batch_options(**options)
     deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    subscription = azml_subscription_id(subscription_id)
+    client = azml_ml_client(subscription, resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
@@ -230,13 +232,6 @@ def azml_deploy_batch_model(
         deployment_name,
         endpoint_name,
     )
-    from urllib.parse import quote
-
-    wsid = (
-        f"/subscriptions/{azml_subscription_id(subscription_id)}/resourceGroups/"
-        f"{resource_group}/providers/Microsoft.MachineLearningServices/workspaces/"
-        f"{workspace_name}"
-    )
     return {
         "endpoint_name": endpoint.name,
         "deployment_name": created.name,
@@ -249,8 +244,9 @@ def azml_deploy_batch_model(
         "output_action": options["output_action"],
         "output_file_name": options["output_file_name"],
         "created_endpoint": created_endpoint,
-        "studio_url": f"https://ml.azure.com/endpoints/batch/{quote(endpoint.name)}/detail"
-        f"?wsid={quote(wsid)}",
+        "studio_url": azml_studio_url(
+            subscription, resource_group, workspace_name, "batch_endpoint", endpoint.name
+        ),
     }
 
 

@@ -9,7 +9,8 @@ def azml_studio_url(
     name: str,
     version: str = "",
 ) -> str:
-    # kind: "model" (a model version's page) or "endpoint" (an online endpoint's page).
+    # kind: "model" (a model version's page), "endpoint" (an online endpoint's page) or
+    # "batch_endpoint" (a batch endpoint's page).
     from urllib.parse import quote
 
     wsid = (
@@ -19,5 +20,6 @@ def azml_studio_url(
     pages = {
         "model": f"model/{quote(name)}:{quote(str(version))}/details/overview",
         "endpoint": f"endpoints/realtime/{quote(name)}/detail",
+        "batch_endpoint": f"endpoints/batch/{quote(name)}/detail",
     }
     return f"https://ml.azure.com/{pages[kind]}?wsid={quote(wsid)}"

@@ -11,9 +11,11 @@ WSID = ("/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearnin
 def test_model_and_endpoint_pages_carry_the_workspace():
     model = azml_studio_url("sub", "rg", "ws", "model", "churn", "3")
     endpoint = azml_studio_url("sub", "rg", "ws", "endpoint", "churn-prod")
+    batch = azml_studio_url("sub", "rg", "ws", "batch_endpoint", "churn-nightly")
     assert model.startswith("https://ml.azure.com/model/churn:3/details/overview?wsid=")
     assert endpoint.startswith("https://ml.azure.com/endpoints/realtime/churn-prod/detail?wsid=")
-    for url in (model, endpoint):
+    assert batch.startswith("https://ml.azure.com/endpoints/batch/churn-nightly/detail?wsid=")
+    for url in (model, endpoint, batch):
         assert parse_qs(urlparse(url).query) == {"wsid": [WSID]}
 
 
