@@ -6,6 +6,7 @@ from azml_components.runtime.azure_client import azml_ml_client, azml_subscripti
 from azml_components.runtime.calls import (
     azml_best_effort,
     azml_call,
+    azml_enum_text,
     azml_forget_invoke_headers,
     azml_get_or_none,
     azml_wait,
@@ -276,8 +277,7 @@ def azml_wait_for_job(client, job_name: str, timeout_seconds: int, poll_seconds:
     def poll():
         while True:
             job = client.jobs.get(job_name)
-            # A str enum (str() would give "JobStatus.COMPLETED"): compare its value.
-            status = str(getattr(job.status, "value", job.status))
+            status = azml_enum_text(job.status)
             if status in ("Completed", "Failed", "Canceled", "NotResponding"):
                 return job
             time.sleep(poll_seconds)
@@ -360,15 +360,14 @@ def azml_score_batch(
         azml_forget_invoke_headers()
     print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
     done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
-    status = str(getattr(done.status, "value", done.status))
+    status = azml_enum_text(done.status)
     result = {
         "job_name": job.name,
         "status": status,
         "endpoint_name": endpoint_name,
         "deployment_name": deployment_name,
         "studio_url": done.studio_url or "",
-        "output_action": str(getattr(deployment.output_action, "value",
-                                     deployment.output_action)),
+        "output_action": azml_enum_text(deployment.output_action),
         "output_file_name": deployment.output_file_name or "",
     }
     if status != "Completed":

@@ -2,6 +2,13 @@
 # SIGTERM), and putting things back after a failure.
 
 
+def azml_enum_text(value) -> str:
+    # The text of a value the SDK may give as a str enum (DeploymentProvisioningState.CREATING,
+    # JobStatus.COMPLETED, DatastoreType.AZURE_BLOB): its value, since str() of such an enum is
+    # "ClassName.MEMBER".
+    return str(getattr(value, "value", value))
+
+
 def azml_describe_error(error: BaseException) -> str:
     # One line a pipeline user can act on: HTTP status, Azure's error code and message. A
     # long-running operation that ended Failed is reported by its last poll, which was a 200:
@@ -146,10 +153,7 @@ def azml_wait_until_idle(what: str, read, timeout_seconds: int, poll_seconds: fl
     deadline = time.monotonic() + timeout_seconds
 
     def state_of(entity) -> str:
-        # The SDK gives an enum (DeploymentProvisioningState.CREATING), whose str() is not
-        # its value.
-        state = getattr(entity, "provisioning_state", None) or ""
-        return str(getattr(state, "value", state)).lower()
+        return azml_enum_text(getattr(entity, "provisioning_state", None) or "").lower()
 
     def poll():
         while True:

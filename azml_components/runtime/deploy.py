@@ -7,6 +7,7 @@ from azml_components.runtime.azure_client import azml_ml_client, azml_subscripti
 from azml_components.runtime.calls import (
     azml_call,
     azml_describe_error,
+    azml_enum_text,
     azml_get_or_none,
     azml_undo_and_raise,
     azml_wait,
@@ -266,7 +267,7 @@ def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bo
     live = next(
         d for d in state["deployments"] if d.name.lower() == deployment.name.lower()
     )
-    if (live.provisioning_state or "").lower() != "succeeded":
+    if azml_enum_text(live.provisioning_state or "").lower() != "succeeded":
         return False
     same_settings = (
         azml_asset_name_version(live.model) == azml_asset_name_version(deployment.model)

@@ -2,7 +2,7 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_wait
+from azml_components.runtime.calls import azml_call, azml_enum_text, azml_get_or_none, azml_wait
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -84,7 +84,7 @@ def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: st
     )
     # The SDK's DatastoreType.AZURE_BLOB has the value "AzureBlob" (azure-ai-ml 1.35), the REST
     # spec's datastoreType; compared without case and '_' so either spelling is a blob store.
-    kind = str(getattr(getattr(store, "type", ""), "value", getattr(store, "type", "")) or "")
+    kind = azml_enum_text(getattr(store, "type", "") or "")
     if kind.replace("_", "").lower() != "azureblob":
         return  # only blob datastores are looked into
     credentials = getattr(store, "credentials", None)

@@ -438,8 +438,8 @@ GUARANTEES: list[dict] = [
         "name": "a-busy-endpoints-state-is-read-as-its-value",
         "promise": "an endpoint whose creation timed out is removed (its Creating state is seen)",
         "file": RT + "calls.py",
-        "old": '        return str(getattr(state, "value", state)).lower()\n',
-        "new": "        return str(state).lower()\n",
+        "old": '    return str(getattr(value, "value", value))\n',
+        "new": "    return str(value)\n",
         "tests": [FAULT_TESTS + "test_failed_or_slow_endpoint_creation_leaves_no_endpoint"],
     },
     {

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from azml_components.runtime.calls import azml_undo_and_raise, azml_wait
+from azml_components.runtime.calls import azml_enum_text, azml_undo_and_raise, azml_wait
 
 # A process of its own waits on a three-second operation under the SIGTERM disposition given in
 # argv[1]; the operation says "started" once the wait (and its handler) is in place. The test
@@ -108,3 +108,19 @@ def test_undo_runs_every_step_reports_each_and_keeps_an_interrupt(error, raised)
         "deleting the deployment: FAILED (HTTP 500)",
         "deleting the endpoint: done",
     ]
+
+
+def test_enum_text_is_the_sdks_enum_value_and_leaves_strings_alone():
+    # What the SDK hands out for states, statuses and datastore types: str enums, whose str()
+    # is "ClassName.MEMBER"; the comparisons in the runtime need the value.
+    from azure.ai.ml._restclient.arm_ml_service.models import (
+        DatastoreType,
+        DeploymentProvisioningState,
+        JobStatus,
+    )
+
+    assert str(JobStatus.COMPLETED) == "JobStatus.COMPLETED"  # why the helper exists
+    assert azml_enum_text(DeploymentProvisioningState.CREATING) == "Creating"
+    assert azml_enum_text(JobStatus.COMPLETED) == "Completed"
+    assert azml_enum_text(DatastoreType.AZURE_BLOB) == "AzureBlob"
+    assert azml_enum_text("Succeeded") == "Succeeded"
