@@ -55,17 +55,24 @@ class Controls:
         with self._lock:
             self._log.append({"method": method, "path": path, "status": status})
 
-    def http_fault(self, method: str, path: str) -> Response | None:
+    def _take_request_fault(self, faults: list[_Fault], method: str, target: str) -> _Fault | None:
+        # The first fault for this method and path, one use of it consumed (HTTP and blob).
         with self._lock:
-            for fault in self._http:
-                if fault.method in ("", method) and fault.pattern.search(path):
-                    self._take(self._http, fault)
-                    headers = {}
-                    if fault.retry_after is not None:
-                        headers["Retry-After"] = str(fault.retry_after)
-                    message = f"Injected fault {fault.status} for {method} {path}."
-                    return ApiError(fault.status, "InjectedFault", message, headers).response()
+            for fault in faults:
+                if fault.method in ("", method) and fault.pattern.search(target):
+                    self._take(faults, fault)
+                    return fault
         return None
+
+    def http_fault(self, method: str, path: str) -> Response | None:
+        fault = self._take_request_fault(self._http, method, path)
+        if fault is None:
+            return None
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        message = f"Injected fault {fault.status} for {method} {path}."
+        return ApiError(fault.status, "InjectedFault", message, headers).response()
 
     def lro_fault(self, resource_id: str) -> tuple[str, float] | None:
         """(outcome, delay) for an LRO on this resource, consuming one use of the fault."""
@@ -96,12 +103,8 @@ class Controls:
 
     def blob_fault(self, method: str, target: str) -> tuple[int, int | None] | None:
         """(status, retry_after) for this blob request (path and query), consuming one use."""
-        with self._lock:
-            for fault in self._blob:
-                if fault.method in ("", method) and fault.pattern.search(target):
-                    self._take(self._blob, fault)
-                    return fault.status, fault.retry_after
-        return None
+        fault = self._take_request_fault(self._blob, method, target)
+        return None if fault is None else (fault.status, fault.retry_after)
 
     def record_blob(self, method: str, target: str, status: int) -> None:
         with self._lock:
