@@ -13,7 +13,8 @@ PYTHON = "3.11"
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    # Two distributions from this checkout: the components and the local Azure ML (azml-local/).
+    session.install("-e", "./azml-local", "-e", ".[test]")
 
 
 def _local_mode(session: nox.Session) -> None:
@@ -22,7 +23,7 @@ def _local_mode(session: nox.Session) -> None:
     # environments build from the package index pip is configured for; AZML_LOCAL_WHEELHOUSE, if
     # set in the calling environment (see the wheelhouse session), makes them build offline.
     session.env.setdefault("AZML_LOCAL_CACHE", str(ROOT / ".standin"))
-    session.run("python", "-m", "azml_components.local", "--install-only")
+    session.run("python", "-m", "azml_local", "--install-only")
 
 
 @nox.session(python=PYTHON)
@@ -64,8 +65,8 @@ def mutate(session: nox.Session) -> None:
 def compile(session: nox.Session) -> None:
     """Regenerate compiled/ and the README's component reference (commit the result)."""
     _install(session)
-    session.run("python", "-m", "azml_components.compile_all")
-    session.run("python", "-m", "azml_components.reference")
+    session.run("python", "-m", "tools.compile_all")
+    session.run("python", "-m", "tools.reference")
 
 
 @nox.session(python=PYTHON)
@@ -78,7 +79,7 @@ def compile_image(session: nox.Session) -> None:
     if not session.posargs:
         session.error("give the image: nox -s compile_image -- registry.example/azml:TAG")
     _install(session)
-    session.run("python", "-m", "azml_components.compile_all", "--image", *session.posargs)
+    session.run("python", "-m", "tools.compile_all", "--image", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -88,7 +89,7 @@ def demo(session: nox.Session) -> None:
     _local_mode(session)
     session.run("python", "-m", "pipelines.run_local", *session.posargs)
     # The demo never rewrites tracked files; it only reports drift.
-    session.run("python", "-m", "azml_components.compile_all", "--check")
+    session.run("python", "-m", "tools.compile_all", "--check")
 
 
 @nox.session(python=PYTHON)
@@ -101,8 +102,13 @@ def wheelhouse(session: nox.Session) -> None:
     """
     _install(session)
     _local_mode(session)
-    session.run("python", "-m", "azml_components.local.serving", "--fill-wheelhouse",
+    # The emulator knows MLflow's recorded environment; the example's scoring packages are ours.
+    session.run("python", "-m", "azml_local.serving.manager", "--fill-wheelhouse",
                 str(WHEELHOUSE))
+    example = session.run("python", "-c", "from azml_components.pins import "
+                          "EXAMPLE_SCORING_PACKAGES as p; print(' '.join(p))", silent=True)
+    session.run("python", "-m", "azml_local.serving.manager", "--fill-wheelhouse",
+                str(WHEELHOUSE), *example.split())
     session.log(f"offline mode: export AZML_LOCAL_WHEELHOUSE={WHEELHOUSE}")
 
 
@@ -112,7 +118,7 @@ def standin(session: nox.Session) -> None:
     _install(session)
     _local_mode(session)
     state = os.environ.get("AZML_LOCAL_STATE", str(ROOT / ".standin" / "state"))
-    session.run("python", "-m", "azml_components.local", "--state-dir", state, *session.posargs)
+    session.run("python", "-m", "azml_local", "--state-dir", state, *session.posargs)
 
 
 @nox.session(python=PYTHON)

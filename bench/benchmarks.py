@@ -69,7 +69,7 @@ import kfp  # noqa: F401 - the floor: compiling needs kfp anyway
 kfp_done = time.perf_counter()
 import azml_components
 imported = time.perf_counter()
-from azml_components.compile_all import compile_all
+from tools.compile_all import compile_all
 with tempfile.TemporaryDirectory() as tmp:
     compile_all(Path(tmp), pipelines_dir=Path(tmp) / "none")
 compiled = time.perf_counter()
@@ -189,11 +189,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     base_env = dict(os.environ)
     sys.path.insert(0, str(ROOT))
+    from azml_local.fixture import start
+    from azml_local.resources.compute_clusters import COMPUTE_NAME
+
     from azml_components import pins
-    from azml_components.compile_all import compile_all
-    from azml_components.local.compute import COMPUTE_NAME
-    from azml_components.local.fixture import start
     from tests.helpers import data_payload, diabetes_rows, write_custom_model
+    from tools.compile_all import compile_all
 
     results: dict = {"python": platform.python_version(), "cpus": os.cpu_count(),
                      "model_mb": args.model_mb, "small_files": args.small_files,

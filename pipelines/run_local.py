@@ -1,6 +1,6 @@
 """Run the example pipeline end to end on this machine (what `nox -s demo` does).
 
-Starts local mode's Azure ML (azml_components.local), runs train -> register -> deploy -> smoke
+Starts local mode's Azure ML (azml_local), runs train -> register -> deploy -> smoke
 test with kfp.local for both deployment styles (MLflow no-code and a custom scoring script),
 prints one line per task (name, status, seconds) and the smoke test's predictions, keeps every
 task's full log in a file whose path it prints, and stops the stand-in, also when the run fails.
@@ -85,7 +85,7 @@ def run_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None, *
     """
     from kfp import local
 
-    from azml_components.local.kfp_backend import kfp_backend_rules
+    from azml_components.testing.kfp_backend import kfp_backend_rules
     from pipelines.train_register_deploy import train_register_deploy
 
     # use_venv=False: tasks run with this interpreter, where the pinned packages already are.
@@ -105,7 +105,7 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     """Run train_register_batch_score with kfp.local; returns the batch predictions' lines."""
     from kfp import local
 
-    from azml_components.local.kfp_backend import kfp_backend_rules
+    from azml_components.testing.kfp_backend import kfp_backend_rules
     from pipelines.train_register_batch_score import train_register_batch_score
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from azml_components.local import local_azure_ml
+    from azml_local import local_azure_ml
 
     started = time.perf_counter()
     print("[demo] starting local mode's Azure ML ...", flush=True)

@@ -1,4 +1,4 @@
-"""Session-wide local Azure ML (azml_components.local): every test talks to the real SDK.
+"""Session-wide local Azure ML (azml_local): every test talks to the real SDK.
 
 Nothing in a test process may connect beyond loopback (an audit hook refuses it).
 """
@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from azml_local import LocalAzureML, local_azure_ml
 
-from azml_components.local import LocalAzureML, local_azure_ml
 from azml_components.runtime.calls import azml_forget_invoke_headers
 
 

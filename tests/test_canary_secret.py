@@ -23,9 +23,9 @@ import pytest
 from kfp import local
 
 from azml_components import delete_endpoint, deploy_model, invoke_endpoint, set_traffic
-from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from tests.helpers import (
     data_payload,
     diabetes_rows,

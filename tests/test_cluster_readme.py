@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from azml_components.local.pipeline_checks import compiled_pipeline_problems
+from azml_components.testing.pipeline_checks import compiled_pipeline_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- tested: tests/test_cluster_readme.py runs this block -->"

@@ -10,8 +10,9 @@ from kfp.components import load_component_from_file
 from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from azml_components import compile_all, components, pins
-from azml_components.local.pipeline_checks import compiled_pipeline_problems
+from azml_components import components, pins
+from azml_components.testing.pipeline_checks import compiled_pipeline_problems
+from tools import compile_all
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED = sorted((ROOT / "compiled").rglob("*.yaml"))
@@ -96,7 +97,7 @@ def _azure_tasks(doc: dict) -> list[str]:
     ids=lambda p: p.name,
 )
 def test_every_azure_task_in_a_pipeline_gets_azcreds_no_cache_and_real_placeholders(path):
-    # The KFP backend's rules (azml_components/local/pipeline_checks.py cites them): the four
+    # The KFP backend's rules (azml_components/testing/pipeline_checks.py cites them): the four
     # azcreds keys with no field a supported backend refuses, enableCache off for every Azure
     # task, and {{$.pipeline_job_*}} passed as task arguments.
     docs = _documents(path)
@@ -128,7 +129,7 @@ def test_component_loads_back_with_descriptions(name, tmp_path):
 
 
 def test_readme_reference_matches_the_docstrings():
-    from azml_components import reference
+    from tools import reference
 
     text = reference.README.read_text()
     assert reference.updated(text) == text, "run `nox -s compile` to refresh README.md"

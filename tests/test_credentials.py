@@ -5,7 +5,7 @@ import yaml
 from kfp import compiler, dsl, local
 
 from azml_components import delete_endpoint, pins, use_azure_credentials
-from azml_components.local.kfp_backend import kfp_backend_rules
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from tests.helpers import unique, workspace
 
 

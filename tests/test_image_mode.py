@@ -15,10 +15,10 @@ from kfp import dsl, local
 from kfp.components import load_component_from_file
 
 from azml_components import pins
-from azml_components.compile_all import compile_all, drift
-from azml_components.local.kfp_backend import kfp_backend_rules
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from pipelines.diabetes_training import train_diabetes_model
 from tests.helpers import ml_client, unique, workspace
+from tools.compile_all import compile_all, drift
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "image" / "Dockerfile"

@@ -28,12 +28,12 @@ from azml_components import (
     recover_rollout,
     set_traffic,
 )
-from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_read_rollout
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from pipelines.blue_green_rollout import blue_green_rollout
 from tests.crash import kill_rollout_mid_shift, kill_rollout_while_deploying
 from tests.helpers import (

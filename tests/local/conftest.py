@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
 from azure.identity import ClientSecretCredential
-
-from azml_components.local.fixture import LocalAzureML
 
 
 def make_credential(env: dict[str, str], secret: str | None = None) -> ClientSecretCredential:

@@ -4,12 +4,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants import AssetTypes
 from azure.ai.ml.entities import Model
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-from azml_components.local.fixture import LocalAzureML
 from tests.local.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from azml_local.fixture import LocalAzureML
+from azml_local.resources.batch_endpoints import duration_seconds
+from azml_local.resources.compute_clusters import COMPUTE_NAME
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import (
     BatchEndpoint,
@@ -14,9 +17,6 @@ from azure.ai.ml.entities import (
 )
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from azml_components.local.batch import duration_seconds
-from azml_components.local.compute import COMPUTE_NAME
-from azml_components.local.fixture import LocalAzureML
 from tests.helpers import azure_writes, unique, write_custom_model
 
 

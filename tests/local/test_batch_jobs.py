@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.resources.compute_clusters import COMPUTE_NAME
 from azure.ai.ml import Input, MLClient
 from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
 from azure.ai.ml.entities import (
@@ -25,7 +26,6 @@ from azure.ai.ml.entities import (
 from azure.ai.ml.exceptions import JobException
 from azure.core.exceptions import HttpResponseError
 
-from azml_components.local.compute import COMPUTE_NAME
 from tests.helpers import CONDA_YAML, diabetes_rows, train_ridge, unique
 
 pytestmark = pytest.mark.timeout(900)  # a cold cache builds the scoring environment

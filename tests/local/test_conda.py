@@ -9,9 +9,8 @@ import sys
 
 import pytest
 import yaml
-
-from azml_components.local import conda, curated, installer
-from azml_components.local.environments import (
+from azml_local import conda, curated, installer
+from azml_local.serving.environments import (
     SERVER,
     ProvisionError,
     ScoringEnvironment,

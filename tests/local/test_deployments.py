@@ -1,4 +1,4 @@
-"""Deployments served by real scoring processes (azml_components/local/serving.py), via the SDK.
+"""Deployments served by real scoring processes (azml_local/serving/manager.py), via the SDK.
 
 One endpoint is shared by the module: `blue` (scoring script + joblib model, y = 2x + 1) and
 `green` (MLflow model deployed without code, y = 3x - 1), so who answered shows in the numbers.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants import AssetTypes
 from azure.ai.ml.entities import (
@@ -23,8 +24,6 @@ from azure.ai.ml.entities import (
 )
 from azure.core.exceptions import HttpResponseError
 from sklearn.linear_model import LinearRegression
-
-from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(900)  # the first run builds the scoring environment
 

@@ -1,16 +1,15 @@
 """Endpoint tags in local mode: changed in place through the SDK's PUT, and refused as Azure
-refuses them (see azml_components/local/tags.py for the sources of each limit)."""
+refuses them (see azml-local/azml_local/resources/tags.py for the sources of each limit)."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
+from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import HttpResponseError
-
-from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(120)
 

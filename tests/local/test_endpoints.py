@@ -4,11 +4,10 @@ import time
 import uuid
 
 import pytest
+from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-from azml_components.local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(120)
 

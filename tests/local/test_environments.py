@@ -23,18 +23,18 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-from kfp import dsl, local
-
-from azml_components import deploy_model
-from azml_components.local import installer
-from azml_components.local.environments import (
+from azml_local.infra.paths import cache_dir, env_cache_dir
+from azml_local.serving import installer
+from azml_local.serving.environments import (
     SERVER,
     EnvironmentCache,
     ProvisionError,
     ScoringEnvironment,
 )
-from azml_components.local.paths import cache_dir, env_cache_dir
-from azml_components.local.serving import ServingManager
+from azml_local.serving.manager import ServingManager
+from kfp import dsl, local
+
+from azml_components import deploy_model
 from azml_components.runtime import (
     azml_deploy_model,
     azml_deployment_options,

@@ -9,8 +9,8 @@ uploadOutputArtifacts). No Azure here: tiny components hand an artifact from one
 import pytest
 from kfp import dsl, local
 
-from azml_components.local import kfp_backend
-from azml_components.local.kfp_backend import (
+from azml_components.testing import kfp_backend
+from azml_components.testing.kfp_backend import (
     BackendRuleError,
     KfpLocalChanged,
     artifact_uri_error,

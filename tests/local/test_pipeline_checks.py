@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azml_components.local.pipeline_checks import compiled_pipeline_problems
+from azml_components.testing.pipeline_checks import compiled_pipeline_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = list(yaml.safe_load_all(

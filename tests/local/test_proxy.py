@@ -4,8 +4,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-
-from azml_components.local.fixture import LocalAzureML
+from azml_local.fixture import LocalAzureML
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -36,9 +35,8 @@ def _blob_service(standin: LocalAzureML, **kwargs):
     # A plain azure-storage-blob client, addressed as the SDK addresses the workspace's storage
     # (through the proxy, HTTPS_PROXY in os.environ), with its own connection pool.
     import requests
+    from azml_local.infra.azurite import ACCOUNT, ACCOUNT_KEY
     from azure.storage.blob import BlobServiceClient
-
-    from azml_components.local.azurite import ACCOUNT, ACCOUNT_KEY
 
     metadata = standin.env["ARM_CLOUD_METADATA_URL"]
     clouds = requests.get(metadata, verify=standin.env["REQUESTS_CA_BUNDLE"], timeout=10).json()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from azml_local.fixture import start
 from azure.ai.ml.constants import AssetTypes
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint, Model
 
-from azml_components.local.fixture import start
 from tests.local.conftest import make_client
 
 pytestmark = pytest.mark.timeout(600)  # a cold scoring environment build takes minutes

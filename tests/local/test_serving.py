@@ -7,11 +7,10 @@ import joblib
 import numpy as np
 import psutil
 import pytest
+from azml_local.infra.paths import env_cache_dir, wheelhouse_dir
+from azml_local.serving.manager import ProvisionError, ServingManager
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
-
-from azml_components.local.paths import env_cache_dir, wheelhouse_dir
-from azml_components.local.serving import ProvisionError, ServingManager
 
 # The same scoring script and environment the component tests deploy.
 from tests.helpers import CONDA_YAML, SCORE_PY

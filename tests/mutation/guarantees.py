@@ -474,7 +474,7 @@ GUARANTEES: list[dict] = [
         "name": "blob-faults-reach-the-sdk",
         "promise": "a busy answer from blob storage is retried (the fault tests see the status "
                    "local mode injects into the blob tunnel)",
-        "file": "azml_components/local/blob_relay.py",
+        "file": "azml-local/azml_local/infra/blob_relay.py",
         "old": "    fault = faults.blob_fault(method, target)\n",
         "new": "    fault = None\n",
         "tests": ["tests/local/test_proxy.py::"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.resources.compute_clusters import COMPUTE_NAME
 from kfp import dsl, local
 from kfp.components import load_component_from_file
 
 from azml_components import deploy_batch_model, score_batch
-from azml_components.local.compute import COMPUTE_NAME
-from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime.register import azml_register_model
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from tests.helpers import diabetes_rows, ml_client, unique, workspace, write_custom_model
 
 pytestmark = pytest.mark.timeout(900)

@@ -2,7 +2,7 @@
 
 One format runs from the Python pipeline function (as `nox -s demo` does), the other from
 compiled/pipelines/train_register_deploy.yaml loaded back, which is what users upload; both
-under the KFP backend's artifact rules (azml_components/local/kfp_backend.py).
+under the KFP backend's artifact rules (azml_components/testing/kfp_backend.py).
 """
 
 import json
@@ -16,8 +16,8 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 
-from azml_components.local.kfp_backend import kfp_backend_rules
 from azml_components.runtime import azml_credential, azml_invoke_endpoint
+from azml_components.testing.kfp_backend import kfp_backend_rules
 from pipelines.run_local import run_pipeline_locally
 from tests.helpers import unique, workspace
 

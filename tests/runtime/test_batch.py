@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.resources.compute_clusters import COMPUTE_NAME
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
-from azml_components.local.compute import COMPUTE_NAME
 from azml_components.runtime.batch import (
     azml_batch_options,
     azml_deploy_batch_model,

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.resources.compute_clusters import COMPUTE_NAME
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import ResourceNotFoundError
 
-from azml_components.local.compute import COMPUTE_NAME
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
 from azml_components.runtime.deploy import azml_code_from_model, azml_deploy_model
 from azml_components.runtime.endpoints import azml_delete_endpoint, azml_update_traffic

@@ -1,0 +1,413 @@
+"""Batch jobs: the invocation call, jobs (get, list, cancel, run details) and real execution.
+
+What Azure ML does, and where it is written down:
+- Invoking: azure-ai-ml's `batch_endpoints.invoke` POSTs {"properties": {"InputData": ...}} to
+  the endpoint's scoringUri with a Microsoft Entra token (ml.azure.com audience) and the
+  `azureml-model-deployment` header when a deployment is named; without one the endpoint's
+  default deployment runs ("Deploy models for scoring in batch endpoints"). The answer is the
+  job (a BatchJobResource: id, name, properties.status).
+- A batch job is a pipeline job with one child step "batchscoring" whose output "score" holds
+  the predictions (azure-ai-ml 1.35 JobOperations.download: "Batch Jobs are pipeline jobs with
+  only one child", tags azureml.batchrun=true); ml_client.jobs.get/begin_cancel/stream work on
+  it as on any job (ARM jobs/{id}, jobs/{id}/cancel, run history runs/{id}/details).
+- Outputs land on the workspace's default datastore under azureml/<job>/score/ (the SDK's
+  fallback search path for a job's named output, JobOperations._get_named_output_uri).
+Execution: the deployment's environment is built by the same cache as online deployments
+(environments.py), the model and code are laid out as for online deployments (provision.py),
+and serving/support/batch_driver.py runs init()/run(mini_batch) in that environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from azml_local.infra.lro import LroFailure, now_iso
+from azml_local.infra.state import PRIVATE, public
+from azml_local.infra.web import ApiError, Request, Response, Router, bad_request
+from azml_local.resources import batch_endpoints, compute_clusters
+from azml_local.resources.assets import resolve_blob
+from azml_local.resources.context import WS, Context
+
+log = logging.getLogger("standin")
+SUPPORT = Path(__file__).resolve().parent.parent / "serving" / "support"
+HEADER = "azureml-model-deployment"
+TERMINAL = ("Completed", "Failed", "Canceled")
+_running: dict[str, subprocess.Popen[bytes]] = {}
+_lock = threading.Lock()
+
+
+def job_id(workspace_id: str, name: str) -> str:
+    return f"{workspace_id}/jobs/{name}"
+
+
+def _set(ctx: Context, rid: str, **changes: Any) -> dict[str, Any] | None:
+    with ctx.store.lock:
+        body = ctx.store.get(rid)
+        if body is None:
+            return None
+        if body["properties"]["status"] in TERMINAL and "status" in changes:
+            return body  # a finished job stays finished (a late cancel changes nothing)
+        error = changes.pop("error", None)
+        body["properties"].update(changes)
+        if error is not None:
+            body[PRIVATE]["error"] = error
+        if changes.get("status") in TERMINAL:
+            body[PRIVATE]["end"] = now_iso()
+        ctx.store.put(body)
+        return body
+
+
+def _studio(ctx: Context, workspace_id: str, name: str) -> str:
+    from urllib.parse import quote
+
+    return f"https://ml.azure.com/runs/{quote(name)}?wsid={quote(workspace_id)}"
+
+
+def job_view(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """The job as ARM's jobs/{id} shows a batch job: a pipeline job, tagged as a batch run."""
+    view = public(body)
+    ws_id = body["id"].rsplit("/jobs/", 1)[0]
+    view["properties"]["services"] = {"Studio": {"endpoint": _studio(ctx, ws_id, body["name"]),
+                                                 "jobServiceType": "Studio"}}
+    return view
+
+
+def _batch_job_resource(body: dict[str, Any]) -> dict[str, Any]:
+    # The data-plane answer of invoke and list (BatchJobResource).
+    private = body[PRIVATE]
+    return {"id": body["id"], "name": body["name"],
+            "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
+            "properties": {"status": body["properties"]["status"],
+                           "inputData": private["input"], "outputDataset": None,
+                           "deploymentName": private["deployment"],
+                           "endpointName": private["endpoint"],
+                           "interactionEndpoints": body["properties"]["services"]}}
+
+
+def _bearer_ok(ctx: Context, request: Request) -> None:
+    header = request.headers.get("Authorization", "")
+    token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    claims = ctx.identity.verify(token) if token else None
+    if claims is None or str(claims["aud"]).startswith("endpoint:"):
+        raise ApiError(401, "Unauthorized", "Authentication failed: a Microsoft Entra token is "
+                       "required.")
+
+
+def _input_uri(body: dict[str, Any]) -> tuple[str, str]:
+    props = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(props, dict):
+        raise bad_request("'properties' is required.")
+    data = props.get("InputData") or props.get("inputData")
+    if not isinstance(data, dict) or len(data) != 1:
+        raise bad_request("'properties.InputData' must hold exactly one input (UriFolder or "
+                          "UriFile).")
+    (_, entry), = data.items()
+    uri = entry.get("uri") if isinstance(entry, dict) else None
+    kind = (entry.get("jobInputType") or "") if isinstance(entry, dict) else ""
+    if not isinstance(uri, str) or not uri:
+        raise bad_request("The input has no 'uri'.")
+    return uri, kind
+
+
+def add_routes(router: Router, ctx: Context) -> None:
+    def invoke(request: Request) -> Response:
+        name = request.params["endpoint"]
+        matches = [b for b in ctx.store.all()
+                   if b.get("type", "").endswith("/batchEndpoints")
+                   and b["name"].lower() == name.lower()]
+        if not matches:
+            raise ApiError(404, "NotFound", f"Batch endpoint '{name}' could not be found.")
+        endpoint = matches[0]
+        _bearer_ok(ctx, request)
+        chosen = request.headers.get(HEADER) or (endpoint["properties"].get("defaults") or {}
+                                                 ).get("deploymentName")
+        if not chosen:
+            raise bad_request(f"Batch endpoint '{endpoint['name']}' has no default deployment; "
+                              "name one with the azureml-model-deployment header.")
+        deployment = batch_endpoints.find_deployment(ctx, endpoint, chosen)
+        if deployment is None:
+            raise ApiError(404, "NotFound", f"Deployment '{chosen}' could not be found in batch "
+                           f"endpoint '{endpoint['name']}'.")
+        if deployment["properties"]["provisioningState"] != "Succeeded":
+            raise bad_request(f"Deployment '{chosen}' is not ready (provisioningState "
+                              f"{deployment['properties']['provisioningState']}).")
+        body = request.json_object()
+        uri, kind = _input_uri(body)
+        ws_id = endpoint["id"].rsplit("/batchEndpoints/", 1)[0]
+        job_name = (body["properties"].get("name") or body["properties"].get("jobName")
+                    or f"batchjob-{uuid.uuid4()}")
+        rid = job_id(ws_id, job_name)
+        output = f"azureml://datastores/workspaceblobstore/paths/azureml/{job_name}/score/"
+        record = {
+            "id": rid, "name": job_name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "systemData": {"createdAt": now_iso(), "createdBy": "standin-service-principal",
+                           "createdByType": "Application"},
+            "properties": {
+                "jobType": "Pipeline", "status": "NotStarted",
+                "displayName": job_name, "experimentName": endpoint["name"],
+                "computeId": deployment["properties"]["compute"],
+                "description": None, "isArchived": False,
+                "tags": {"azureml.batchrun": "true", "azureml.jobtype": "azureml.batchjob",
+                         "azureml.endpointName": endpoint["name"],
+                         "azureml.deploymentName": deployment["name"]},
+                "properties": {"azureml.batchrun": "true"},
+                "inputs": {}, "jobs": {}, "settings": {},
+                "outputs": {"score": {"jobOutputType": "uri_folder", "uri": output,
+                                      "mode": "ReadWriteMount"}},
+            },
+            PRIVATE: {"endpoint": endpoint["name"], "deployment": deployment["name"],
+                      "input": {"uri": uri, "jobInputType": kind}, "start": now_iso(),
+                      "token": secrets.token_urlsafe(16), "error": None},
+        }
+        with ctx.store.lock:
+            if ctx.store.get(rid) is not None:
+                raise ApiError(409, "Conflict", f"A job named '{job_name}' already exists.")
+            ctx.store.put(record)
+        threading.Thread(target=_execute, args=(ctx, rid, deployment), name=f"job-{job_name}",
+                         daemon=True).start()
+        view = job_view(ctx, record)
+        record["properties"]["services"] = view["properties"]["services"]
+        return Response(200, _batch_job_resource(record))
+
+    def get_job(request: Request) -> Response:
+        ws = ctx.workspace(request)
+        name = request.params["job"]
+        body = ctx.store.get(job_id(ws["id"], name))
+        if body is None:
+            raise ApiError(404, "UserError", f"Job {name} not found.")
+        return Response(200, job_view(ctx, body))
+
+    def cancel(request: Request) -> Response:
+        ws = ctx.workspace(request)
+        name = request.params["job"]
+        rid = job_id(ws["id"], name)
+        body = ctx.store.get(rid)
+        if body is None:
+            raise ApiError(404, "UserError", f"Job {name} not found.")
+        if body["properties"]["status"] not in TERMINAL:
+            _set(ctx, rid, status="CancelRequested")
+        headers = ctx.ops.start(request, rid, lambda: _cancel(ctx, rid), lambda _: None)
+        return Response(202, None, headers)
+
+    def list_endpoint_jobs(request: Request) -> Response:
+        _bearer_ok(ctx, request)
+        endpoint = batch_endpoints.endpoint_body(ctx, request)
+        items = [b for b in ctx.store.all() if b.get("type", "").endswith("/jobs")
+                 and b[PRIVATE].get("endpoint", "").lower() == endpoint["name"].lower()]
+        return Response(200, {"value": [_batch_job_resource(job_view(ctx, b) | {PRIVATE: b[
+            PRIVATE]}) for b in items]})
+
+    def run_details(request: Request) -> Response:
+        _bearer_ok(ctx, request)
+        ws = ctx.workspace(request)
+        name = request.params["run"]
+        body = ctx.store.get(job_id(ws["id"], name))
+        if body is None:
+            raise ApiError(404, "NotFound", f"Run {name} not found.")
+        private = body[PRIVATE]
+        details = {
+            "runId": name, "status": body["properties"]["status"],
+            "startTimeUtc": private["start"], "endTimeUtc": private.get("end"),
+            "target": compute_clusters.COMPUTE_NAME, "properties": body["properties"]["properties"],
+            "logFiles": {"logs/azureml/job_log.txt":
+                         f"{ctx.base_url}/_joblogs/{name}/{private['token']}"},
+            "warnings": [],
+        }
+        if private.get("error"):
+            details["error"] = {"error": private["error"]}
+        return Response(200, details)
+
+    def job_log(request: Request) -> Response:
+        # The log file's URL is a capability, like the SAS URLs Azure hands out.
+        body = next((b for b in ctx.store.all() if b.get("type", "").endswith("/jobs")
+                     and b["name"] == request.params["run"]), None)
+        if body is None or body[PRIVATE]["token"] != request.params["token"]:
+            raise ApiError(404, "BlobNotFound", "The specified blob does not exist.")
+        path = _work_dir(ctx, body["name"]) / "job_log.txt"
+        return Response(200, path.read_bytes() if path.exists() else b"",
+                        {"Content-Type": "text/plain"})
+
+    router.add("POST", "/batchEndpoints/{endpoint}/jobs", invoke)
+    router.add("GET", WS + "/jobs/{job}", get_job)
+    router.add("POST", WS + "/jobs/{job}/cancel", cancel)
+    # azure-ai-ml lists them at the workspace's MFE base (discovery "api" + this prefix).
+    router.add("GET", "/mferp/managementfrontend" + batch_endpoints.BEP + "/jobs",
+               list_endpoint_jobs)
+    router.add("GET", "/history/v1.0" + WS + "/runs/{run}/details", run_details)
+    router.add("GET", "/_joblogs/{run}/{token}", job_log)
+
+
+def _work_dir(ctx: Context, name: str) -> Path:
+    return ctx.state_dir / "jobs" / name
+
+
+def _log(ctx: Context, name: str, text: str) -> None:
+    with open(_work_dir(ctx, name) / "job_log.txt", "a") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+
+
+def _execute(ctx: Context, rid: str, deployment: dict[str, Any]) -> None:
+    body = ctx.store.get(rid)
+    name = body["name"]
+    work = _work_dir(ctx, name)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        _set(ctx, rid, status="Preparing")
+        _log(ctx, name, f"Batch job {name}: deployment {deployment['name']} of endpoint "
+             f"{body[PRIVATE]['endpoint']}")
+        config = _prepare(ctx, body, deployment, work)
+        if ctx.store.get(rid)["properties"]["status"] != "Preparing":
+            return  # cancelled while preparing
+        _set(ctx, rid, status="Running")
+        _run(ctx, rid, config, work)
+    except LroFailure as failure:
+        _log(ctx, name, f"{failure.code}: {failure.message}")
+        _set(ctx, rid, status="Failed", error={"code": failure.code, "message": failure.message})
+    except Exception as exc:  # a stand-in bug: the job fails with it, as a service would
+        log.exception("batch job %s", name)
+        _set(ctx, rid, status="Failed", error={"code": "SystemError", "message": repr(exc)})
+
+
+def _prepare(ctx: Context, job: dict[str, Any], deployment: dict[str, Any],
+             work: Path) -> dict[str, Any]:
+    from azml_local.serving import provision
+    from azml_local.serving.environments import ProvisionError, for_mlflow_model, from_conda_file
+
+    props = deployment["properties"]
+    model = provision._asset(ctx, props["model"]["assetId"], "Model")
+    model_dir = provision._model_dir(work, model)
+    model_dir.mkdir(parents=True)
+    provision._fetch_model(ctx, model, model_dir)
+    env_vars = {k: str(v) for k, v in (props.get("environmentVariables") or {}).items()}
+    code_config = props.get("codeConfiguration") or {}
+    try:
+        if code_config.get("codeId"):
+            code = provision._asset(ctx, code_config["codeId"], "Code")
+            container, path = resolve_blob(ctx, code["properties"]["codeUri"])
+            code_dir, script = work / "code", code_config.get("scoringScript") or ""
+            ctx.azurite.download(container, path, code_dir)
+            if not (code_dir / script).is_file():
+                raise LroFailure("UserError", f"Scoring script '{script}' is not in the code.")
+            conda_file, environment = provision._environment(ctx, props["environmentId"])
+            environment = environment or from_conda_file(conda_file)
+        else:  # MLflow no code: the model's own environment and our MLflow batch script
+            from azml_local.serving.environments import find_mlmodel
+
+            environment = for_mlflow_model(model_dir)
+            code_dir, script = SUPPORT, "mlflow_batch_score.py"
+            env_vars["MLFLOW_MODEL_FOLDER"] = str(
+                find_mlmodel(model_dir).parent.relative_to(model_dir))
+        _log(ctx, job["name"], "Building (or reusing) the deployment's environment")
+        env_dir = provision.serving(ctx).environments.get(environment)
+    except ProvisionError as exc:
+        _log(ctx, job["name"], exc.logs)
+        raise LroFailure("ImageBuildFailure", "Image build failed for the deployment's "
+                         "environment; see the job's log.\n" + exc.logs[-2000:]) from exc
+    files = _fetch_input(ctx, job, work / "input")
+    return {"env_dir": str(env_dir), "model_dir": str(model_dir), "env_vars": env_vars,
+            "code_dir": str(code_dir), "script": script, "files": files,
+            "mini_batch_size": props["miniBatchSize"],
+            "error_threshold": props["errorThreshold"], "output_action": props["outputAction"],
+            "output_file_name": props["outputFileName"],
+            "max_retries": props["retrySettings"]["maxRetries"],
+            "timeout_seconds": batch_endpoints.duration_seconds(props["retrySettings"]["timeout"]),
+            "output_file": str(work / "output" / props["outputFileName"]),
+            "result_file": str(work / "result.json")}
+
+
+def _fetch_input(ctx: Context, job: dict[str, Any], dest: Path) -> list[str]:
+    uri = job[PRIVATE]["input"]["uri"]
+    if uri.lower().startswith(("http://", "https://")) and "/datastores/" not in uri:
+        raise LroFailure("UserError", f"The input '{uri}' is a public URL; the stand-in only "
+                         "reads inputs from the workspace's datastores.")
+    try:
+        container, path = resolve_blob(ctx, uri)
+    except ApiError as exc:
+        raise LroFailure("UserError", f"The input '{uri}' cannot be read: {exc.message}") from exc
+    files = sorted(str(p) for p in ctx.azurite.download(container, path, dest))
+    if not files:
+        raise LroFailure("UserError", f"The input '{uri}' has no files.")
+    return files
+
+
+def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
+    name = rid.rsplit("/", 1)[-1]
+    (work / "output").mkdir()
+    config_path = work / "config.json"
+    config_path.write_text(json.dumps(config))
+    from azml_local.serving import installer
+
+    env = {**installer.scoring_env(), **config["env_vars"], "AZUREML_MODEL_DIR":
+           config["model_dir"], "PYTHONUNBUFFERED": "1"}
+    with open(work / "job_log.txt", "a") as out:
+        process = subprocess.Popen(
+            [str(Path(config["env_dir"]) / "bin" / "python"), str(SUPPORT / "batch_driver.py"),
+             str(config_path)], stdout=out, stderr=subprocess.STDOUT, env=env,
+            cwd=config["code_dir"], start_new_session=True)
+    with _lock:
+        _running[rid.lower()] = process
+    try:
+        process.wait()
+    finally:
+        with _lock:
+            _running.pop(rid.lower(), None)
+    if ctx.store.get(rid)["properties"]["status"] in ("CancelRequested", "Canceled"):
+        return
+    result_path = Path(config["result_file"])
+    if not result_path.exists():
+        raise LroFailure("UserError", f"The scoring process ended with exit code "
+                         f"{process.returncode} before reporting; see the job's log.")
+    result = json.loads(result_path.read_text())
+    _log(ctx, name, f"{result['succeeded']} succeeded, {result['failed']} failed")
+    if result["status"] != "Completed":
+        raise LroFailure(result["error"]["code"], result["error"]["message"])
+    if config["output_action"] == "AppendRow":
+        container = ctx.blob_container
+        blob = f"azureml/{name}/score/{config['output_file_name']}"
+        data = Path(config["output_file"]).read_bytes()
+        ctx.azurite.client().get_blob_client(container, blob).upload_blob(data, overwrite=True)
+    _set(ctx, rid, status="Completed")
+
+
+def _cancel(ctx: Context, rid: str) -> None:
+    with _lock:
+        process = _running.get(rid.lower())
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    body = ctx.store.get(rid)
+    if body and body["properties"]["status"] not in TERMINAL:
+        _set(ctx, rid, status="Canceled")
+
+
+def recover(ctx: Context) -> None:
+    """After a restart: jobs that were running end Failed (their processes are gone)."""
+    for body in ctx.store.all():
+        if body.get("type", "").endswith("/workspaces/jobs") and \
+                body["properties"]["status"] not in TERMINAL:
+            _set(ctx, body["id"], status="Failed", error={
+                "code": "SystemError", "message": "The stand-in stopped while the job ran."})
+
+
+def shutdown(ctx: Context) -> None:
+    with _lock:
+        processes = list(_running.values())
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

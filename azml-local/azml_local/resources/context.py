@@ -1,0 +1,114 @@
+"""What every resource module shares: configuration, the store, and small ARM helpers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from azml_local.infra.lro import now_iso
+from azml_local.infra.web import ApiError, Request, bad_request, not_found
+
+if TYPE_CHECKING:
+    from azml_local.infra.auth import Identity
+    from azml_local.infra.azurite import Azurite
+    from azml_local.infra.controls import Controls
+    from azml_local.infra.lro import Operations
+    from azml_local.infra.state import Store
+
+PROVIDER = "Microsoft.MachineLearningServices"
+WS = (
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices"
+    "/workspaces/{ws}"
+)
+RESOURCE_GROUP = "azml-standin-rg"
+WORKSPACE = "azml-standin-ws"
+LOCATION = "westeurope"
+
+
+@dataclass
+class Context:
+    state_dir: Path
+    store: Store
+    identity: Identity
+    controls: Controls
+    ops: Operations
+    azurite: Azurite
+    base_url: str = ""  # https://127.0.0.1:PORT once the server listens
+    serving: Any = None  # azml_local.serving.manager.ServingManager
+
+    @property
+    def blob_container(self) -> str:
+        return "azureml-blobstore-" + self.workspace_guid
+
+    @property
+    def workspace_guid(self) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.identity.subscription_id + WORKSPACE))
+
+    def workspace(self, request: Request) -> dict[str, Any]:
+        """The workspace the path names (404 as ARM when it does not exist)."""
+        p = request.params
+        rid = WS.format(sub=p["sub"], rg=p["rg"], ws=p["ws"])
+        found = self.store.get(rid)
+        if found is None:
+            raise ApiError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{PROVIDER}/workspaces/{p['ws']}' under resource group "
+                f"'{p['rg']}' was not found.",
+            )
+        return found
+
+
+def system_data(previous: dict[str, Any] | None, who: str) -> dict[str, Any]:
+    now = now_iso()
+    created = (previous or {}).get("systemData") or {
+        "createdAt": now,
+        "createdBy": who,
+        "createdByType": "Application",
+    }
+    return {
+        **created,
+        "lastModifiedAt": now,
+        "lastModifiedBy": who,
+        "lastModifiedByType": "Application",
+    }
+
+
+def caller(request: Request) -> str:
+    # systemData.createdBy: the one service principal this stand-in knows.
+    return "standin-service-principal"
+
+
+def get_or_404(ctx: Context, rid: str, kind: str, name: str) -> dict[str, Any]:
+    found = ctx.store.get(rid)
+    if found is None:
+        raise not_found(kind, name)
+    return found
+
+
+# --- validation of what we read from bodies (what the SDK's REST models would also reject) -----
+def field_of(body: dict[str, Any], path: str, kind: type | tuple[type, ...], required: bool = True):
+    value: Any = body
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value or value[part] is None:
+            if required:
+                raise bad_request(f"'{path}' is required.")
+            return None
+        value = value[part]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise bad_request(f"'{path}' has the wrong type ({type(value).__name__}).")
+    return value
+
+
+def properties_of(body: dict[str, Any]) -> dict[str, Any]:
+    return field_of(body, "properties", dict)
+
+
+def check_string_map(body: dict[str, Any], path: str, label: str | None = None) -> None:
+    # Typed dict[str, str], but the SDK itself sends an int (code hash_version): accept scalars.
+    value = field_of(body, path, dict, required=False)
+    scalars = (str, int, float, bool, type(None))
+    if value and not all(isinstance(v, scalars) for v in value.values()):
+        raise bad_request(f"'{label or path}' must map names to strings.")

@@ -1,0 +1,1 @@
+"""Scoring: the front door of the scoring URI, environment builds and the scoring processes."""

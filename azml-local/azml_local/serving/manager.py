@@ -1,0 +1,233 @@
+"""Scoring processes for the stand-in's deployments, run as Azure ML runs them.
+
+Each deployment gets azureml-inference-server-http (the server Azure ML itself runs) under
+gunicorn bound to 127.0.0.1, in a virtual environment built from the deployment's environment
+(environments.py: what gets installed; installer.py: how). Environments resolve from the package
+index pip is configured for, or, with `$AZML_LOCAL_WHEELHOUSE` set, offline from that wheelhouse
+only (`python -m azml_local.serving.manager --fill-wheelhouse DIR` fills it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from azml_local.serving import installer
+from azml_local.serving.environments import (
+    SERVER,
+    EnvironmentCache,
+    ProvisionError,
+    ScoringEnvironment,
+    find_mlmodel,
+    for_mlflow_model,
+    from_conda_file,
+    has_server,
+)
+
+__all__ = ["ProvisionError", "ScoringEnvironment", "ServingManager"]
+
+SUPPORT = Path(__file__).resolve().parent / "support"
+READY_TIMEOUT = 120.0
+# What `--fill-wheelhouse` downloads by default: an MLflow model's environment as MLflow records
+# it from this interpreter (mlflow==<version>, cloudpickle, pandas, psutil, scikit-learn), each
+# resolved on its own.
+_MLFLOW_RECORDED = ["cloudpickle", "pandas", "psutil", "scikit-learn"]
+
+
+class ServingManager:
+    """Starts, routes to and stops one scoring process per deployment key."""
+
+    def __init__(self, work_dir: Path, env_cache_dir: Path, wheelhouse: Path | None) -> None:
+        self.work_dir = Path(work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.environments = EnvironmentCache(env_cache_dir, wheelhouse)
+        self._lock = threading.Lock()
+        self._procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        self._session = requests.Session()
+        self._session.trust_env = False  # scoring processes are on loopback, never via a proxy
+
+    @property
+    def builds(self) -> int:
+        """Environments built by this manager (tests check the cache with it)."""
+        return self.environments.builds
+
+    # --- processes ------------------------------------------------------------------------------
+    def start(self, key: str, *, model_dir: Path, code_dir: Path | None,
+              scoring_script: str | None, conda_file: str | dict | None = None,
+              environment: ScoringEnvironment | None = None,
+              env_vars: dict[str, str]) -> None:
+        """Start the scoring process for `key`; block until it answers or raise ProvisionError.
+
+        The environment is `environment` if given (a curated one), else built from `conda_file`;
+        `code_dir` None means MLflow no-code (the model's own environment, our scoring script).
+        """
+        self.stop(key)
+        log_path = self._log_path(key)
+        extra: dict[str, str] = {}
+        try:
+            if code_dir is None:
+                environment = for_mlflow_model(Path(model_dir))
+                code_dir, scoring_script = SUPPORT, "mlflow_score.py"
+                # Azure's MLflow scoring script finds the model in this folder of the model dir.
+                folder = find_mlmodel(Path(model_dir)).parent.relative_to(model_dir)
+                extra["MLFLOW_MODEL_FOLDER"] = str(folder)
+            elif environment is None:
+                environment = from_conda_file(conda_file)
+            env_dir = self.environments.get(environment)
+        except ProvisionError as error:
+            log_path.write_text(error.logs + "\n")  # get_logs shows the failed build too
+            raise
+        notes = [f"Note: {note}\n" for note in environment.notes]
+        if not has_server(env_dir):
+            # Azure's inference images refuse to start a container without the server.
+            log_path.write_text("".join(notes) + "A required package azureml-inference-server-"
+                                "http is missing. Please install azureml-inference-server-http "
+                                "before trying again.\n")
+            raise ProvisionError("no inference server", log_path.read_text())
+        port = _free_port()
+        env = {**installer.scoring_env(), **env_vars, **extra,
+               "AML_APP_ROOT": str(code_dir), "AZUREML_ENTRY_SCRIPT": str(scoring_script),
+               "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
+        with open(log_path, "w") as log:
+            log.writelines(notes)
+            log.flush()
+            process = subprocess.Popen(
+                [str(env_dir / "bin" / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
+                 "-w", "1", "--timeout", "300", "--chdir", str(code_dir),
+                 "azureml_inference_server_http.server.entry:app"],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(code_dir),
+                start_new_session=True,  # its own process group, so stop() reaches every child
+            )
+        with self._lock:
+            self._procs[key] = (process, port)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self._forget(key)
+                raise ProvisionError("scoring process exited", self.logs(key))
+            try:
+                if self._session.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        self.stop(key)
+        raise ProvisionError("scoring process not ready", self.logs(key) +
+                             f"\nNot ready after {READY_TIMEOUT:.0f} s.")
+
+    def score(self, key: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        """Forward one scoring request to `key`'s process."""
+        with self._lock:
+            entry = self._procs.get(key)
+        if entry is None or entry[0].poll() is not None:
+            message = b"The deployment's container is not running."
+            return 502, {"Content-Type": "text/plain"}, message
+        response = self._session.post(f"http://127.0.0.1:{entry[1]}/score", data=body,
+                                      headers=headers, timeout=300)
+        kept = {k: v for k, v in response.headers.items()
+                if k.lower() in ("content-type", "x-ms-request-id", "x-ms-run-function-failed")}
+        return response.status_code, kept, response.content
+
+    def logs(self, key: str, tail: int | None = None) -> str:
+        """The scoring process's output (last `tail` lines)."""
+        path = self._log_path(key)
+        if not path.exists():
+            return ""
+        lines = path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-tail:] if tail else lines)
+
+    def running(self, key: str) -> bool:
+        with self._lock:
+            entry = self._procs.get(key)
+        return entry is not None and entry[0].poll() is None
+
+    def pid(self, key: str) -> int | None:
+        with self._lock:
+            entry = self._procs.get(key)
+        return entry[0].pid if entry else None
+
+    def stop(self, key: str) -> None:
+        """Stop `key`'s process group: SIGTERM, then SIGKILL after a few seconds."""
+        entry = self._forget(key)
+        if entry is None:
+            return
+        process = entry[0]
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        _signal_group(process, signal.SIGKILL)  # stragglers of an exited master
+
+    def stop_all(self) -> None:
+        """Stop every scoring process."""
+        with self._lock:
+            keys = list(self._procs)
+        for key in keys:
+            self.stop(key)
+        self._session.close()
+
+    def _forget(self, key: str):
+        with self._lock:
+            return self._procs.pop(key, None)
+
+    def _log_path(self, key: str) -> Path:
+        return self.work_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".log")
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wheelhouse_requirements() -> list[list[str]]:
+    """The requirement set `--fill-wheelhouse` downloads by default (see _MLFLOW_RECORDED).
+
+    Only MLflow's recorded environment: a custom model's packages are its own, given as
+    arguments (azml-components' wheelhouse session passes its example's).
+    """
+    mlflow = [f"mlflow=={importlib.metadata.version('mlflow-skinny')}", SERVER]
+    for name in _MLFLOW_RECORDED:
+        try:
+            mlflow.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return [mlflow]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Stand-in scoring support")
+    parser.add_argument("--fill-wheelhouse", type=Path, required=True, metavar="DIR",
+                        help="download scoring environments' wheels into DIR (offline mode)")
+    parser.add_argument("requirements", nargs="*",
+                        help="one requirement set to download instead of "
+                        "MLflow's (e.g. azureml-inference-server-http==1.5.1 numpy)")
+    args = parser.parse_args(argv)
+    sets = [args.requirements] if args.requirements else wheelhouse_requirements()
+    installer.fill_wheelhouse(args.fill_wheelhouse, sets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
