@@ -33,6 +33,23 @@ def runtime_functions_for(func) -> list:
     return [function for name, function in available.items() if name in reached]
 
 
+def _with_records(component, records: list):
+    # kfp's additional_funcs keeps only `def` blocks (it drops every line before the first
+    # `def`, kfp.dsl.component_factory._get_function_source_definition), so the typed records a
+    # component reaches go into its source here, after kfp's imports (`from typing import *`
+    # brings NamedTuple and Optional) and before the functions that use them.
+    if not records:
+        return component
+    container = component.component_spec.implementation.container
+    *head, source = container.command
+    marker = "from typing import *\n"
+    if marker not in source:
+        raise RuntimeError("kfp's component source changed; revisit _with_records")
+    classes = "".join("\n" + inspect.getsource(record) + "\n" for record in records)
+    container.command = [*head, source.replace(marker, marker + classes, 1)]
+    return component
+
+
 def _exec_into_python(component):
     # kfp starts the component as `sh -c "pip install ... && "$0" "$@"" sh -ec "... python3 ..."`;
     # neither shell passes SIGTERM on, so a cancelled run could not put traffic back (see
@@ -60,13 +77,14 @@ def azure_component(func):
     (``additional_funcs``), which keeps the compiled YAML self-contained and byte-for-byte
     deterministic.
     """
+    reached = runtime_functions_for(func)
     component = dsl.component(
         func,
         base_image=pins.BASE_IMAGE,
         packages_to_install=pins.AZURE_PACKAGES,
-        additional_funcs=runtime_functions_for(func),
+        additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _exec_into_python(component)
+    return _exec_into_python(_with_records(component, [f for f in reached if inspect.isclass(f)]))
 
 
 def for_image(component, image: str):
@@ -78,11 +96,12 @@ def for_image(component, image: str):
     and no writable site-packages. Same function, same embedded runtime.
     """
     func = component.python_func
+    reached = runtime_functions_for(func)
     rebuilt = dsl.component(
         func,
         base_image=image,
         packages_to_install=None,
         install_kfp_package=False,
-        additional_funcs=runtime_functions_for(func),
+        additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _exec_into_python(rebuilt)
+    return _exec_into_python(_with_records(rebuilt, [f for f in reached if inspect.isclass(f)]))

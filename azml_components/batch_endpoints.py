@@ -23,8 +23,10 @@ def deploy_batch_model(
     compute: str,
     endpoint: dsl.Output[dsl.Artifact],
     report: dsl.Output[dsl.Markdown],
+    # <settings: model>
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
+    # </settings>
     code: Optional[dsl.Input[dsl.Artifact]] = None,
     scoring_script: str = "score.py",
     conda_file: str = "",

@@ -20,8 +20,11 @@ def deploy_model(
     workspace_name: str,
     endpoint: dsl.Output[dsl.Artifact],
     report: dsl.Output[dsl.Markdown],
+    # <settings: model>
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
+    # </settings>
+    # <settings: online_deployment>
     code: Optional[dsl.Input[dsl.Artifact]] = None,
     code_in_model: str = "",
     scoring_script: str = "score.py",
@@ -35,6 +38,7 @@ def deploy_model(
     resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    # </settings>
     traffic_percent: int = 100,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
@@ -63,21 +67,21 @@ def deploy_model(
         model_id: A registered model as azureml:NAME:VERSION or its ARM id. Give this or
             registered_model.
         code: Folder holding the scoring script and anything it imports (custom models).
-        code_in_model: Instead of code: a folder inside the registered model that holds the
-            scoring script (the model is downloaded to read it), e.g. "code".
+        code_in_model: Instead of code: a folder inside the registered model that holds the scoring
+            script (the model is downloaded to read it), e.g. "code".
         scoring_script: File name of the scoring script inside the code folder.
-        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml
-            file inside the code folder.
+        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml file
+            inside the code folder.
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
-        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute
-            attached to the workspace (AKS or Arc cluster with the Azure ML extension) to serve
-            on as a Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
+        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute attached
+            to the workspace (AKS or Arc cluster with the Azure ML extension) to serve on as a
+            Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
         instance_type: Managed: a VM size (default Standard_DS3_v2). Kubernetes: one of the
             cluster's instance types (default: the cluster's default instance type).
         instance_count: Number of instances (at least 1).
-        resource_requests: Kubernetes only: container resource requests, e.g.
-            {"cpu": "500m", "memory": "1Gi"} (keys cpu, memory, gpu).
+        resource_requests: Kubernetes only: container resource requests, e.g. {"cpu": "500m",
+            "memory": "1Gi"} (keys cpu, memory, gpu).
         resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.
@@ -100,6 +104,7 @@ def deploy_model(
 
     model_id = azml_model_id_input(registered_model, model_id)
     options = azml_deployment_options(
+        # <settings call: online_deployment>
         code_path=code.path if code is not None else "",
         code_in_model=code_in_model,
         scoring_script=scoring_script,
@@ -113,6 +118,7 @@ def deploy_model(
         resource_limits=resource_limits,
         auth_mode=auth_mode,
         environment_variables=environment_variables,
+        # </settings call>
     )
     result = azml_deploy_model(
         subscription_id=subscription_id,

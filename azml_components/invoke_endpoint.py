@@ -16,13 +16,15 @@ def invoke_endpoint(
     response: dsl.Output[dsl.Artifact],
     endpoint: Optional[dsl.Input[dsl.Artifact]] = None,
     endpoint_name: str = "",
+    deployment_name: str = "",
+    # <settings: smoke_test>
     payload: str = "",
     payload_file: Optional[dsl.Input[dsl.Dataset]] = None,
-    deployment_name: str = "",
     expected_status: int = 200,
     expect_prediction_per_row: bool = True,
     json_schema: str = "",
     max_latency_ms: int = 0,
+    # </settings>
     subscription_id: str = "",
 ) -> NamedTuple("Outputs", [("status", int), ("latency_ms", float)]):
     """Send a request to an online endpoint and check the answer (a smoke test).
@@ -38,15 +40,15 @@ def invoke_endpoint(
         workspace_name: Name of the Azure ML workspace.
         endpoint: The endpoint output of deploy_model. Give this or endpoint_name.
         endpoint_name: Online endpoint to call. Give this or endpoint.
-        payload: The JSON request body. Give this or payload_file.
-        payload_file: A Dataset artifact holding the JSON request body (a file).
         deployment_name: Call this deployment directly instead of following traffic.
-        expected_status: HTTP status the answer must have.
+        payload: The JSON request body (the scoring script's input). Give this or payload_file.
+        payload_file: A Dataset artifact holding the JSON request body (a file).
+        expected_status: HTTP status every answer must have.
         expect_prediction_per_row: Require one prediction per input row (rows are counted in
             input_data, data, inputs or instances, or a top-level list).
-        json_schema: A JSON schema (draft 2020-12) the answer must match; empty skips it.
-        max_latency_ms: Upper bound for the call's wall time in milliseconds (0 = no bound);
-            it includes the key lookup the SDK makes.
+        json_schema: A JSON schema (draft 2020-12) every answer must match; empty skips it.
+        max_latency_ms: Upper bound for each call's wall time in milliseconds (0 = no bound); it
+            includes the key lookup the SDK makes.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
 
     Returns:

@@ -20,8 +20,11 @@ def safe_rollout(
     workspace_name: str,
     endpoint: dsl.Output[dsl.Artifact],
     report: dsl.Output[dsl.Markdown],
+    # <settings: model>
     registered_model: Optional[dsl.Input[dsl.Model]] = None,
     model_id: str = "",
+    # </settings>
+    # <settings: online_deployment>
     code: Optional[dsl.Input[dsl.Artifact]] = None,
     code_in_model: str = "",
     scoring_script: str = "score.py",
@@ -35,14 +38,17 @@ def safe_rollout(
     resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    # </settings>
+    # <settings: smoke_test>
     payload: str = "",
     payload_file: Optional[dsl.Input[dsl.Dataset]] = None,
-    traffic_steps: list = [10, 50, 100],  # noqa: B006 - KFP reads defaults; never mutated
-    mirror_percent: int = 0,
     expected_status: int = 200,
     expect_prediction_per_row: bool = True,
     json_schema: str = "",
     max_latency_ms: int = 0,
+    # </settings>
+    traffic_steps: list = [10, 50, 100],  # noqa: B006 - KFP reads defaults; never mutated
+    mirror_percent: int = 0,
     remove_old: bool = False,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
@@ -73,36 +79,39 @@ def safe_rollout(
         resource_group: Resource group of the Azure ML workspace.
         workspace_name: Name of the Azure ML workspace.
         registered_model: The registered_model output of register_model. Give this or model_id.
-        model_id: A registered model as azureml:NAME:VERSION or its ARM id.
+        model_id: A registered model as azureml:NAME:VERSION or its ARM id. Give this or
+            registered_model.
         code: Folder holding the scoring script and anything it imports (custom models).
-        code_in_model: Instead of code: a folder inside the registered model that holds the
-            scoring script (the model is downloaded to read it), e.g. "code".
+        code_in_model: Instead of code: a folder inside the registered model that holds the scoring
+            script (the model is downloaded to read it), e.g. "code".
         scoring_script: File name of the scoring script inside the code folder.
-        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml
-            file inside the code folder.
+        conda_file: Conda environment for the deployment: YAML content, or the name of a .yml file
+            inside the code folder.
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
-        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute
-            attached to the workspace (AKS or Arc cluster with the Azure ML extension) to serve
-            on as a Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
+        compute: Empty for a managed online endpoint; or the name of a Kubernetes compute attached
+            to the workspace (AKS or Arc cluster with the Azure ML extension) to serve on as a
+            Kubernetes online endpoint. An existing endpoint keeps its kind and compute.
         instance_type: Managed: a VM size (default Standard_DS3_v2). Kubernetes: one of the
             cluster's instance types (default: the cluster's default instance type).
         instance_count: Number of instances (at least 1).
-        resource_requests: Kubernetes only: container resource requests, e.g.
-            {"cpu": "500m", "memory": "1Gi"} (keys cpu, memory, gpu).
+        resource_requests: Kubernetes only: container resource requests, e.g. {"cpu": "500m",
+            "memory": "1Gi"} (keys cpu, memory, gpu).
         resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.
-        payload: JSON request body for the smoke tests. Give this or payload_file.
-        payload_file: Dataset artifact holding the smoke-test request body.
+        payload: The JSON request body (the scoring script's input). Give this or payload_file.
+        payload_file: A Dataset artifact holding the JSON request body (a file).
         traffic_steps: Live traffic shares for the new deployment, rising and ending at 100.
         mirror_percent: Share of live traffic (0-50) mirrored to the new deployment before
             the shift starts; 0 skips mirroring. Managed endpoints only (Azure does not mirror
             on Kubernetes online endpoints).
-        expected_status: HTTP status every smoke test must get.
-        expect_prediction_per_row: Require one prediction per input row in smoke tests.
-        json_schema: JSON schema every smoke-test answer must match; empty skips it.
-        max_latency_ms: Upper bound for each smoke-test call in milliseconds (0 = none).
+        expected_status: HTTP status every answer must have.
+        expect_prediction_per_row: Require one prediction per input row (rows are counted in
+            input_data, data, inputs or instances, or a top-level list).
+        json_schema: A JSON schema (draft 2020-12) every answer must match; empty skips it.
+        max_latency_ms: Upper bound for each call's wall time in milliseconds (0 = no bound); it
+            includes the key lookup the SDK makes.
         remove_old: Delete the deployments that had traffic before, once the rollout is done.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take. Another run treats
@@ -125,6 +134,7 @@ def safe_rollout(
     model_id = azml_model_id_input(registered_model, model_id)
     payload = azml_payload_input(payload, payload_file)
     options = azml_deployment_options(
+        # <settings call: online_deployment>
         code_path=code.path if code is not None else "",
         code_in_model=code_in_model,
         scoring_script=scoring_script,
@@ -138,6 +148,7 @@ def safe_rollout(
         resource_limits=resource_limits,
         auth_mode=auth_mode,
         environment_variables=environment_variables,
+        # </settings call>
     )
     result = azml_safe_rollout(
         subscription_id=subscription_id,

@@ -1,11 +1,12 @@
 # The runtime: plain functions the components call, one module per concern.
 #
 # kfp's `additional_funcs` copies each function's source into the component, so everything here
-# must be a top-level `def` with its imports inside, no module-level state, no classes and no
-# decorators, and comments instead of docstrings (a docstring here would become the component's
-# description in the KFP UI). A component embeds exactly the runtime functions it reaches, worked
-# out from the source when it is built (azml_components._component). Tests import the functions
-# from here or from their module.
+# must be a top-level `def` with its imports inside, no module-level state and no decorators,
+# and comments instead of docstrings (a docstring here would become the component's description
+# in the KFP UI). The one kind of class is a typed record (records.py: a NamedTuple of builtin
+# and typing annotations), which the component source gets ahead of the functions. A component
+# embeds exactly the runtime functions and records it reaches, worked out from the source when
+# it is built (azml_components._component). Tests import them from here or from their module.
 import inspect
 
 from azml_components.runtime import (
@@ -19,6 +20,7 @@ from azml_components.runtime import (
     inputs,
     invoke,
     links,
+    records,
     register,
     report,
     rollout,
@@ -31,6 +33,7 @@ from azml_components.runtime import (
 # A module uses only the modules before it; a component's source lists its functions in this
 # order (then in source order), so the compiled YAML reads from the basics up.
 MODULES = (
+    records,  # typed records that cross modules (NamedTuples)
     validation,  # input rules: each error names the field and the rule
     azure_client,  # credentials and the MLClient
     calls,  # calling Azure: error translation, waiting, best effort and undo
@@ -52,15 +55,15 @@ MODULES = (
 
 
 def functions() -> dict:
-    """Return every runtime function by name, in MODULES order, then source order."""
+    """Return every runtime function and record by name, in MODULES order, then source order."""
     found = {}
     for module in MODULES:
         defined = [
             f
             for f in vars(module).values()
-            if inspect.isfunction(f) and f.__module__ == module.__name__
+            if (inspect.isfunction(f) or inspect.isclass(f)) and f.__module__ == module.__name__
         ]
-        for function in sorted(defined, key=lambda f: f.__code__.co_firstlineno):
+        for function in sorted(defined, key=lambda f: inspect.getsourcelines(f)[1]):
             found[function.__name__] = function
     return found
 

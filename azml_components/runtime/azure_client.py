@@ -93,24 +93,39 @@ def azml_retry_settings() -> dict:
 
 def azml_scoring_retry_settings() -> dict:
     # invoke_endpoint and smoke tests: a model's 500 is an answer to report, not a minute to
-    # wait out, so 3 status retries 0, 1, 2 s apart (the same policy serves the endpoint's ARM
-    # read and key in that call); 429 and 502 on the scoring POST are retried by
-    # azml_send_request. Status, connection and read errors keep azure-core's 3 retries each.
+    # wait out, so 3 status retries 0, 1, 2 s apart; 429 and 502 on the scoring POST are
+    # retried by azml_send_request. Connection and read errors keep azure-core's 3 retries.
     return {
         "retry_total": 6,
+        "retry_status": 3,
         "retry_backoff_factor": 0.5,
         "retry_backoff_max": 30,
     }
 
 
-def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str,
-                   retry: Optional[dict] = None, **hooks):
-    # One MLClient per component run, bound to the workspace the inputs name. retry: the
-    # retry settings (azml_retry_settings when None); hooks: azure-core pipeline hooks
-    # (raw_response_hook), handed to every client MLClient builds.
+def azml_is_scoring_request(method: str, url: str) -> bool:
+    # A request to a scoring URI (a POST outside ARM's /subscriptions/ paths), as opposed to a
+    # call to Azure Resource Manager.
+    return method.upper() == "POST" and "/subscriptions/" not in url
+
+
+def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: str):
+    # The one MLClient (and credential) of a component run, bound to the workspace the inputs
+    # name; the runtime's entry points take it as `client`. A call to ARM is retried as
+    # azml_retry_settings says (MLClient hands its keyword arguments to every client it
+    # builds); a scoring request as azml_scoring_retry_settings says: it goes through the
+    # client's general-purpose pipeline (MLClient._requests_pipeline, azure-ai-ml 1.35), whose
+    # retry policy sets those per request (azure-core reads per-request settings from the
+    # request context's options, RetryPolicy.configure_retries). That pipeline's policy gets the
+    # subclass in place, keeping its links: azure-core chains each pipeline's policies through
+    # their `next` attribute, so one policy instance cannot serve several pipelines. Every
+    # answer to a scoring request is kept in client.azml_scoring_answers: the SDK turns a
+    # scoring answer whose body is not JSON into an MlException without its status
+    # (_utils/_endpoint_utils.validate_response), and the answer says what the model said.
     import logging
 
     from azure.ai.ml import MLClient
+    from azure.core.pipeline.policies import RetryPolicy
 
     # KFP's executor logs at INFO, where the SDK reports every HTTP request and activity: keep
     # task logs to what the component prints, and Azure's warnings and errors.
@@ -118,11 +133,31 @@ def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: st
 
     azml_check_resource_group("resource_group", resource_group)
     azml_check_workspace_name("workspace_name", workspace_name)
-    return MLClient(
+    scoring = azml_scoring_retry_settings()
+    answers = []
+
+    class AzmlRetryPolicy(RetryPolicy):
+        def send(self, request):
+            http = request.http_request
+            if azml_is_scoring_request(http.method, http.url):
+                for key, value in scoring.items():
+                    request.context.options.setdefault(key, value)
+            return super().send(request)
+
+    def keep_scoring_answers(pipeline_response) -> None:
+        http = pipeline_response.http_request
+        if azml_is_scoring_request(http.method, http.url):
+            answers.append(pipeline_response.http_response)
+
+    client = MLClient(
         credential=azml_credential(),
         subscription_id=azml_subscription_id(subscription_id),
         resource_group_name=resource_group,
         workspace_name=workspace_name,
-        **(azml_retry_settings() if retry is None else retry),
-        **hooks,
+        raw_response_hook=keep_scoring_answers,
+        **azml_retry_settings(),
     )
+    (retry,) = [p for p in client._requests_pipeline._impl_policies if isinstance(p, RetryPolicy)]
+    retry.__class__ = AzmlRetryPolicy
+    client.azml_scoring_answers = answers
+    return client

@@ -176,6 +176,7 @@ def azml_deploy_batch_model(
     options: dict,
     set_default: bool = True,
     timeout_seconds: int = 3600,
+    client=None,
 ) -> dict:
     # Create the batch endpoint if missing, create or update the model deployment, and make it
     # the endpoint's default when asked. A failed new deployment, and an endpoint this call
@@ -192,7 +193,8 @@ def azml_deploy_batch_model(
     options = azml_batch_options(**options)
     deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
     subscription = azml_subscription_id(subscription_id)
-    client = azml_ml_client(subscription, resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription, resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
@@ -304,6 +306,7 @@ def azml_score_batch(
     input_uri: str = "",
     timeout_seconds: int = 3600,
     poll_seconds: float = 2.0,
+    client=None,
 ) -> dict:
     # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
     # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
@@ -326,7 +329,8 @@ def azml_score_batch(
         )
     from azure.ai.ml import Input
 
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     endpoint = azml_call(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )

@@ -1,9 +1,7 @@
 # Deploying a registered model to a managed online endpoint, in phases: check the inputs (no
 # call to Azure), read the workspace, plan every write, then apply the plan; a failed step
 # undoes what this call created (azml_undo_and_raise).
-from typing import Optional
-
-from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_call,
     azml_describe_error,
@@ -20,6 +18,11 @@ from azml_components.runtime.deployment_options import (
 from azml_components.runtime.deployment_writes import azml_write_deployment
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
+from azml_components.runtime.records import (
+    AzmlDeploymentOptions,
+    AzmlDeploymentPlan,
+    AzmlDeploymentState,
+)
 from azml_components.runtime.rollout_state import azml_recover_rollout
 from azml_components.runtime.targets import (
     azml_deployment_class,
@@ -76,14 +79,17 @@ def azml_check_deployment_inputs(
     endpoint_name: str,
     deployment_name: str,
     model_id: str,
-    options: Optional[dict],
+    options,
     timeout_seconds: int,
-) -> dict:
-    # The input checks deploy_model and safe_rollout share; returns the checked options.
+) -> AzmlDeploymentOptions:
+    # The input checks deploy_model and safe_rollout share; returns the checked options
+    # (options: an AzmlDeploymentOptions, a dict of its fields, or None for the defaults).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_model_id(model_id)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
+    if isinstance(options, AzmlDeploymentOptions):
+        options = options._asdict()
     return azml_deployment_options(**(options or {}))
 
 
@@ -124,12 +130,19 @@ def azml_check_registered_environment(client, environment: str) -> None:
 
 
 def azml_read_deployment_state(
-    client, endpoint_name: str, model_id: str, options: dict, timeout_seconds: int
-) -> dict:
+    client, endpoint_name: str, model_id: str, options: AzmlDeploymentOptions,
+    timeout_seconds: int,
+) -> AzmlDeploymentState:
     # Reads only: the model (and the code folder inside it), the endpoint and its deployments,
     # the target (the Kubernetes compute and its instance types; the endpoint's kind kept).
     state = azml_endpoint_state(client, endpoint_name)
-    target = azml_resolve_target(client, endpoint_name, options, state["endpoint"])
+    wanted = {
+        "compute": options.compute,
+        "instance_type": options.instance_type,
+        "resource_requests": options.resource_requests,
+        "resource_limits": options.resource_limits,
+    }
+    target = azml_resolve_target(client, endpoint_name, wanted, state["endpoint"])
     if model_id.startswith("azureml:"):
         _, name, version = model_id.split(":")
     else:
@@ -141,25 +154,29 @@ def azml_read_deployment_state(
     if model is None:
         # Azure would refuse it only at the deployment's PUT, after the code was uploaded.
         raise ValueError(f"model_id: {model_id!r} is not registered in this workspace")
-    if options["environment"]:
-        azml_check_registered_environment(client, options["environment"])
-    code_path = options["code_path"]
-    if options["code_in_model"]:
-        code_path = azml_code_from_model(client, model, options["code_in_model"], timeout_seconds)
-        azml_check_code(code_path, options["scoring_script"])
-    return {"model": model, "code_path": code_path, "target": target, **state}
+    if options.environment:
+        azml_check_registered_environment(client, options.environment)
+    code_path = options.code_path
+    if options.code_in_model:
+        code_path = azml_code_from_model(client, model, options.code_in_model, timeout_seconds)
+        azml_check_code(code_path, options.scoring_script)
+    return AzmlDeploymentState(
+        endpoint=state["endpoint"], deployments=state["deployments"], traffic=state["traffic"],
+        mirror=state["mirror"], model=model, code_path=code_path, target=target,
+    )
 
 
 def azml_plan_deployment(
-    state: dict, model_id: str, deployment_name: str, options: dict, traffic_percent: int
-) -> dict:
+    state: AzmlDeploymentState, model_id: str, deployment_name: str,
+    options: AzmlDeploymentOptions, traffic_percent: int,
+) -> AzmlDeploymentPlan:
     # Every write decided before the first one: the environment, whether the endpoint and the
     # deployment are new, and the traffic afterwards (checked against Azure's rules).
-    code_path = state["code_path"]
+    code_path = state.code_path
     environment = azml_resolve_environment(
-        code_path, options["conda_file"], options["image"], options["environment"]
+        code_path, options.conda_file, options.image, options.environment
     )
-    model = state["model"]
+    model = state.model
     if (model.type or "").lower() != "mlflow_model":
         if not code_path:
             raise ValueError(
@@ -171,42 +188,43 @@ def azml_plan_deployment(
                 f"environment: model {model_id} is a {model.type}; give conda_file (with "
                 "image) or a registered environment"
             )
-    endpoint = state["endpoint"]
+    endpoint = state.endpoint
     kept = endpoint.auth_mode if endpoint is not None else ""
-    if kept and kept.lower() != options["auth_mode"].lower():
+    if kept and kept.lower() != options.auth_mode.lower():
         print(f"Note: endpoint {endpoint.name!r} keeps its auth_mode {kept!r}")
-    names = [d.name for d in state["deployments"]]
-    traffic = azml_plan_traffic(state["traffic"], deployment_name, traffic_percent)
+    names = [d.name for d in state.deployments]
+    traffic = azml_plan_traffic(state.traffic, deployment_name, traffic_percent)
     mirror = {
         n: p
-        for n, p in state["mirror"].items()
+        for n, p in state.mirror.items()
         if not (n.lower() == deployment_name.lower() and traffic_percent > 0)
     }
     azml_check_traffic(traffic, mirror, names + [deployment_name])
-    return {
-        "code_path": code_path,
-        "environment": environment,
-        "create_endpoint": endpoint is None,
-        "new_deployment": deployment_name.lower() not in {n.lower() for n in names},
-        "traffic": traffic,
-        "mirror": mirror,
-        "target": state["target"],
-    }
+    return AzmlDeploymentPlan(
+        code_path=code_path,
+        environment=environment,
+        create_endpoint=endpoint is None,
+        new_deployment=deployment_name.lower() not in {n.lower() for n in names},
+        traffic=traffic,
+        mirror=mirror,
+        target=state.target,
+    )
 
 
 def azml_deployment_entity(
-    endpoint_name: str, deployment_name: str, model_id: str, options: dict, plan: dict
+    endpoint_name: str, deployment_name: str, model_id: str, options: AzmlDeploymentOptions,
+    plan: AzmlDeploymentPlan,
 ):
     # The Managed- or KubernetesOnlineDeployment to create or update, from the options and the
     # plan.
     from azure.ai.ml.entities import CodeConfiguration, Environment
 
-    deployment_class, kwargs = azml_deployment_class(plan["target"]["kind"], options)
-    if plan["code_path"]:
+    deployment_class, kwargs = azml_deployment_class(plan.target["kind"], options)
+    if plan.code_path:
         kwargs["code_configuration"] = CodeConfiguration(
-            code=plan["code_path"], scoring_script=options["scoring_script"]
+            code=plan.code_path, scoring_script=options.scoring_script
         )
-    environment = plan["environment"]
+    environment = plan.environment
     if environment.get("environment"):
         kwargs["environment"] = environment["environment"]
     elif environment:
@@ -217,9 +235,9 @@ def azml_deployment_entity(
         name=deployment_name,
         endpoint_name=endpoint_name,
         model=model_id,
-        instance_type=plan["target"]["instance_type"],
-        instance_count=options["instance_count"],
-        environment_variables=options["environment_variables"] or None,
+        instance_type=plan.target["instance_type"],
+        instance_count=options.instance_count,
+        environment_variables=options.environment_variables or None,
         **kwargs,
     )
 
@@ -252,20 +270,22 @@ def azml_resources_of(deployment) -> dict:
     return found
 
 
-def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bool:
+def azml_deployment_unchanged(
+    client, state: AzmlDeploymentState, plan: AzmlDeploymentPlan, deployment
+) -> bool:
     # True when the live deployment already is what `deployment` would make it and the traffic
     # plan changes nothing, so deploy_model can skip every write. Reads only. "Same code" is
     # the SDK's own identity for code: the content hash it stores on the code version it
     # uploads (property hash_sha256, get_content_hash; the SDK looks code up by it and reuses
     # it), compared with that hash of the local folder.
-    if plan["create_endpoint"] or plan["new_deployment"]:
+    if plan.create_endpoint or plan.new_deployment:
         return False
-    if not azml_same_live_traffic(state["traffic"], plan["traffic"]):
+    if not azml_same_live_traffic(state.traffic, plan.traffic):
         return False
-    if plan["mirror"] != state["mirror"]:
+    if plan.mirror != state.mirror:
         return False
     live = next(
-        d for d in state["deployments"] if d.name.lower() == deployment.name.lower()
+        d for d in state.deployments if d.name.lower() == deployment.name.lower()
     )
     if azml_enum_text(live.provisioning_state or "").lower() != "succeeded":
         return False
@@ -308,15 +328,16 @@ def azml_deployment_unchanged(client, state: dict, plan: dict, deployment) -> bo
 
 
 def azml_apply_deployment(
-    client, endpoint_name: str, deployment, options: dict, plan: dict, timeout_seconds: int
+    client, endpoint_name: str, deployment, options: AzmlDeploymentOptions,
+    plan: AzmlDeploymentPlan, timeout_seconds: int,
 ) -> None:
     # The endpoint (when new), then the deployment, undone after a failure as
     # azml_write_deployment says; traffic is not touched yet.
     new_endpoint = None
-    if plan["create_endpoint"]:
+    if plan.create_endpoint:
         new_endpoint = azml_new_endpoint(
-            endpoint_name, options["auth_mode"], {"created_by": "azml-components"},
-            plan["target"]["compute"],
+            endpoint_name, options.auth_mode, {"created_by": "azml-components"},
+            plan.target["compute"],
         )
     azml_write_deployment(
         client.online_endpoints,
@@ -324,7 +345,7 @@ def azml_apply_deployment(
         endpoint_name,
         deployment,
         new_endpoint,
-        plan["new_deployment"],
+        plan.new_deployment,
         timeout_seconds,
         notes=["Traffic was not changed."],
         logs=lambda: azml_deployment_logs(client, endpoint_name, deployment.name),
@@ -332,7 +353,8 @@ def azml_apply_deployment(
 
 
 def azml_apply_traffic(
-    client, endpoint_name: str, plan: dict, state: dict, timeout_seconds: int
+    client, endpoint_name: str, plan: AzmlDeploymentPlan, state: AzmlDeploymentState,
+    timeout_seconds: int,
 ) -> None:
     # Traffic moves only once the deployment is ready; a failed move puts the previous
     # traffic back.
@@ -340,15 +362,15 @@ def azml_apply_traffic(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
     current, _ = azml_traffic_of(endpoint)
-    if azml_same_live_traffic(current, plan["traffic"]) and plan["mirror"] == state["mirror"]:
+    if azml_same_live_traffic(current, plan.traffic) and plan.mirror == state.mirror:
         return
     try:
-        azml_set_traffic(client, endpoint, plan["traffic"], plan["mirror"], timeout_seconds)
+        azml_set_traffic(client, endpoint, plan.traffic, plan.mirror, timeout_seconds)
     except BaseException as error:
         restore = (
-            f"restoring traffic {state['traffic']}",
+            f"restoring traffic {state.traffic}",
             lambda: azml_set_traffic(
-                client, endpoint, state["traffic"], state["mirror"], timeout_seconds
+                client, endpoint, state.traffic, state.mirror, timeout_seconds
             ),
         )
         azml_undo_and_raise(
@@ -363,35 +385,47 @@ def azml_deploy_model(
     endpoint_name: str,
     deployment_name: str,
     model_id: str,
-    options: Optional[dict] = None,
+    options=None,
     traffic_percent: int = 100,
     timeout_seconds: int = 3600,
-    recover: bool = True,
+    client=None,
 ) -> dict:
     # Create the endpoint if needed, create or update the deployment, then move traffic. Traffic
     # moves only after the deployment succeeded, so a failed new deployment never takes traffic
     # from a working one; a failed new deployment (and an endpoint this call created) is deleted.
-    # options: see azml_deployment_options.
+    # options: see azml_deployment_options. client: the run's one MLClient (azml_ml_client);
+    # one is made from the workspace arguments when None.
     options = azml_check_deployment_inputs(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
     )
     azml_check_range("traffic_percent", traffic_percent, 0, 100)
-    subscription = azml_subscription_id(subscription_id)
-    client = azml_ml_client(subscription, resource_group, workspace_name)
-    if recover:
-        # A safe_rollout that crashed on this endpoint is undone first (one whose run still
-        # lives is refused, naming it); safe_rollout deploys inside its own rollout (False).
-        azml_recover_rollout(client, endpoint_name, "", timeout_seconds)
+    if client is None:
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
+    # A safe_rollout that crashed on this endpoint is undone first (one whose run still lives
+    # is refused, naming it).
+    azml_recover_rollout(client, endpoint_name, "", timeout_seconds)
     state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
+    return azml_deploy_from_state(
+        client, endpoint_name, deployment_name, model_id, options, state, traffic_percent,
+        timeout_seconds,
+    )
+
+
+def azml_deploy_from_state(
+    client, endpoint_name: str, deployment_name: str, model_id: str,
+    options: AzmlDeploymentOptions, state: AzmlDeploymentState, traffic_percent: int,
+    timeout_seconds: int,
+) -> dict:
+    # Plan and apply a deployment whose inputs were checked and whose workspace state was read
+    # (azml_read_deployment_state) by the caller: deploy_model, or safe_rollout inside its
+    # recorded rollout (traffic_percent 0).
     plan = azml_plan_deployment(state, model_id, deployment_name, options, traffic_percent)
     deployment = azml_deployment_entity(endpoint_name, deployment_name, model_id, options, plan)
     unchanged = azml_deployment_unchanged(client, state, plan, deployment)
     if unchanged:
         # The live deployment and traffic already are what was asked: nothing to write.
-        endpoint = state["endpoint"]
-        created = next(
-            d for d in state["deployments"] if d.name.lower() == deployment_name.lower()
-        )
+        endpoint = state.endpoint
+        created = next(d for d in state.deployments if d.name.lower() == deployment_name.lower())
     else:
         azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
         azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
@@ -413,17 +447,18 @@ def azml_deploy_model(
         "auth_mode": endpoint.auth_mode,
         "traffic": traffic,
         "mirror_traffic": mirror_traffic,
-        "previous_traffic": state["traffic"],
+        "previous_traffic": state.traffic,
         "endpoint_id": endpoint.id,
         "deployment_id": created.id,
         "model_id": model_id,
-        "model_type": state["model"].type,
-        "created_endpoint": plan["create_endpoint"],
+        "model_type": state.model.type,
+        "created_endpoint": plan.create_endpoint,
         "unchanged": unchanged,
-        "endpoint_kind": plan["target"]["kind"],
-        "compute": plan["target"]["compute"],
+        "endpoint_kind": plan.target["kind"],
+        "compute": plan.target["compute"],
         "instance_type": created.instance_type or "",
         "studio_url": azml_studio_url(
-            subscription, resource_group, workspace_name, "endpoint", endpoint.name
+            client.subscription_id, client.resource_group_name, client.workspace_name,
+            "endpoint", endpoint.name,
         ),
     }

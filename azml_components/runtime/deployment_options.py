@@ -1,9 +1,10 @@
 # The options of the deployment that deploy_model and safe_rollout create (code, scoring script,
 # environment, target compute, instance type and count, resources, auth mode, environment
-# variables): one plain dict, built
-# and checked by azml_deployment_options before any call to Azure.
+# variables), declared once in azml_components/settings.py: one AzmlDeploymentOptions record,
+# built and checked by azml_deployment_options before any call to Azure.
 from typing import Optional
 
+from azml_components.runtime.records import AzmlDeploymentOptions
 from azml_components.runtime.targets import azml_check_target
 from azml_components.runtime.validation import (
     azml_check_choice,
@@ -13,6 +14,7 @@ from azml_components.runtime.validation import (
 
 
 def azml_deployment_options(
+    # <settings: online_deployment>
     code_path: str = "",
     code_in_model: str = "",
     scoring_script: str = "score.py",
@@ -26,12 +28,14 @@ def azml_deployment_options(
     resource_limits: Optional[dict] = None,
     auth_mode: str = "key",
     environment_variables: Optional[dict] = None,
-) -> dict:
-    # The options of the deployment deploy_model and safe_rollout create, as one plain dict
-    # checked here, before any call to Azure. Both take it as `options` and pass it through this
-    # function again, so a dict built by hand meets the same rules. The scoring script is only
-    # read with code: a folder (code_path) or a folder inside the registered model
-    # (code_in_model, whose conda file is read once the model is downloaded).
+    # </settings>
+) -> AzmlDeploymentOptions:
+    # The options of the deployment deploy_model and safe_rollout create, checked here, before
+    # any call to Azure. Both take them as `options` (this record, or a dict of its fields) and
+    # pass them through this function again, so options built by hand meet the same rules. The
+    # scoring script is only read with code: a folder (code_path) or a folder inside the
+    # registered model (code_in_model, whose conda file is read once the model is downloaded).
+    given = dict(locals())  # every setting, as azml_components/settings.py declares them
     import os
 
     azml_check_range("instance_count", instance_count, 1)
@@ -51,21 +55,16 @@ def azml_deployment_options(
         scoring_script = scoring_script if code_path else ""
         azml_check_code(code_path, scoring_script)
         azml_resolve_environment(code_path, conda_file, image, environment)
-    return {
-        "code_path": code_path,
-        "code_in_model": code_in_model,
+    checked = {
+        **given,
         "scoring_script": scoring_script,
-        "conda_file": conda_file,
-        "image": image,
-        "environment": environment,
         "compute": target["compute"],
         "instance_type": target["instance_type"],
-        "instance_count": instance_count,
         "resource_requests": target["resource_requests"],
         "resource_limits": target["resource_limits"],
-        "auth_mode": auth_mode,
         "environment_variables": variables,
     }
+    return AzmlDeploymentOptions(**checked)
 
 
 def azml_check_code(code_path: str, scoring_script: str) -> None:

@@ -1,7 +1,7 @@
 # An online endpoint's state (one read and one listing) and the changes made to a whole
 # endpoint: setting its traffic, deleting a deployment, deleting the endpoint.
 
-from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_when_idle
 from azml_components.runtime.traffic import (
     azml_check_traffic,
@@ -39,6 +39,7 @@ def azml_update_traffic(
     traffic,
     mirror_traffic=None,
     timeout_seconds: int = 1800,
+    client=None,
 ) -> dict:
     # Set live (and optionally mirror) traffic; every rule is checked against the endpoint's
     # real deployments before the PUT.
@@ -55,7 +56,8 @@ def azml_update_traffic(
     mirror = (
         None if mirror_traffic is None else azml_parse_traffic("mirror_traffic", mirror_traffic)
     )
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     state = azml_endpoint_state(client, endpoint_name, must_exist=True)
     names = [d.name for d in state["deployments"]]
     azml_check_traffic(live, mirror if mirror is not None else state["mirror"], names)
@@ -82,12 +84,14 @@ def azml_delete_deployment(
     deployment_name: str,
     missing_ok: bool = True,
     timeout_seconds: int = 1800,
+    client=None,
 ) -> bool:
     # Refuses to delete a deployment that still takes live traffic (Azure would too, later).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
@@ -132,11 +136,13 @@ def azml_delete_endpoint(
     endpoint_name: str,
     missing_ok: bool = True,
     timeout_seconds: int = 1800,
+    client=None,
 ) -> bool:
     # Deletes the endpoint with every deployment under it.
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     endpoint = azml_get_or_none(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )

@@ -3,8 +3,6 @@ from typing import Optional
 
 from azml_components.runtime.azure_client import (
     azml_ml_client,
-    azml_scoring_retry_settings,
-    azml_subscription_id,
 )
 from azml_components.runtime.calls import (
     azml_call,
@@ -84,25 +82,6 @@ def azml_check_request(
         except jsonschema.SchemaError as error:
             raise ValueError(f"json_schema: not a valid JSON schema ({error.message})") from error
     return {"request": request, "rows": rows, "schema": schema}
-
-
-def azml_scoring_client(subscription_id: str, resource_group: str, workspace_name: str):
-    # (client, answers): an MLClient whose every answer to a scoring request (a POST outside
-    # ARM's /subscriptions/ paths) is appended to `answers`. The SDK turns a scoring answer
-    # whose body is not JSON into an MlException without its status (azure-ai-ml 1.35,
-    # _utils/_endpoint_utils.validate_response); the answer itself says what the model said.
-    answers = []
-
-    def keep_scoring_answers(pipeline_response) -> None:
-        request = pipeline_response.http_request
-        if request.method == "POST" and "/subscriptions/" not in request.url:
-            answers.append(pipeline_response.http_response)
-
-    client = azml_ml_client(
-        subscription_id, resource_group, workspace_name,
-        retry=azml_scoring_retry_settings(), raw_response_hook=keep_scoring_answers,
-    )
-    return client, answers
 
 
 def azml_send_request(
@@ -212,19 +191,35 @@ def azml_invoke_endpoint(
     expect_prediction_per_row: bool = True,
     json_schema: str = "",
     max_latency_ms: int = 0,
+    client=None,
 ) -> dict:
     # One request through the SDK; returns the answer and a list of failed checks (empty when
-    # all passed). The caller decides how to fail, so the answer can be saved first.
+    # all passed). The caller decides how to fail, so the answer can be saved first. client:
+    # the run's one MLClient (azml_ml_client); one is made from the workspace arguments when
+    # None.
     azml_check_online_name("endpoint_name", endpoint_name)
     if deployment_name:
         azml_check_online_name("deployment_name", deployment_name)
     checked = azml_check_request(
         payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
     )
-    client, answers = azml_scoring_client(
-        azml_subscription_id(subscription_id), resource_group, workspace_name
+    if client is None:
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
+    return azml_call_endpoint(
+        client, endpoint_name, deployment_name, checked, expected_status,
+        expect_prediction_per_row, max_latency_ms,
     )
-    answer = azml_send_request(client, answers, endpoint_name, checked["request"], deployment_name)
+
+
+def azml_call_endpoint(
+    client, endpoint_name: str, deployment_name: str, checked: dict, expected_status: int,
+    expect_prediction_per_row: bool, max_latency_ms: int,
+) -> dict:
+    # One checked request (azml_check_request's result) through the run's client, and the
+    # checks of its answer: invoke_endpoint's call, and each smoke test of safe_rollout.
+    answer = azml_send_request(
+        client, client.azml_scoring_answers, endpoint_name, checked["request"], deployment_name
+    )
     response, problems = azml_check_answer(
         answer, checked, expected_status, expect_prediction_per_row, max_latency_ms
     )

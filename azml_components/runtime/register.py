@@ -183,6 +183,7 @@ def azml_register_model(
     lineage: Optional[dict] = None,
     timeout_seconds: int = 1800,
     force_new_version: bool = False,
+    client=None,
 ) -> dict:
     # Validate everything, then register. A local model whose content a version of the same
     # name already holds reuses that version with no write at all (reused=True; its tags keep
@@ -206,7 +207,8 @@ def azml_register_model(
     if "azml_registration_id" in props:
         raise ValueError("properties: 'azml_registration_id' is set by register_model itself")
     subscription = azml_subscription_id(subscription_id)
-    client = azml_ml_client(subscription, resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription, resource_group, workspace_name)
     if model_uri:
         located = azml_datastore_path(model_uri, subscription, resource_group, workspace_name)
         if located is not None:

@@ -5,15 +5,21 @@
 # (runtime/rollout_state.py) lets a later run or an exit task undo a rollout whose process died.
 from typing import Optional
 
-from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import azml_undo_and_raise, azml_wait, azml_when_idle
 from azml_components.runtime.deploy import (
     azml_check_deployment_inputs,
-    azml_deploy_model,
+    azml_deploy_from_state,
     azml_plan_deployment,
     azml_read_deployment_state,
 )
-from azml_components.runtime.invoke import azml_check_request, azml_invoke_endpoint
+from azml_components.runtime.endpoints import azml_endpoint_state
+from azml_components.runtime.invoke import azml_call_endpoint, azml_check_request
+from azml_components.runtime.records import (
+    AzmlDeploymentOptions,
+    AzmlDeploymentState,
+    AzmlRolloutTarget,
+)
 from azml_components.runtime.rollout_state import (
     azml_recover_rollout,
     azml_renew_rollout,
@@ -100,29 +106,28 @@ def azml_plan_rollout(
     return moves
 
 
-def azml_smoke_test(workspace: dict, endpoint_name: str, target: str, label: str, smoke: dict):
-    # One smoke test (smoke: azml_invoke_endpoint's checks); a failed check raises, a passed
-    # one returns the line for the rollout's log.
-    answer = azml_invoke_endpoint(
-        **workspace, endpoint_name=endpoint_name, deployment_name=target, **smoke
-    )
+def azml_smoke_test(client, endpoint_name: str, target: str, label: str, smoke: dict):
+    # One smoke test through the run's client (smoke: azml_call_endpoint's checked request and
+    # checks); a failed check raises, a passed one returns the line for the rollout's log.
+    answer = azml_call_endpoint(client, endpoint_name, target, **smoke)
     if answer["problems"]:
         raise RuntimeError(f"smoke test ({label}) failed: " + "; ".join(answer["problems"]))
     return f"smoke test ({label}): HTTP {answer['status']} in {answer['latency_ms']} ms"
 
 
 def azml_begin_rollout(
-    client, state: dict, endpoint_name: str, record: dict, options: dict, timeout_seconds: int
-) -> None:
+    client, state: AzmlDeploymentState, endpoint_name: str, record: dict,
+    options: AzmlDeploymentOptions, timeout_seconds: int,
+) -> AzmlDeploymentState:
     # The record goes on the endpoint before anything else changes: in the PUT that creates a
     # new endpoint (managed, or Kubernetes on options' compute), or in a PUT that leaves an
-    # existing one's traffic as it is.
-    endpoint = state["endpoint"]
+    # existing one's traffic as it is. Returns the state with the endpoint as it now is.
+    endpoint = state.endpoint
     if endpoint is None:
         endpoint = azml_new_endpoint(
-            endpoint_name, options["auth_mode"],
+            endpoint_name, options.auth_mode,
             azml_tags_with_rollout({"created_by": "azml-components"}, record),
-            options["compute"],
+            options.compute,
         )
         what = f"creating endpoint {endpoint_name!r} with the rollout record"
     else:
@@ -133,6 +138,7 @@ def azml_begin_rollout(
         lambda: client.online_endpoints.begin_create_or_update(endpoint).result(),
         timeout_seconds,
     )
+    return state._replace(**azml_endpoint_state(client, endpoint_name))
 
 
 def azml_end_rollout(client, endpoint_name: str, timeout_seconds: int) -> None:
@@ -148,10 +154,10 @@ def azml_end_rollout(client, endpoint_name: str, timeout_seconds: int) -> None:
 
 
 def azml_apply_rollout(
-    client, workspace: dict, target: dict, options: dict, moves: list, smoke: dict,
-    state: dict, record: dict, timeout_seconds: int, log: list,
+    client, target: AzmlRolloutTarget, options: AzmlDeploymentOptions, moves: list,
+    smoke: dict, state: AzmlDeploymentState, record: dict, timeout_seconds: int, log: list,
 ) -> dict:
-    # target: endpoint_name, deployment_name, model_id. Records the rollout on the endpoint,
+    # Records the rollout on the endpoint,
     # deploys at 0%, smoke-tests the new deployment directly, then makes each planned move
     # (renewing the record in the same PUT) with its smoke tests, and removes the record. On
     # any failure (SIGTERM included) the record is played back: the previous live and mirror
@@ -162,7 +168,7 @@ def azml_apply_rollout(
     import signal
     import threading
 
-    endpoint_name, deployment_name = target["endpoint_name"], target["deployment_name"]
+    endpoint_name, deployment_name = target.endpoint_name, target.deployment_name
     cancelled = []
 
     def check() -> None:
@@ -176,22 +182,19 @@ def azml_apply_rollout(
         else None
     )
     try:
-        azml_begin_rollout(
-            client, state, endpoint_name, record, options, timeout_seconds
-        )
+        state = azml_begin_rollout(client, state, endpoint_name, record, options, timeout_seconds)
         log.append(f"recorded the rollout of {deployment_name} on {endpoint_name}")
         check()
-        result = azml_deploy_model(
-            **workspace, endpoint_name=endpoint_name, deployment_name=deployment_name,
-            model_id=target["model_id"], options=options, traffic_percent=0,
-            timeout_seconds=timeout_seconds, recover=False,
+        # deploy_model's plan and writes, on the state read before the rollout (the endpoint
+        # re-read after the record went on it) and with the same client.
+        result = azml_deploy_from_state(
+            client, endpoint_name, deployment_name, target.model_id, options, state, 0,
+            timeout_seconds,
         )
-        log.append(
-            f"deployed {deployment_name} ({azml_short_model_id(target['model_id'])}) at 0%"
-        )
+        log.append(f"deployed {deployment_name} ({azml_short_model_id(target.model_id)}) at 0%")
         check()
         log.append(azml_smoke_test(
-            workspace, endpoint_name, deployment_name, f"{deployment_name} directly", smoke
+            client, endpoint_name, deployment_name, f"{deployment_name} directly", smoke
         ))
         check()
         for move in moves:
@@ -201,7 +204,7 @@ def azml_apply_rollout(
             log.append(move["log"])
             check()
             for deployment, label in move["smoke"]:
-                log.append(azml_smoke_test(workspace, endpoint_name, deployment, label, smoke))
+                log.append(azml_smoke_test(client, endpoint_name, deployment, label, smoke))
             check()
         azml_end_rollout(client, endpoint_name, timeout_seconds)
         log.append("rollout record removed")
@@ -256,7 +259,7 @@ def azml_safe_rollout(
     deployment_name: str,
     model_id: str,
     payload: str,
-    options: Optional[dict] = None,
+    options=None,
     traffic_steps: Optional[list] = None,
     mirror_percent: int = 0,
     expected_status: int = 200,
@@ -266,35 +269,33 @@ def azml_safe_rollout(
     remove_old: bool = False,
     timeout_seconds: int = 3600,
     pipeline_run_id: str = "",
+    client=None,
 ) -> dict:
     # Returns the report facts; raises (after restoring traffic and deleting the new
     # deployment) when anything fails, including SIGTERM. options: see azml_deployment_options.
-    # pipeline_run_id: the KFP run that owns the rollout (see azml_rollout_owner).
+    # pipeline_run_id: the KFP run that owns the rollout (see azml_rollout_owner). client: the
+    # run's one MLClient (azml_ml_client); one is made from the workspace arguments when None.
     steps = azml_check_steps([10, 50, 100] if traffic_steps is None else traffic_steps)
     options = azml_check_deployment_inputs(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
     )
     azml_check_range("mirror_percent", mirror_percent, 0, 50)
-    if mirror_percent and options["compute"]:
+    if mirror_percent and options.compute:
         # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
         # safe-rollout article, how-to-safely-rollout-online-endpoints).
         raise ValueError("mirror_percent: Kubernetes online endpoints (compute) take no mirror "
                          "traffic; use 0")
     smoke = {
-        "payload": payload,
+        "checked": azml_check_request(
+            payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
+        ),
         "expected_status": expected_status,
         "expect_prediction_per_row": expect_prediction_per_row,
-        "json_schema": json_schema,
         "max_latency_ms": max_latency_ms,
     }
-    azml_check_request(**smoke)
     owner = azml_rollout_owner(pipeline_run_id)
-    workspace = {
-        "subscription_id": azml_subscription_id(subscription_id),
-        "resource_group": resource_group,
-        "workspace_name": workspace_name,
-    }
-    client = azml_ml_client(**workspace)
+    if client is None:
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     log = []
     # What an earlier rollout left unfinished is undone first (refused while its run lives).
     recovered = azml_recover_rollout(client, endpoint_name, owner, timeout_seconds)
@@ -303,48 +304,25 @@ def azml_safe_rollout(
             f"undid the unfinished rollout of {recovered['deployment_name']} (owner "
             f"{recovered['owner']}): " + "; ".join(recovered["actions"])
         )
-    # Everything deploy_model reads and checks (the endpoint and its kind, the compute and its
-    # instance types, the model, a registered environment, code inside the model) and its plan's
-    # rules (code and environment for the model's type) run here, before the rollout's first
-    # write: deploy_model itself runs only after the rollout is recorded on the endpoint.
-    state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
-    azml_plan_deployment(state, model_id, deployment_name, options, 0)
-    if options["code_in_model"]:
-        # The model was downloaded for its code folder just now: deploy_model takes that folder
-        # instead of downloading the whole model a second time.
-        options = {**options, "code_path": state["code_path"], "code_in_model": ""}
-    if deployment_name.lower() in {d.name.lower() for d in state["deployments"]}:
-        raise ValueError(
-            f"deployment_name: {deployment_name!r} already exists on "
-            f"{endpoint_name!r}; a rollout needs a new deployment name"
-        )
-    models = {d.name: azml_short_model_id(d.model) for d in state["deployments"]}
-    models[deployment_name] = azml_short_model_id(model_id)
-    moves = azml_plan_rollout(
-        state["traffic"], state["mirror"], deployment_name, steps, mirror_percent
+    target = AzmlRolloutTarget(endpoint_name, deployment_name, model_id)
+    state, moves, record = azml_prepare_rollout(
+        client, target, options, steps, mirror_percent, owner, timeout_seconds
     )
-    record = azml_rollout_record(
-        deployment_name, owner, state["endpoint"] is None, state["traffic"], state["mirror"],
-        timeout_seconds,
-    )
-    target = {
-        "endpoint_name": endpoint_name,
-        "deployment_name": deployment_name,
-        "model_id": model_id,
-    }
     result = azml_apply_rollout(
-        client, workspace, target, options, moves, smoke, state, record, timeout_seconds, log
+        client, target, options, moves, smoke, state, record, timeout_seconds, log
     )
     removed = []
     if remove_old:
         removed = azml_remove_old_deployments(
-            client, endpoint_name, deployment_name, state["traffic"], timeout_seconds, log
+            client, endpoint_name, deployment_name, state.traffic, timeout_seconds, log
         )
     after, after_mirror = azml_traffic_of(client.online_endpoints.get(endpoint_name))
+    models = {d.name: azml_short_model_id(d.model) for d in state.deployments}
+    models[deployment_name] = azml_short_model_id(model_id)
     return {
         **result,
-        "traffic_before": state["traffic"],
-        "mirror_traffic_before": state["mirror"],
+        "traffic_before": state.traffic,
+        "mirror_traffic_before": state.mirror,
         "traffic": after,
         "mirror_traffic": after_mirror,
         "removed": removed,
@@ -354,3 +332,30 @@ def azml_safe_rollout(
         "recovered": recovered,
         "steps": log,
     }
+
+
+def azml_prepare_rollout(
+    client, target: AzmlRolloutTarget, options: AzmlDeploymentOptions, steps: list,
+    mirror_percent: int, owner: str, timeout_seconds: int,
+) -> tuple:
+    # Reads and checks only: (state, moves, record). Everything deploy_model reads and checks
+    # (the endpoint and its kind, the compute and its instance types, the model, a registered
+    # environment, code inside the model, downloaded here once) and its plan's rules (code and
+    # environment for the model's type) run before the rollout's first write.
+    state = azml_read_deployment_state(
+        client, target.endpoint_name, target.model_id, options, timeout_seconds
+    )
+    azml_plan_deployment(state, target.model_id, target.deployment_name, options, 0)
+    if target.deployment_name.lower() in {d.name.lower() for d in state.deployments}:
+        raise ValueError(
+            f"deployment_name: {target.deployment_name!r} already exists on "
+            f"{target.endpoint_name!r}; a rollout needs a new deployment name"
+        )
+    moves = azml_plan_rollout(
+        state.traffic, state.mirror, target.deployment_name, steps, mirror_percent
+    )
+    record = azml_rollout_record(
+        target.deployment_name, owner, state.endpoint is None, state.traffic, state.mirror,
+        timeout_seconds,
+    )
+    return state, moves, record

@@ -17,7 +17,7 @@
 # the same PUT that carries the traffic.
 from typing import Optional
 
-from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_call,
     azml_get_or_none,
@@ -341,6 +341,7 @@ def azml_recover_endpoint_rollout(
     pipeline_run_id: str = "",
     force: bool = False,
     timeout_seconds: int = 1800,
+    client=None,
 ) -> dict:
     # The recover_rollout component: undo what a rollout of this run (or an expired one, or
     # with force any) left unfinished; a live rollout of another run is left alone.
@@ -348,7 +349,8 @@ def azml_recover_endpoint_rollout(
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     run_id = str(pipeline_run_id or "").strip()
     owner = azml_rollout_owner(run_id) if run_id and not run_id.startswith("{{$") else ""
-    client = azml_ml_client(azml_subscription_id(subscription_id), resource_group, workspace_name)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
     result = azml_recover_rollout(
         client, endpoint_name, owner, timeout_seconds, force=force, refuse_live=False
     )

@@ -127,7 +127,7 @@ def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str):
     return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags)
 
 
-def azml_deployment_class(kind: str, options: dict):
+def azml_deployment_class(kind: str, options):
     # The SDK's deployment class, with the settings only that kind has.
     from azure.ai.ml.entities import (
         KubernetesOnlineDeployment,
@@ -139,12 +139,13 @@ def azml_deployment_class(kind: str, options: dict):
     if kind != "kubernetes":
         return ManagedOnlineDeployment, {}
     extra = {}
-    if options["resource_requests"] or options["resource_limits"]:
+    # options: an AzmlDeploymentOptions record.
+    if options.resource_requests or options.resource_limits:
         extra["resources"] = ResourceRequirementsSettings(
-            requests=ResourceSettings(**options["resource_requests"])
-            if options["resource_requests"] else None,
-            limits=ResourceSettings(**options["resource_limits"])
-            if options["resource_limits"] else None,
+            requests=ResourceSettings(**options.resource_requests)
+            if options.resource_requests else None,
+            limits=ResourceSettings(**options.resource_limits)
+            if options.resource_limits else None,
         )
     return KubernetesOnlineDeployment, extra
 

@@ -176,35 +176,60 @@ def _retry_policy(client, operations: str):
     return policy
 
 
-def _waits(policy) -> list:
-    # The pauses between the status retries when no Retry-After comes back.
-    settings = policy.configure_retries({})
-    return [policy.get_backoff_time({**settings, "history": [None] * n})
-            for n in range(1, policy.status_retries + 1)]
-
-
-@pytest.mark.parametrize(("settings", "total", "status", "waits"), [
-    # ARM calls: 6 status retries 0, 2, 4, 8, 16 and 32 s apart (about a minute, the README).
-    ("azml_retry_settings", 8, 6, [0, 2, 4, 8, 16, 32]),
-    # Scoring: 3 status retries 0, 1 and 2 s apart (a model's 500 is an answer to report).
-    ("azml_scoring_retry_settings", 6, 3, [0, 1, 2]),
+@pytest.mark.parametrize(("method", "url", "total", "status", "waits", "backoff_max"), [
+    # ARM calls: 6 status retries 0, 2, 4, 8, 16 and 32 s apart (about a minute), each wait at
+    # most 60 s.
+    ("GET", "https://management.azure.com/subscriptions/s/resourceGroups/g", 8, 6,
+     [0, 2, 4, 8, 16, 32], 60),
+    ("POST", "https://management.azure.com/subscriptions/s/x/listKeys", 8, 6,
+     [0, 2, 4, 8, 16, 32], 60),
+    # Scoring (a POST to the scoring URI): 3 status retries 0, 1 and 2 s apart, each wait at most
+    # 30 s (a model's 500 is an answer to report), through the same client.
+    ("POST", "https://my-endpoint.westeurope.inference.ml.azure.com/score", 6, 3, [0, 1, 2], 30),
 ])
-def test_retry_settings_reach_the_sdks_retry_policy(monkeypatch, settings, total, status, waits):
+def test_one_clients_retry_policy_retries_arm_and_scoring_each_as_set(
+    monkeypatch, method, url, total, status, waits, backoff_max
+):
+    from azure.core.pipeline import PipelineContext, PipelineRequest
+    from azure.core.pipeline.policies import HTTPPolicy
+    from azure.core.rest import HttpRequest
+
     from azml_components.runtime import azure_client
 
     for name in PRINCIPAL:
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
-    chosen = getattr(azure_client, settings)()
-    client = azure_client.azml_ml_client(
-        GIVEN_SUB, "my-rg", "my-ws", retry=None if settings == "azml_retry_settings" else chosen)
-    policy = _retry_policy(client, "online_endpoints")
-    assert (policy.total_retries, policy.status_retries) == (total, status)
-    assert (policy.connect_retries, policy.read_retries) == (3, 3)
-    assert _waits(policy) == waits
-    # A long Retry-After or backoff is cut at backoff_max (60 s for ARM, 30 s for scoring).
-    assert policy.backoff_max == {"azml_retry_settings": 60, "azml_scoring_retry_settings": 30}[
-        settings]
+    client = azure_client.azml_ml_client(GIVEN_SUB, "my-rg", "my-ws")
+    # ARM calls go through the operations' clients; the scoring POST (and the SDK's other
+    # non-ARM requests) through MLClient's general-purpose pipeline. Each has its own policy.
+    from azure.core.pipeline.policies import RetryPolicy
+
+    (general,) = [p for p in client._requests_pipeline._impl_policies
+                  if isinstance(p, RetryPolicy)]
+    policy = general if "inference" in url else _retry_policy(client, "online_endpoints")
+    assert general is not _retry_policy(client, "online_endpoints")
+    seen = {}
+    decide = policy.configure_retries
+
+    def recorded(options):
+        # What the retry policy decides for this request (azure-core reads it once per send).
+        seen.update(decide(options))
+        return seen
+
+    class Answer(HTTPPolicy):
+        def send(self, request):
+            raise RuntimeError("stop here")  # no connection: the decision is all we look at
+
+    monkeypatch.setattr(policy, "configure_retries", recorded)
+    monkeypatch.setattr(policy, "next", Answer())
+    monkeypatch.setattr(policy, "is_retry", lambda settings, response: False)
+    request = PipelineRequest(HttpRequest(method, url), PipelineContext(None))
+    with pytest.raises(RuntimeError, match="stop here"):
+        policy.send(request)
+    assert (seen["total"], seen["status"], seen["max_backoff"]) == (total, status, backoff_max)
+    assert (seen["connect"], seen["read"]) == (3, 3)
+    assert [policy.get_backoff_time({**seen, "history": [None] * n})
+            for n in range(1, status + 1)] == waits
 
 
 def test_a_subscription_id_must_be_a_guid_in_either_case():
@@ -220,17 +245,22 @@ def test_a_subscription_id_must_be_a_guid_in_either_case():
         "00000000-0000-0000-0000-000000000000 (the id, not the subscription's name)")
 
 
-def test_pipeline_hooks_reach_the_client(monkeypatch):
+def test_scoring_answers_are_kept_by_the_clients_hook(monkeypatch):
     # invoke_endpoint keeps every scoring answer through a raw_response_hook handed to MLClient,
-    # which passes its keyword arguments to each client it builds (azure-ai-ml 1.35, _kwargs).
+    # which passes its keyword arguments to each client it builds (azure-ai-ml 1.35, _kwargs);
+    # answers to ARM calls are not kept.
+    from types import SimpleNamespace
+
     from azml_components.runtime.azure_client import azml_ml_client
 
     for name in PRINCIPAL:
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
-
-    def hook(response):
-        return None
-
-    client = azml_ml_client(GIVEN_SUB, "my-rg", "my-ws", raw_response_hook=hook)
-    assert client._kwargs["raw_response_hook"] is hook
+    client = azml_ml_client(GIVEN_SUB, "my-rg", "my-ws")
+    hook = client._kwargs["raw_response_hook"]
+    for method, url in (("POST", "https://e.inference.ml.azure.com/score"),
+                        ("GET", "https://m.azure.com/subscriptions/s/x"),
+                        ("POST", "https://m.azure.com/subscriptions/s/x/listKeys")):
+        hook(SimpleNamespace(http_request=SimpleNamespace(method=method, url=url),
+                             http_response=url))
+    assert client.azml_scoring_answers == ["https://e.inference.ml.azure.com/score"]

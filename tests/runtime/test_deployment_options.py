@@ -29,8 +29,8 @@ def test_deployment_options_are_one_checked_dict(tmp_path):
     options = azml_deployment_options(code_path=str(tmp_path), conda_file="dependencies: [pip]",
                                       environment_variables={"WORKERS": 2})
     assert set(options) == OPTIONS
-    assert options["scoring_script"] == "score.py"
-    assert options["environment_variables"] == {"WORKERS": "2"}
+    assert options.scoring_script == "score.py"
+    assert options.environment_variables == {"WORKERS": "2"}
     # Checking again changes nothing: deploy_model and safe_rollout re-check what they get.
     assert azml_deployment_options(**options) == options
     # Without code there is no scoring script to read.
@@ -70,7 +70,7 @@ def test_the_environment_is_checked_with_the_options(tmp_path):
     (tmp_path / "conda.yaml").write_text("dependencies: [pip]\n")
     # A conda file named inside the code folder is found there.
     options = azml_deployment_options(code_path=str(tmp_path), conda_file="conda.yaml")
-    assert options["conda_file"] == "conda.yaml"
+    assert options.conda_file == "conda.yaml"
     for arguments, message in (
         ({"conda_file": "dependencies: [pip"}, "conda_file: not valid YAML ("),
         ({"environment": "azureml:env:1", "image": "python:3.11"},
@@ -140,9 +140,9 @@ def test_kubernetes_resources_pass_through_the_options():
     options = azml_deployment_options(compute="aks-cluster", instance_type="cpu-large",
                                       resource_requests={"cpu": "500m", "memory": "1Gi"},
                                       resource_limits={"cpu": "2"})
-    assert (options["compute"], options["instance_type"]) == ("aks-cluster", "cpu-large")
-    assert options["resource_requests"] == {"cpu": "500m", "memory": "1Gi"}
-    assert options["resource_limits"] == {"cpu": "2"}
+    assert (options.compute, options.instance_type) == ("aks-cluster", "cpu-large")
+    assert options.resource_requests == {"cpu": "500m", "memory": "1Gi"}
+    assert options.resource_limits == {"cpu": "2"}
 
 
 def test_an_empty_scoring_script_is_refused_and_one_byte_is_enough(tmp_path):

@@ -1,0 +1,58 @@
+# Typed records that cross runtime modules: NamedTuples, so a misspelt field is an AttributeError
+# where it is read (and a lint error), not a KeyError in a pod. Components embed the classes they
+# reach like the functions (azml_components._component), so each is a plain top-level class
+# whose annotations name builtins or typing only.
+from typing import NamedTuple, Optional
+
+
+class AzmlDeploymentOptions(NamedTuple):
+    # The deployment deploy_model and safe_rollout create, as azml_deployment_options checked
+    # it; the fields follow azml_components/settings.py (ONLINE_DEPLOYMENT).
+    # <settings: online_deployment>
+    code_path: str = ""
+    code_in_model: str = ""
+    scoring_script: str = "score.py"
+    conda_file: str = ""
+    image: str = ""
+    environment: str = ""
+    compute: str = ""
+    instance_type: str = ""
+    instance_count: int = 1
+    resource_requests: Optional[dict] = None
+    resource_limits: Optional[dict] = None
+    auth_mode: str = "key"
+    environment_variables: Optional[dict] = None
+    # </settings>
+
+
+class AzmlDeploymentState(NamedTuple):
+    # What deploying reads before its first write: the endpoint (None when new), its
+    # deployments and live and mirror traffic, the model, the code folder (a download of the
+    # model's own when code_in_model) and the target (kind, compute, instance type, resources).
+    endpoint: object
+    deployments: list
+    traffic: dict
+    mirror: dict
+    model: object
+    code_path: str
+    target: dict
+
+
+class AzmlDeploymentPlan(NamedTuple):
+    # Every write decided before the first: the environment, whether the endpoint and the
+    # deployment are new, and the traffic afterwards.
+    code_path: str
+    environment: dict
+    create_endpoint: bool
+    new_deployment: bool
+    traffic: dict
+    mirror: dict
+    target: dict
+
+
+class AzmlRolloutTarget(NamedTuple):
+    # Where a rollout goes and what it deploys.
+    endpoint_name: str
+    deployment_name: str
+    model_id: str
+

@@ -1,0 +1,165 @@
+"""Write the parts of the sources that follow from ``azml_components/settings.py``.
+
+``python -m tools.generate_settings`` (``nox -s compile`` runs it) rewrites, in place:
+
+- in a signature, the lines between ``# <settings: GROUP>`` and ``# </settings>``: one parameter
+  per setting (``NAME: TYPE = DEFAULT``; in a runtime file, the setting's runtime parameter);
+- in a call, the lines between ``# <settings call: GROUP>`` and ``# </settings call>``: one
+  ``NAME=VALUE`` per setting;
+- in a component's docstring, the ``Args:`` entry of every declared setting it takes.
+
+Everything else in a file is written by hand. ``--check`` writes nothing and exits 1 when a file
+differs from what it would write (tests/test_compiled.py runs the same check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+from azml_components.settings import GROUPS, Setting
+
+ROOT = Path(__file__).resolve().parent.parent
+# Component modules (signature, docstring, calls) and runtime modules (signature regions only).
+COMPONENTS = [
+    "azml_components/batch_endpoints.py",
+    "azml_components/delete_resources.py",
+    "azml_components/deploy_model.py",
+    "azml_components/invoke_endpoint.py",
+    "azml_components/recover_rollout.py",
+    "azml_components/register_model.py",
+    "azml_components/safe_rollout.py",
+    "azml_components/set_traffic.py",
+]
+# Runtime function signatures (parameters end with a comma) and records (fields do not).
+RUNTIME = ["azml_components/runtime/deployment_options.py"]
+RECORDS = ["azml_components/runtime/records.py"]
+WIDTH = 100
+REGION = re.compile(
+    r"^(?P<indent> *)# <settings(?P<call>(?: call)?): (?P<group>\w+)>\n(?P<body>.*?)"
+    r"^(?P=indent)# </settings(?P=call)>\n",
+    re.M | re.S,
+)
+# Groups every component documents by name; any other group's entries are written only in a
+# function that takes the group (a `# <settings: GROUP>` region in its signature), since an
+# input of the same name can mean something else elsewhere (deploy_batch_model's compute).
+EVERYWHERE = ("workspace", "subscription")
+
+
+def _parameter(setting: Setting, runtime: bool) -> str:
+    if runtime:
+        if setting.runtime:
+            return setting.runtime
+        annotation, default = setting.annotation, setting.default
+        if default in ("{}", "[]"):
+            annotation, default = f"Optional[{annotation}]", "None"
+        return f"{setting.name}: {annotation} = {default}"
+    line = f"{setting.name}: {setting.annotation}"
+    if setting.default:
+        line += f" = {setting.default}"
+        if setting.default in ("{}", "[]"):
+            line += ",  # noqa: B006 - KFP reads defaults; never mutated"
+            return line
+    return line + ","
+
+
+def _region(match: re.Match, mode: str) -> str:
+    indent, group = match["indent"], GROUPS[match["group"]]
+    if match["call"]:
+        lines = [f"{indent}{s.argument or f'{s.name}={s.name}'}," for s in group]
+        end = f"{indent}# </settings call>\n"
+    else:
+        runtime = mode != "component"
+        comma = "," if mode == "runtime" else ""
+        lines = [f"{indent}{_parameter(s, runtime)}{comma}" for s in group]
+        end = f"{indent}# </settings>\n"
+    head = f"{indent}# <settings{match['call'] or ''}: {match['group']}>\n"
+    return head + "".join(line + "\n" for line in lines) + end
+
+
+def _doc_entry(setting: Setting) -> list[str]:
+    return textwrap.wrap(
+        f"{setting.name}: {setting.doc}", WIDTH, initial_indent=" " * 8,
+        subsequent_indent=" " * 12, break_on_hyphens=False,
+    )
+
+
+def _docstring_args(source: str) -> str:
+    # Per top-level function: each Args entry starts at 8 spaces ("NAME: ..."); its
+    # continuation lines are indented deeper. A declared name's entry is replaced by the
+    # declaration's text.
+    parts = re.split(r"(?m)^(?=@|def )", source)
+    return "".join(_function_args(part) for part in parts)
+
+
+def _function_args(source: str) -> str:
+    taken = set(EVERYWHERE) | set(re.findall(r"# <settings: (\w+)>", source))
+    settings = {s.name: s for group in taken for s in GROUPS[group]}
+    out, lines, i, in_args = [], source.split("\n"), 0, False
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == "Args:":
+            in_args = True
+        elif in_args and (line.strip() in ("Returns:", "Yields:", "Raises:", '"""')):
+            in_args = False
+        entry = re.match(r"^ {8}(\w+): ", line) if in_args else None
+        if entry and entry[1] in settings:
+            out += _doc_entry(settings[entry[1]])
+            i += 1
+            while i < len(lines) and lines[i].startswith(" " * 12) and lines[i].strip():
+                i += 1
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def generated(path: Path, mode: str) -> str:
+    """Return ``path``'s text with every generated part as the declaration makes it.
+
+    ``mode``: component (signature, calls, docstring), runtime (a function's parameters) or
+    record (a NamedTuple's fields).
+    """
+    text = path.read_text()
+    text = REGION.sub(lambda m: _region(m, mode), text)
+    return _docstring_args(text) if mode == "component" else text
+
+
+def _files() -> list[tuple[Path, str]]:
+    return (
+        [(ROOT / f, "component") for f in COMPONENTS]
+        + [(ROOT / f, "runtime") for f in RUNTIME]
+        + [(ROOT / f, "record") for f in RECORDS]
+    )
+
+
+def drift() -> list[str]:
+    """Return the files whose generated parts differ from the declaration."""
+    return [str(p.relative_to(ROOT)) for p, m in _files() if generated(p, m) != p.read_text()]
+
+
+def main(argv=None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = drift()
+        for name in stale:
+            print(f"stale: {name}")
+        if stale:
+            print("run `nox -s compile` (python -m tools.generate_settings) and commit the result")
+        return 1 if stale else 0
+    for path, mode in _files():
+        new = generated(path, mode)
+        if new != path.read_text():
+            path.write_text(new)
+            print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
