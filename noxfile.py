@@ -48,12 +48,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def mutate(session: nox.Session) -> None:
-    """Deliberate bugs the tests must catch: mutmut, then the README's guarantee mutations.
+    """Deliberate bugs the tests must catch: mutmut, then guarantee mutations (docs/guarantees.md).
 
     mutmut mutates the runtime modules with fast tests (pyproject's [tool.mutmut]); each
     guarantee mutation in tests/mutation/guarantees.py is patched into a temporary copy of the
     checkout and its tests run there. Writes .mutation/results.{json,md}. .ci/run runs it after
-    the tests (about 10 minutes); `nox -s mutate -- --only NAME` runs one guarantee row.
+    the tests; `nox -s mutate -- --only NAME` runs one guarantee row.
     """
     _install(session)
     session.install("mutmut==3.8.1")
@@ -63,8 +63,13 @@ def mutate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def compile(session: nox.Session) -> None:
-    """Regenerate compiled/ and the README's component reference (commit the result)."""
+    """Regenerate what follows from the source (commit the result).
+
+    The parts of component and runtime modules declared in azml_components/settings.py, then
+    compiled/, then the component reference docs/components.md.
+    """
     _install(session)
+    session.run("python", "-m", "tools.generate_settings")
     session.run("python", "-m", "tools.compile_all")
     session.run("python", "-m", "tools.reference")
 
@@ -130,3 +135,17 @@ def bench(session: nox.Session) -> None:
     _install(session)
     _local_mode(session)
     session.run("python", "-m", "bench.benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml, docs/) into site/; any warning fails it.
+
+    Installs pyproject's `docs` extra on its own (the site needs neither kfp nor the package).
+    """
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    session.install(*project["optional-dependencies"]["docs"])
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life notice, on every build
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), *session.posargs)

@@ -1,4 +1,4 @@
-"""README's cluster section: its code runs as shown, and what it says about compiled YAML holds."""
+"""docs/cluster.md: its code runs as shown, and what it says about compiled YAML holds."""
 
 import re
 from pathlib import Path
@@ -8,11 +8,12 @@ import yaml
 from azml_components.testing.pipeline_checks import compiled_pipeline_problems
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "cluster.md"
 MARKER = "<!-- tested: tests/test_cluster_readme.py runs this block -->"
 
 
 def _tested_block() -> str:
-    text = (ROOT / "README.md").read_text()
+    text = PAGE.read_text()
     assert text.count(MARKER) == 1
     block = re.match(r"\s*```python\n(.*?)\n```", text.split(MARKER, 1)[1], re.DOTALL)
     assert block, "the marker must sit right above a ```python block"
@@ -23,11 +24,11 @@ def test_standalone_component_snippet_compiles_to_a_pipeline_the_backend_accepts
         tmp_path, monkeypatch):
     (tmp_path / "compiled").symlink_to(ROOT / "compiled")
     monkeypatch.chdir(tmp_path)
-    exec(compile(_tested_block(), "README.md", "exec"), {"__name__": "readme"})
+    exec(compile(_tested_block(), str(PAGE), "exec"), {"__name__": "cluster_docs"})
     compiled = tmp_path / "deploy_registered.yaml"
     # Secret, keys and caching as this package's pipelines have them, on 2.15+ ...
     assert compiled_pipeline_problems(compiled, oldest_backend=(2, 15)) == []
-    # ... and, as the README says, plain kfp-kubernetes writes `optional`, which 2.14 refuses.
+    # ... and, as the page says, plain kfp-kubernetes writes `optional`, which 2.14 refuses.
     problems = compiled_pipeline_problems(compiled)
     assert len(problems) == 1 and "['optional']" in problems[0]
     task = yaml.safe_load_all(compiled.read_text()).__next__()["root"]["dag"]["tasks"]

@@ -26,6 +26,14 @@ def test_compiled_matches_source():
     assert compile_all.drift(ROOT / "compiled") == []
 
 
+def test_settings_regions_match_the_declaration():
+    # azml_components/settings.py declares every shared input once; the signatures, docstring
+    # entries, calls and the options record that follow from it are generated (nox -s compile).
+    from tools import generate_settings
+
+    assert generate_settings.drift() == []
+
+
 def test_compiling_twice_gives_identical_bytes(tmp_path):
     first = compile_all.compile_all(tmp_path / "a")
     second = compile_all.compile_all(tmp_path / "b")
@@ -128,11 +136,11 @@ def test_component_loads_back_with_descriptions(name, tmp_path):
         assert outputs[io_name].get("description"), f"output {io_name} has no description"
 
 
-def test_readme_reference_matches_the_docstrings():
+def test_component_reference_page_matches_the_docstrings():
     from tools import reference
 
-    text = reference.README.read_text()
-    assert reference.updated(text) == text, "run `nox -s compile` to refresh README.md"
+    text = reference.PAGE.read_text()
+    assert reference.updated(text) == text, "run `nox -s compile` to refresh docs/components.md"
 
 
 @pytest.mark.parametrize("name", sorted(components()))
