@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from azml_local.fixture import LocalAzureML
 from azure.ai.ml import MLClient
-from azure.ai.ml.constants import AssetTypes
+from azure.ai.ml.constants import AssetTypes, ListViewType
 from azure.ai.ml.entities import Model
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
@@ -65,6 +65,32 @@ def test_same_version_changed_content_is_conflict(ml_client: MLClient, tmp_path:
     with pytest.raises(HttpResponseError) as info:
         ml_client.models.create_or_update(Model(name=name, path=path, version="1"))
     assert info.value.status_code == 409
+
+
+def test_list_view_type_shows_or_hides_archived_versions(ml_client: MLClient,
+                                                         tmp_path: Path) -> None:
+    # The SDK sends `listViewType=All|ArchivedOnly|ActiveOnly` (REST API spec enum ListViewType);
+    # Azure lists the archived version only when asked for it, and by default (ActiveOnly) not.
+    path = tmp_path / "m.txt"
+    path.write_text("m")
+    name = _name("archive")
+    for version in ("1", "2", "3"):
+        ml_client.models.create_or_update(Model(name=name, path=path, version=version))
+    ml_client.models.archive(name, version="2")
+    assert ml_client.models.get(name, "2").version == "2"  # archived, still read by version
+
+    def versions(view: str | None = None) -> list[str]:
+        kwargs = {} if view is None else {"list_view_type": view}
+        return sorted(m.version for m in ml_client.models.list(name, **kwargs))
+
+    assert versions() == ["1", "3"]
+    assert versions(ListViewType.ACTIVE_ONLY) == ["1", "3"]
+    assert versions(ListViewType.ALL) == ["1", "2", "3"]
+    assert versions(ListViewType.ARCHIVED_ONLY) == ["2"]
+    # Restored, it is active again.
+    ml_client.models.restore(name, version="2")
+    assert versions() == ["1", "2", "3"]
+    assert versions(ListViewType.ARCHIVED_ONLY) == []
 
 
 def test_mlflow_model_gets_flavors(ml_client: MLClient, tmp_path: Path) -> None:

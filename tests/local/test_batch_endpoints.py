@@ -6,6 +6,7 @@ import pytest
 from azml_local.fixture import LocalAzureML
 from azml_local.resources.batch_endpoints import duration_seconds
 from azml_local.resources.compute_clusters import COMPUTE_NAME
+from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import (
     BatchEndpoint,
@@ -106,6 +107,26 @@ def test_deployment_rules(ml_client: MLClient, assets: dict, standin: LocalAzure
     assert caught.value.status_code == 400
     assert not [r for r in azure_writes(standin.requests()) if "/batchEndpoints/" in r["path"]
                 and r["status"] < 300]
+
+
+def test_a_batch_deployment_on_the_kubernetes_compute_is_one_400(
+        ml_client: MLClient, assets: dict, standin: LocalAzureML) -> None:
+    # The workspace's attached Kubernetes compute has no scaleSettings: local mode once answered
+    # 500 (KeyError('scaleSettings')), which the SDK retries. Now one 400 naming the compute,
+    # not retried (batch_endpoints.validate_deployment): the request log shows one PUT.
+    name = unique("bep")
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=name)).result()
+    for compute in (KUBERNETES, ml_client.compute.get(KUBERNETES).id):
+        standin.clear_requests()
+        with pytest.raises(HttpResponseError,
+                           match=f"'{KUBERNETES}' is of type Kubernetes") as caught:
+            ml_client.batch_deployments.begin_create_or_update(
+                deployment(name, assets, compute=compute))
+        assert caught.value.status_code == 400
+        puts = [r for r in standin.requests()
+                if r["method"] == "PUT" and "/batchEndpoints/" in r["path"]]
+        assert [r["status"] for r in puts] == [400]  # one answer, no retry
+    assert list(ml_client.batch_deployments.list(name)) == []
 
 
 def test_a_custom_model_needs_code_and_environment(ml_client: MLClient, assets: dict) -> None:

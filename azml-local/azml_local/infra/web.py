@@ -6,7 +6,7 @@ import json
 import re
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,11 +36,49 @@ def bad_request(message: str, code: str = "UserError") -> ApiError:
     return ApiError(400, code, message)
 
 
+class Query(Mapping[str, str]):
+    """A request's query parameters, names matched case-insensitively, values kept as sent.
+
+    ARM relays the query to the resource provider as is ("ARM will proxy request parameters ...
+    as-is to the Resource Providers. It will not delete, modify or add any query parameters",
+    azure-resource-manager-rpc v1.0/common-api-details.md, "Request Query Parameters"), so the
+    names are the provider's to match; they are matched here without regard to case, as an
+    ASP.NET Core service's query collection does (StringComparer.OrdinalIgnoreCase): `$orderBy`
+    and `$orderby`, `listViewType` and `listviewtype` are one parameter (not confirmed against
+    the live service; azure-ai-ml always sends the spec's spelling: `listViewType`, `$orderBy`,
+    `$top`, `hash`, `isDefault`, `api-version`). Values are never folded: the REST API spec's
+    enum ListViewType is `ActiveOnly`, `ArchivedOnly`, `All`.
+    Handlers look names up as the spec spells them: `request.query.get("listViewType")`.
+    """
+
+    def __init__(self, pairs: list[tuple[str, str]] | None = None) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs or []:
+            # A repeated name: ASP.NET Core binds a single value from the first one
+            # (ValueProviderResult.FirstValue).
+            self._items.setdefault(name.lower(), (name, value))
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Query({list(self._items.values())!r})"
+
+
 @dataclass
 class Request:
     method: str
     path: str
-    query: dict[str, str]  # keys lower-cased ($orderBy arrives as $orderby too)
+    query: Query  # names case-insensitive ($orderBy == $orderby), values as sent
     headers: Message
     body: bytes
     base_url: str
@@ -117,7 +155,7 @@ def serve(
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
-            query = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+            query = Query(parse_qsl(parts.query, keep_blank_values=True))
             request = Request(
                 self.command, parts.path, query, self.headers, body, f"https://{host}"
             )

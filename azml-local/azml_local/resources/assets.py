@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -101,6 +102,25 @@ def _check_immutable(
                 )
 
 
+def _in_view(items: list[dict[str, Any]], query: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The containers or versions a list's `listViewType` asks for.
+
+    The REST API spec (Microsoft.MachineLearningServices, mfe.json: ModelVersions_List,
+    ModelContainers_List and the codes/environments twins) takes `listViewType` in the query,
+    enum ListViewType: ActiveOnly, ArchivedOnly, All ("View type for including/excluding (for
+    example) archived entities."); without it the service lists the active ones only, as the
+    SDK's default (ListViewType.ACTIVE_ONLY in azure-ai-ml's ModelOperations.list) does. The
+    parameter's name matches in any case (see Query); its value must be one of the members.
+    """
+    view = query.get("listViewType", "ActiveOnly")
+    if view not in ("ActiveOnly", "ArchivedOnly", "All"):
+        raise bad_request(f"listViewType: {view!r} is not ActiveOnly, ArchivedOnly or All")
+    if view == "All":
+        return list(items)
+    archived = view == "ArchivedOnly"
+    return [i for i in items if bool(i["properties"].get("isArchived")) == archived]
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
@@ -138,7 +158,8 @@ def add_routes(router: Router, ctx: Context) -> None:
     def list_containers(kind: str):
         def handler(request: Request) -> Response:
             ws = ctx.workspace(request)
-            items = [container_view(c) for c in ctx.store.children(ws["id"], kind)]
+            containers = _in_view(ctx.store.children(ws["id"], kind), request.query)
+            items = [container_view(c) for c in containers]
             return Response(200, {"value": items})
 
         return handler
@@ -156,20 +177,12 @@ def add_routes(router: Router, ctx: Context) -> None:
             cid = container_id(request, kind)
             items = versions_of(cid)
             q = request.query
-            # listViewType (REST API spec ListViewType: ActiveOnly, ArchivedOnly, All); the
-            # service's default and the SDK's (ListViewType.ACTIVE_ONLY) leave archived out.
-            view = q.get("listViewType", "ActiveOnly")
-            if view not in ("ActiveOnly", "ArchivedOnly", "All"):
-                raise bad_request(f"listViewType: {view!r} is not ActiveOnly, ArchivedOnly or All")
-            if view != "All":
-                archived = view == "ArchivedOnly"
-                items = [v for v in items
-                         if bool(v["properties"].get("isArchived")) == archived]
+            items = _in_view(items, q)
             if "hash" in q:
                 items = [v for v in items if v[PRIVATE].get("hash") == q["hash"]]
             if "version" in q:
                 items = [v for v in items if v["name"] == q["version"]]
-            order = q.get("$orderby", "").lower()
+            order = q.get("$orderBy", "").lower()
             if order.startswith("createdtime"):
                 items.sort(key=lambda v: v[PRIVATE]["order"], reverse=order.endswith("desc"))
             elif order.startswith("version"):

@@ -114,6 +114,21 @@ def validate_deployment(ctx: Context, workspace_id: str, body: dict[str, Any]) -
     if cluster is None:
         raise bad_request(f"Compute '{target}' was not found in the workspace; a batch "
                           "deployment runs on an existing compute cluster.", "BadArgument")
+    compute_type = cluster["properties"].get("computeType")
+    if compute_type != "AmlCompute":
+        # Only an AmlCompute cluster has the scaleSettings the checks below read (a KeyError
+        # here was a 500, which the SDK and the components retry). Azure itself documents batch
+        # inference on an attached KubernetesCompute ("Apply batch inference": Yes, in
+        # "Introduction to Kubernetes compute target", learn.microsoft.com,
+        # how-to-attach-kubernetes-anywhere), and the batch deployment YAML reference only
+        # asks `compute` to be "an existing compute in the workspace". The stand-in runs batch
+        # jobs on its cluster alone, so it refuses any other compute with a 400 naming it, as
+        # it refuses pipeline component deployments above: stricter than Azure, never more
+        # forgiving.
+        raise bad_request(
+            f"Compute '{cluster['name']}' is of type {compute_type}; the stand-in runs batch "
+            f"deployments only on an AmlCompute cluster such as "
+            f"'{compute_clusters.COMPUTE_NAME}'.", "BadArgument")
     props["compute"] = cluster["id"]
     model = field_of(props, "model", dict)
     if field_of(model, "referenceType", str) != "Id":

@@ -105,7 +105,7 @@ def add_routes(router: Router, ctx: Context) -> None:
     def list_datastores(request: Request) -> Response:
         ws = ctx.workspace(request)
         items = [_datastore_view(ctx, d) for d in ctx.store.children(ws["id"], "datastores")]
-        if request.query.get("isdefault", "").lower() == "true":
+        if request.query.get("isDefault", "").lower() == "true":
             items = [d for d in items if d["properties"].get("isDefault")]
         return Response(200, {"value": items})
 
