@@ -178,10 +178,9 @@ def test_cancel_stops_the_job(ml_client: MLClient, setup: dict, tmp_path: Path) 
     deadline = time.monotonic() + 120
     while ml_client.jobs.get(job.name).status != "Running" and time.monotonic() < deadline:
         time.sleep(0.2)
-    started = time.monotonic()
     ml_client.jobs.begin_cancel(job.name).result()
-    assert _wait(ml_client, job.name, 30).status == "Canceled"
-    assert time.monotonic() - started < 30  # the 60 s run() was stopped
+    # A run() that was not stopped would end the job Completed after its 60 s sleep.
+    assert _wait(ml_client, job.name, 300).status == "Canceled"
 
 
 def test_invoke_needs_a_default_or_a_deployment(ml_client: MLClient, setup: dict,

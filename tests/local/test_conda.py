@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from azml_local import conda, curated, installer
+from azml_local.serving import conda, curated, installer
 from azml_local.serving.environments import (
     SERVER,
     ProvisionError,

@@ -1,9 +1,10 @@
-"""What `nox -s mutate` checks: the README's promises as guarantee mutations, and mutmut's scope.
+"""What `nox -s mutate` checks: the documented promises as guarantee mutations, and mutmut's scope.
 
-A guarantee mutation breaks one promise the README makes, by a source patch applied to a
-temporary copy of the checkout (never the working tree); the tests named with it run against
-that copy and must fail. Add a row when you add a promise: `file`, the exact text `old` (found
-exactly once) and its replacement `new`, and the `tests` (pytest node ids) that must catch it.
+A guarantee mutation breaks one promise the docs make (docs/guarantees.md, "What happens when
+...", and the pages it links to) by a source patch applied to a temporary copy of the checkout
+(never the working tree); the tests named with it run against that copy and must fail. Add a
+row when you add a promise: `file`, the exact text `old` (found exactly once) and its
+replacement `new`, and the `tests` (pytest node ids) that must catch it.
 
 `EQUIVALENT` lists mutmut's survivors that no test can kill because they behave exactly like the
 original (each with the reason); `OUT_OF_FAST_SCOPE` the functions of the mutated modules that
@@ -321,8 +322,8 @@ GUARANTEES: list[dict] = [
         "name": "deploy-model-undoes-a-stale-rollout-before-its-no-op-check",
         "promise": "A safe_rollout left unfinished on the endpoint ... is undone first",
         "file": RT + "deploy.py",
-        "old": "        azml_recover_rollout(client, endpoint_name, \"\", timeout_seconds)\n",
-        "new": "        pass\n",
+        "old": "    azml_recover_rollout(client, endpoint_name, \"\", timeout_seconds)\n",
+        "new": "    pass\n",
         "tests": ["tests/runtime/test_rollout_state.py::"
                   "test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone"],
     },

@@ -129,12 +129,10 @@ def test_redeploying_the_same_writes_nothing(models, client, standin, tmp_path):
     code = tmp_path / "code"
     shutil.copytree(models["blue"]["code"], code)
     standin.clear_requests()
-    started = time.monotonic()
     again = _deploy(models, "blue", endpoint, "blue", code_path=str(code))
-    took = time.monotonic() - started
     assert again["unchanged"] is True and again["created_endpoint"] is False
+    # Nothing written, and no code upload: how fast that is belongs to `nox -s bench`.
     assert azure_writes(standin.requests()) == []
-    assert took <= 2.0, took  # issue 11's goal for a no-op redeploy
     assert again["traffic"] == {"blue": 100} and again["previous_traffic"] == {"blue": 100}
     assert again["deployment_id"] == first["deployment_id"]
     assert again["scoring_uri"] == first["scoring_uri"]

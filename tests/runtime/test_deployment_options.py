@@ -9,6 +9,7 @@ from azml_components.runtime.deployment_options import (
     azml_deployment_options,
     azml_resolve_environment,
 )
+from azml_components.runtime.records import AzmlDeploymentOptions
 
 OPTIONS = set(inspect.signature(azml_deployment_options).parameters)
 
@@ -24,17 +25,18 @@ def test_inline_environment_from_code_folder(tmp_path):
         azml_resolve_environment(str(tmp_path), "conda.yaml", "", "azureml:env:1")
 
 
-def test_deployment_options_are_one_checked_dict(tmp_path):
+def test_deployment_options_are_one_checked_record(tmp_path):
     (tmp_path / "score.py").write_text("def init(): pass\ndef run(raw): return []\n")
     options = azml_deployment_options(code_path=str(tmp_path), conda_file="dependencies: [pip]",
                                       environment_variables={"WORKERS": 2})
-    assert set(options) == OPTIONS
+    # The record's fields are the function's parameters: both follow azml_components/settings.py.
+    assert isinstance(options, AzmlDeploymentOptions) and set(options._fields) == OPTIONS
     assert options.scoring_script == "score.py"
     assert options.environment_variables == {"WORKERS": "2"}
     # Checking again changes nothing: deploy_model and safe_rollout re-check what they get.
-    assert azml_deployment_options(**options) == options
+    assert azml_deployment_options(**options._asdict()) == options
     # Without code there is no scoring script to read.
-    assert azml_deployment_options()["scoring_script"] == ""
+    assert azml_deployment_options().scoring_script == ""
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -58,7 +60,7 @@ def test_deployment_option_rules(options, message):
 
 
 def test_defaults_are_azures_usual_single_instance():
-    assert azml_deployment_options() == {
+    assert azml_deployment_options()._asdict() == {
         "code_path": "", "code_in_model": "", "scoring_script": "", "conda_file": "",
         "image": "", "environment": "", "compute": "", "instance_type": "Standard_DS3_v2",
         "instance_count": 1, "resource_requests": {}, "resource_limits": {}, "auth_mode": "key",
@@ -132,7 +134,7 @@ def test_whole_code_messages(tmp_path):
         azml_check_code(str(tmp_path), "")
     assert str(raised.value) == "scoring_script: required with a code folder"
     # An empty instance type is the kind's default (managed: Standard_DS3_v2).
-    assert azml_deployment_options(instance_type="")["instance_type"] == "Standard_DS3_v2"
+    assert azml_deployment_options(instance_type="").instance_type == "Standard_DS3_v2"
 
 
 def test_kubernetes_resources_pass_through_the_options():

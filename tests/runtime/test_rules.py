@@ -17,6 +17,14 @@ def test_a_runtime_module_holds_only_plain_functions(module):
             assert node.module == "typing" or node.module.startswith("azml_components.runtime."), (
                 node.module)
             continue
+        if isinstance(node, ast.ClassDef):
+            # A typed record: a NamedTuple of annotated fields, embedded ahead of the functions
+            # (azml_components._component._with_records); no methods, no decorators.
+            assert node.name.startswith("Azml"), node.name
+            assert [ast.unparse(b) for b in node.bases] == ["NamedTuple"], node.name
+            assert all(isinstance(item, ast.AnnAssign) for item in node.body), node.name
+            assert not node.decorator_list, node.name
+            continue
         assert isinstance(node, ast.FunctionDef), f"line {node.lineno}: only defs at top level"
         assert node.name.startswith("azml_"), node.name
         assert not node.decorator_list, node.name
