@@ -96,9 +96,11 @@ def _docstring_args(source: str) -> str:
 
 
 def _function_args(source: str) -> str:
-    taken = set(EVERYWHERE) | set(re.findall(r"# <settings: (\w+)>", source))
+    regions = re.findall(r"# <settings: (\w+)>", source)
+    taken = set(EVERYWHERE) | set(regions)
     settings = {s.name: s for group in taken for s in GROUPS[group]}
     out, lines, i, in_args = [], source.split("\n"), 0, False
+    ends = {}  # documented name -> where its entry ends in `out`
     while i < len(lines):
         line = lines[i]
         if line.strip() == "Args:":
@@ -106,14 +108,30 @@ def _function_args(source: str) -> str:
         elif in_args and (line.strip() in ("Returns:", "Yields:", "Raises:", '"""')):
             in_args = False
         entry = re.match(r"^ {8}(\w+): ", line) if in_args else None
-        if entry and entry[1] in settings:
-            out += _doc_entry(settings[entry[1]])
+        if entry:
+            name = entry[1]
+            out += _doc_entry(settings[name]) if name in settings else [line]
             i += 1
             while i < len(lines) and lines[i].startswith(" " * 12) and lines[i].strip():
+                if name not in settings:
+                    out.append(lines[i])
                 i += 1
+            ends[name] = len(out)
             continue
         out.append(line)
         i += 1
+    # A setting of a group the signature takes that has no entry yet (one just declared) gets
+    # one after the entry of the setting before it in the declaration.
+    for group in regions:
+        previous = None
+        for setting in GROUPS[group]:
+            if setting.name not in ends and previous is not None:
+                at = ends[previous]
+                entry = _doc_entry(setting)
+                out[at:at] = entry
+                ends = {n: e + len(entry) if e >= at else e for n, e in ends.items()}
+                ends[setting.name] = at + len(entry)
+            previous = setting.name if setting.name in ends else previous
     return "\n".join(out)
 
 

@@ -4,8 +4,8 @@
    mutant is killed, or listed in guarantees.EQUIVALENT with the reason it cannot be killed, or
    sits in a function guarantees.OUT_OF_FAST_SCOPE hands to guarantee rows.
 2. Each guarantee mutation (guarantees.GUARANTEES) patched into a temporary copy of the
-   checkout, one at a time, with its tests run there against their own local Azure ML: each
-   must make a test fail.
+   checkout, one at a time, compiled/ regenerated there from the mutated source, with its tests
+   run there against their own local Azure ML: each must make a test fail.
 
 Prints the counts and writes .mutation/results.json and .mutation/results.md; exits non-zero
 when fewer than 90% of the generated mutants are killed, a survivor is unexplained, or a
@@ -116,6 +116,10 @@ def run_guarantees(only: list[str]) -> list[dict]:
             path.write_text(original.replace(row["old"], row["new"]))
             started = time.monotonic()
             try:
+                # compiled/ from the mutated source: tests that run the committed YAML (kfp.local
+                # pipelines, the embedded-code probe) must meet the mutant too.
+                subprocess.run([sys.executable, "-m", "tools.compile_all"], cwd=copy, env=env,
+                               capture_output=True, check=True, timeout=600)
                 done = subprocess.run(
                     [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly",
                      "-p", "no:cacheprovider", *row["tests"]],
@@ -123,8 +127,13 @@ def run_guarantees(only: list[str]) -> list[dict]:
                 code, output = done.returncode, done.stdout
             except subprocess.TimeoutExpired:
                 code, output = -1, "timed out"
+            except subprocess.CalledProcessError as error:
+                # The mutant does not even compile: tests/test_compiled.py fails on it.
+                code, output = 1, f"FAILED compile_all on the mutant: {error.stderr[-300:]}"
             finally:
                 path.write_text(original)
+                shutil.rmtree(copy / "compiled")
+                shutil.copytree(ROOT / "compiled", copy / "compiled")
             # pytest: 1 = tests failed (the mutation was caught), 0 = it survived; any other
             # code means the row itself is wrong (no such test, an interrupted run).
             outcome = {1: "killed", 0: "SURVIVED"}.get(code, f"error (pytest exit {code})")
