@@ -6,7 +6,7 @@ from kfp import dsl
 
 from azml_components._component import azure_component
 from azml_components.runtime.deploy import azml_deploy_model
-from azml_components.runtime.deployment_options import azml_deployment_options
+from azml_components.runtime.deployment_options import azml_deployment_options_of
 from azml_components.runtime.inputs import azml_model_id_input
 from azml_components.runtime.report import azml_markdown_report
 from azml_components.runtime.targets import azml_target_label
@@ -100,26 +100,11 @@ def deploy_model(
         scoring_uri: The endpoint's scoring URI.
 
     """
+    inputs = dict(locals())  # every input as KFP passed it, before any other name is bound
     from collections import namedtuple
 
     model_id = azml_model_id_input(registered_model, model_id)
-    options = azml_deployment_options(
-        # <settings call: online_deployment>
-        code_path=code.path if code is not None else "",
-        code_in_model=code_in_model,
-        scoring_script=scoring_script,
-        conda_file=conda_file,
-        image=image,
-        environment=environment,
-        compute=compute,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        resource_requests=resource_requests,
-        resource_limits=resource_limits,
-        auth_mode=auth_mode,
-        environment_variables=environment_variables,
-        # </settings call>
-    )
+    options = azml_deployment_options_of(inputs)
     result = azml_deploy_model(
         subscription_id=subscription_id,
         resource_group=resource_group,

@@ -1,14 +1,14 @@
 """Every shared component input, declared once: its name, type, default and the KFP UI's text.
 
-The component modules (their signatures, their ``Args:`` docstring entries and the calls that
-hand a group to the runtime), the runtime's options record and the option function's signature
-are generated from this file by ``python -m tools.generate_settings`` (``nox -s compile``); a test
-fails when a generated part differs. Adding a deployment setting is one entry here (in the group
-that takes it) plus the runtime code that applies it.
+The component modules' signatures and ``Args:`` docstring entries, the runtime's options record
+(AzmlDeploymentOptions) and the options function's signature are generated from this file by
+``python -m tools.generate_settings`` (``nox -s compile``); a test fails when a generated part
+differs. Adding a deployment setting is one entry here (in the group that takes it) plus the
+runtime code that applies it.
 
-Each group is a list of settings; a component takes a group between the marker comments
-``# <settings: GROUP>`` and ``# </settings>`` in its signature, and hands it on between
-``# <settings call: GROUP>`` and ``# </settings call>``.
+Each group is a list of settings; a component or runtime function takes a group between the
+marker comments ``# <settings: GROUP>`` and ``# </settings>``. Components hand their deployment
+settings on as ``azml_deployment_options_of(locals())``, by name.
 """
 
 from typing import NamedTuple
@@ -22,8 +22,6 @@ class Setting(NamedTuple):
         annotation: Its type in the component signature, as source text.
         default: Its default as source text; empty for a required input.
         doc: Its ``Args:`` text (the KFP UI's description); wrapped by the generator.
-        argument: What the component hands the runtime, as source text (``NAME=VALUE``);
-            empty hands the input on under its own name.
         runtime: The runtime parameter, as source text (``NAME: TYPE = DEFAULT``); empty for
             the input's own name, type and default (a dict or list default becomes None).
     """
@@ -32,7 +30,6 @@ class Setting(NamedTuple):
     annotation: str
     default: str
     doc: str
-    argument: str = ""
     runtime: str = ""
 
 
@@ -59,7 +56,6 @@ MODEL = [
 ONLINE_DEPLOYMENT = [
     Setting("code", "Optional[dsl.Input[dsl.Artifact]]", "None",
             "Folder holding the scoring script and anything it imports (custom models).",
-            argument='code_path=code.path if code is not None else ""',
             runtime='code_path: str = ""'),
     Setting("code_in_model", "str", '""',
             "Instead of code: a folder inside the registered model that holds the scoring "

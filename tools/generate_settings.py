@@ -3,10 +3,12 @@
 ``python -m tools.generate_settings`` (``nox -s compile`` runs it) rewrites, in place:
 
 - in a signature, the lines between ``# <settings: GROUP>`` and ``# </settings>``: one parameter
-  per setting (``NAME: TYPE = DEFAULT``; in a runtime file, the setting's runtime parameter);
-- in a call, the lines between ``# <settings call: GROUP>`` and ``# </settings call>``: one
-  ``NAME=VALUE`` per setting;
+  per setting (``NAME: TYPE = DEFAULT``; in a runtime file, the setting's runtime parameter; in
+  a record, its field);
 - in a component's docstring, the ``Args:`` entry of every declared setting it takes.
+
+A component hands its deployment settings on as ``azml_deployment_options_of(locals())``, so
+no call lists them.
 
 Everything else in a file is written by hand. ``--check`` writes nothing and exits 1 when a file
 differs from what it would write (tests/test_compiled.py runs the same check).
@@ -39,8 +41,7 @@ RUNTIME = ["azml_components/runtime/deployment_options.py"]
 RECORDS = ["azml_components/runtime/records.py"]
 WIDTH = 100
 REGION = re.compile(
-    r"^(?P<indent> *)# <settings(?P<call>(?: call)?): (?P<group>\w+)>\n(?P<body>.*?)"
-    r"^(?P=indent)# </settings(?P=call)>\n",
+    r"^(?P<indent> *)# <settings: (?P<group>\w+)>\n(?P<body>.*?)^(?P=indent)# </settings>\n",
     re.M | re.S,
 )
 # Groups every component documents by name; any other group's entries are written only in a
@@ -68,16 +69,10 @@ def _parameter(setting: Setting, runtime: bool) -> str:
 
 def _region(match: re.Match, mode: str) -> str:
     indent, group = match["indent"], GROUPS[match["group"]]
-    if match["call"]:
-        lines = [f"{indent}{s.argument or f'{s.name}={s.name}'}," for s in group]
-        end = f"{indent}# </settings call>\n"
-    else:
-        runtime = mode != "component"
-        comma = "," if mode == "runtime" else ""
-        lines = [f"{indent}{_parameter(s, runtime)}{comma}" for s in group]
-        end = f"{indent}# </settings>\n"
-    head = f"{indent}# <settings{match['call'] or ''}: {match['group']}>\n"
-    return head + "".join(line + "\n" for line in lines) + end
+    comma = "," if mode == "runtime" else ""
+    lines = [f"{indent}{_parameter(s, mode != 'component')}{comma}" for s in group]
+    head = f"{indent}# <settings: {match['group']}>\n"
+    return head + "".join(line + "\n" for line in lines) + f"{indent}# </settings>\n"
 
 
 def _doc_entry(setting: Setting) -> list[str]:

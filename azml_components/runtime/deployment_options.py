@@ -67,6 +67,15 @@ def azml_deployment_options(
     return AzmlDeploymentOptions(**checked)
 
 
+def azml_deployment_options_of(inputs: dict) -> AzmlDeploymentOptions:
+    # The deployment settings among a component's inputs (its locals() as KFP called it), by
+    # the record's field names, the code artifact's folder as code_path; checked.
+    code = inputs.get("code")
+    values = {name: inputs[name] for name in AzmlDeploymentOptions._fields if name in inputs}
+    values["code_path"] = code.path if code is not None else ""
+    return azml_deployment_options(**values)
+
+
 def azml_check_code(code_path: str, scoring_script: str) -> None:
     import os
 

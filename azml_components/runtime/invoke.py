@@ -211,6 +211,22 @@ def azml_invoke_endpoint(
     )
 
 
+def azml_smoke_checks(
+    payload: str, expected_status: int, expect_prediction_per_row: bool, json_schema: str,
+    max_latency_ms: int,
+) -> dict:
+    # safe_rollout's smoke test, checked before its first write: azml_call_endpoint's keyword
+    # arguments for every call it makes.
+    return {
+        "checked": azml_check_request(
+            payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
+        ),
+        "expected_status": expected_status,
+        "expect_prediction_per_row": expect_prediction_per_row,
+        "max_latency_ms": max_latency_ms,
+    }
+
+
 def azml_call_endpoint(
     client, endpoint_name: str, deployment_name: str, checked: dict, expected_status: int,
     expect_prediction_per_row: bool, max_latency_ms: int,

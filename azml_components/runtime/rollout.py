@@ -14,7 +14,7 @@ from azml_components.runtime.deploy import (
     azml_read_deployment_state,
 )
 from azml_components.runtime.endpoints import azml_endpoint_state
-from azml_components.runtime.invoke import azml_call_endpoint, azml_check_request
+from azml_components.runtime.invoke import azml_call_endpoint, azml_smoke_checks
 from azml_components.runtime.records import (
     AzmlDeploymentOptions,
     AzmlDeploymentState,
@@ -285,14 +285,9 @@ def azml_safe_rollout(
         # safe-rollout article, how-to-safely-rollout-online-endpoints).
         raise ValueError("mirror_percent: Kubernetes online endpoints (compute) take no mirror "
                          "traffic; use 0")
-    smoke = {
-        "checked": azml_check_request(
-            payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
-        ),
-        "expected_status": expected_status,
-        "expect_prediction_per_row": expect_prediction_per_row,
-        "max_latency_ms": max_latency_ms,
-    }
+    smoke = azml_smoke_checks(
+        payload, expected_status, expect_prediction_per_row, json_schema, max_latency_ms
+    )
     owner = azml_rollout_owner(pipeline_run_id)
     if client is None:
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
