@@ -11,7 +11,7 @@ from azml_components.runtime.batch import (
     azml_score_batch,
 )
 from azml_components.runtime.inputs import azml_model_id_input
-from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.report import azml_write_report
 
 
 @azure_component
@@ -128,28 +128,26 @@ def deploy_batch_model(
         timeout_seconds=timeout_seconds,
     )
     endpoint.metadata.update(result)
-    with open(report.path, "w", encoding="utf-8") as out:
-        out.write(
-            azml_markdown_report(
-                f"Batch deployment {deployment_name} on {endpoint_name}",
-                {
-                    "endpoint": result["endpoint_name"],
-                    "invocation URI": result["invocation_uri"],
-                    "model": model_id,
-                    "compute": compute,
-                    "default deployment": result["default_deployment"] or "(none)",
-                    "mini-batch size": mini_batch_size,
-                    "output": f"{output_action} ({output_file_name})",
-                    "error threshold": error_threshold,
-                    "endpoint created by this run": result["created_endpoint"],
-                    "endpoint in studio": result["studio_url"],
-                },
-                {},
-                {},
-                {},
-                [],
-            )
-        )
+    azml_write_report(
+        report.path,
+        f"Batch deployment {deployment_name} on {endpoint_name}",
+        {
+            "endpoint": result["endpoint_name"],
+            "invocation URI": result["invocation_uri"],
+            "model": model_id,
+            "compute": compute,
+            "default deployment": result["default_deployment"] or "(none)",
+            "mini-batch size": mini_batch_size,
+            "output": f"{output_action} ({output_file_name})",
+            "error threshold": error_threshold,
+            "endpoint created by this run": result["created_endpoint"],
+            "endpoint in studio": result["studio_url"],
+        },
+        {},
+        {},
+        {},
+        [],
+    )
     print(f"Deployed {model_id} as batch {endpoint_name}/{deployment_name} on {compute}")
     outputs = namedtuple("Outputs", ["invocation_uri"])
     return outputs(result["invocation_uri"])
@@ -226,25 +224,23 @@ def score_batch(
         timeout_seconds=timeout_seconds,
     )
     predictions.metadata.update(result)
-    with open(report.path, "w", encoding="utf-8") as out:
-        out.write(
-            azml_markdown_report(
-                f"Batch job {result['job_name']} on {endpoint_name}",
-                {
-                    "endpoint": endpoint_name,
-                    "deployment": result["deployment_name"],
-                    "job": result["job_name"],
-                    "status": result["status"],
-                    "input": input_uri or "the dataset input",
-                    "output files": ", ".join(result["files"]) or "(none: summary_only)",
-                    "job in studio": result["studio_url"],
-                },
-                {},
-                {},
-                {},
-                [],
-            )
-        )
+    azml_write_report(
+        report.path,
+        f"Batch job {result['job_name']} on {endpoint_name}",
+        {
+            "endpoint": endpoint_name,
+            "deployment": result["deployment_name"],
+            "job": result["job_name"],
+            "status": result["status"],
+            "input": input_uri or "the dataset input",
+            "output files": ", ".join(result["files"]) or "(none: summary_only)",
+            "job in studio": result["studio_url"],
+        },
+        {},
+        {},
+        {},
+        [],
+    )
     print(f"batch job {result['job_name']}: {result['status']}; files {result['files']}")
     outputs = namedtuple("Outputs", ["job_name"])
     return outputs(result["job_name"])

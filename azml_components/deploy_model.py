@@ -8,7 +8,7 @@ from azml_components._component import azure_component
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.deployment_options import azml_deployment_options_of
 from azml_components.runtime.inputs import azml_model_id_input
-from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.report import azml_write_report
 from azml_components.runtime.targets import azml_target_label
 
 
@@ -106,39 +106,30 @@ def deploy_model(
     model_id = azml_model_id_input(registered_model, model_id)
     options = azml_deployment_options_of(inputs)
     result = azml_deploy_model(
-        subscription_id=subscription_id,
-        resource_group=resource_group,
-        workspace_name=workspace_name,
-        endpoint_name=endpoint_name,
-        deployment_name=deployment_name,
-        model_id=model_id,
-        options=options,
-        traffic_percent=traffic_percent,
-        timeout_seconds=timeout_seconds,
+        subscription_id, resource_group, workspace_name, endpoint_name, deployment_name,
+        model_id, options, traffic_percent=traffic_percent, timeout_seconds=timeout_seconds,
     )
     # The uri stays the storage URI KFP assigned (the KFP launcher accepts no https URI on the
     # next task's inputs); the studio link is metadata.
     endpoint.metadata.update(result)
-    with open(report.path, "w", encoding="utf-8") as out:
-        out.write(
-            azml_markdown_report(
-                f"Deployment {deployment_name} on {endpoint_name}",
-                {
-                    "endpoint": result["endpoint_name"],
-                    "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
-                    "instance type": result["instance_type"],
-                    "scoring URI": result["scoring_uri"],
-                    "model": model_id,
-                    "endpoint created by this run": result["created_endpoint"],
-                    "unchanged (nothing written)": result["unchanged"],
-                    "endpoint in studio": result["studio_url"],
-                },
-                result["previous_traffic"],
-                result["traffic"],
-                {deployment_name: model_id},
-                [],
-            )
-        )
+    azml_write_report(
+        report.path,
+        f"Deployment {deployment_name} on {endpoint_name}",
+        {
+            "endpoint": result["endpoint_name"],
+            "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
+            "instance type": result["instance_type"],
+            "scoring URI": result["scoring_uri"],
+            "model": model_id,
+            "endpoint created by this run": result["created_endpoint"],
+            "unchanged (nothing written)": result["unchanged"],
+            "endpoint in studio": result["studio_url"],
+        },
+        result["previous_traffic"],
+        result["traffic"],
+        {deployment_name: model_id},
+        [],
+    )
     verb = "Unchanged (already live, nothing written):" if result["unchanged"] else "Deployed"
     print(
         f"{verb} {model_id} as {result['endpoint_name']}/{result['deployment_name']}; "

@@ -7,7 +7,7 @@ from kfp import dsl
 from azml_components._component import azure_component
 from azml_components.runtime.deployment_options import azml_deployment_options_of
 from azml_components.runtime.inputs import azml_model_id_input, azml_payload_input
-from azml_components.runtime.report import azml_markdown_report
+from azml_components.runtime.report import azml_write_report
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.targets import azml_target_label
 
@@ -156,24 +156,22 @@ def safe_rollout(
     )
     # The uri stays the storage URI KFP assigned; the studio link is metadata.
     endpoint.metadata.update(result)
-    with open(report.path, "w", encoding="utf-8") as out:
-        out.write(
-            azml_markdown_report(
-                f"Rollout of {deployment_name} to {endpoint_name}",
-                {
-                    "endpoint": endpoint_name,
-                    "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
-                    "scoring URI": result["scoring_uri"],
-                    "new model": model_id,
-                    "removed deployments": ", ".join(result["removed"]) or "none",
-                    "endpoint in studio": result["studio_url"],
-                },
-                result["traffic_before"],
-                result["traffic"],
-                result["models"],
-                result["steps"],
-            )
-        )
+    azml_write_report(
+        report.path,
+        f"Rollout of {deployment_name} to {endpoint_name}",
+        {
+            "endpoint": endpoint_name,
+            "kind": azml_target_label(result["endpoint_kind"], result["compute"]),
+            "scoring URI": result["scoring_uri"],
+            "new model": model_id,
+            "removed deployments": ", ".join(result["removed"]) or "none",
+            "endpoint in studio": result["studio_url"],
+        },
+        result["traffic_before"],
+        result["traffic"],
+        result["models"],
+        result["steps"],
+    )
     print("\n".join(result["steps"]))
     outputs = namedtuple("Outputs", ["scoring_uri"])
     return outputs(result["scoring_uri"])

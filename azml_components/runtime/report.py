@@ -1,4 +1,5 @@
 # The Markdown report the KFP UI shows for deployments and rollouts.
+from typing import Optional
 
 
 def azml_markdown_report(
@@ -26,3 +27,15 @@ def azml_markdown_report(
         lines += ["", "### Steps", ""]
         lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+def azml_write_report(
+    path: str, title: str, facts: dict, traffic_before: Optional[dict] = None,
+    traffic_after: Optional[dict] = None, models: Optional[dict] = None,
+    steps: Optional[list] = None,
+) -> None:
+    # The component's Markdown report output, written to the path KFP gave it.
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(azml_markdown_report(
+            title, facts, traffic_before or {}, traffic_after or {}, models or {}, steps or []
+        ))

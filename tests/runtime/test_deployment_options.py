@@ -157,3 +157,21 @@ def test_an_empty_scoring_script_is_refused_and_one_byte_is_enough(tmp_path):
     assert str(raised.value) == "scoring_script: 'score.py' is empty"
     (tmp_path / "score.py").write_text("#")
     azml_check_code(str(tmp_path), "score.py")
+
+
+def test_a_components_inputs_give_its_options_by_name(tmp_path):
+    # A component hands its inputs on as locals(): the settings are picked by name, the code
+    # artifact becomes its folder, anything else (outputs, other inputs) is left out.
+    from types import SimpleNamespace
+
+    from azml_components.runtime.deployment_options import azml_deployment_options_of
+
+    (tmp_path / "score.py").write_text("def init(): pass\ndef run(raw): return []\n")
+    inputs = {"code": SimpleNamespace(path=str(tmp_path)), "conda_file": "dependencies: [pip]",
+              "instance_count": 2, "traffic_percent": 50, "endpoint": object()}
+    options = azml_deployment_options_of(inputs)
+    assert options == azml_deployment_options(
+        code_path=str(tmp_path), conda_file="dependencies: [pip]", instance_count=2)
+    assert azml_deployment_options_of({"code": None}).code_path == ""
+    with pytest.raises(ValueError, match="^instance_count: 0 must be at least 1"):
+        azml_deployment_options_of({"code": None, "instance_count": 0})

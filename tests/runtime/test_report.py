@@ -45,3 +45,16 @@ def test_deployments_sort_ignoring_case_and_a_model_may_be_unknown():
 def test_a_deployment_only_in_the_traffic_after_gets_a_row():
     text = azml_markdown_report("t", {}, {}, {"new": 100}, {}, [])
     assert "| new |  | -% | 100% |" in text.splitlines()
+
+
+def test_the_report_output_is_the_markdown_report(tmp_path):
+    from azml_components.runtime.report import azml_markdown_report, azml_write_report
+
+    path = tmp_path / "report.md"
+    azml_write_report(str(path), "Título", {"endpoint": "e"})
+    assert path.read_text(encoding="utf-8") == azml_markdown_report(
+        "Título", {"endpoint": "e"}, {}, {}, {}, [])
+    azml_write_report(str(path), "T", {"a": 1}, {"blue": 100}, {"blue": 0, "green": 100},
+                      {"green": "m:2"}, ["shifted"])
+    assert path.read_text(encoding="utf-8") == azml_markdown_report(
+        "T", {"a": 1}, {"blue": 100}, {"blue": 0, "green": 100}, {"green": "m:2"}, ["shifted"])
