@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -38,6 +39,18 @@ def _check_subscription_id(path: str) -> None:
     if not _GUID.match(subscription):
         raise ApiError(400, "InvalidSubscriptionId", f"The provided subscription identifier "
                        f"'{subscription}' is malformed or invalid.")
+
+
+def _written_body(request: Request) -> object:
+    # What an ARM write (PUT or PATCH) sent, for the request log; None for anything else.
+    if request.method not in ("PUT", "PATCH") or not request.path.lower().startswith(
+        "/subscriptions/"
+    ):
+        return None
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError:
+        return None
 
 
 class Service:
@@ -85,6 +98,7 @@ class Service:
         if request.path.startswith("/_standin/"):
             return self.controls_router.resolve(request)(request)
         controls = self.ctx.controls
+        internal_error = ""
         response = controls.http_fault(request.method, request.path)
         if response is None:
             try:
@@ -96,9 +110,11 @@ class Service:
             except Exception as exc:  # answered as the service would, logged if unexpected
                 if not isinstance(exc, ApiError):
                     log.exception("stand-in error on %s %s", request.method, request.path)
+                    internal_error = repr(exc)
                     exc = ApiError(500, "InternalServerError", repr(exc))
                 response = exc.response()
-        controls.record(request.method, request.path, response.status)
+        controls.record(request.method, request.path, response.status,
+                        _written_body(request), internal_error)
         return response
 
     def env(self) -> dict[str, str]:

@@ -48,6 +48,10 @@ class LocalAzureML:
     def clear_requests(self) -> None:
         self._call("DELETE", "/_standin/requests")
 
+    def internal_errors(self) -> list[dict[str, Any]]:
+        """Unhandled exceptions in local mode's own code (answered 500), since it started."""
+        return self._call("GET", "/_standin/internal_errors")["errors"]
+
     def fault(
         self, method: str, path_regex: str, status: int = 503, retry_after: int | None = 1,
         count: int = 1,

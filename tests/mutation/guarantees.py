@@ -22,6 +22,33 @@ FAULT_TESTS = "tests/runtime/test_faults.py::"
 
 GUARANTEES: list[dict] = [
     {
+        "name": "each-traffic-step-renews-the-rollout-record",
+        "promise": "renews the record in each traffic change",
+        "file": RT + "rollout.py",
+        "old": "endpoint.tags = azml_tags_with_rollout(endpoint.tags, azml_renew_rollout(record))",
+        "new": "endpoint.tags = azml_tags_with_rollout(endpoint.tags, record)",
+        "tests": [ROLLOUT_TESTS + "test_each_traffic_step_renews_the_record_for_three_timeouts"],
+    },
+    {
+        "name": "the-rollout-record-lasts-three-timeouts",
+        "promise": "Another run treats this rollout as alive for three times timeout_seconds "
+                   "after its last write",
+        "file": RT + "rollout_state.py",
+        "old": "timedelta(seconds=3 * timeout_seconds)",
+        "new": "timedelta(seconds=timeout_seconds)",
+        "tests": [ROLLOUT_TESTS + "test_each_traffic_step_renews_the_record_for_three_timeouts"],
+    },
+    {
+        "name": "a-changed-environment-variable-value-is-written",
+        "promise": "the no-op redeploy compares every setting: environment variable values too",
+        "file": RT + "deploy.py",
+        "old": "        and dict(live.environment_variables or {}) == "
+               "dict(deployment.environment_variables or {})\n",
+        "new": "        and set(live.environment_variables or {}) == "
+               "set(deployment.environment_variables or {})\n",
+        "tests": [DEPLOY_TESTS + "test_a_changed_environment_variable_value_is_written"],
+    },
+    {
         "name": "failed-new-deployment-takes-no-traffic",
         "promise": "A new deployment gets traffic only after it is ready",
         "file": RT + "deploy.py",

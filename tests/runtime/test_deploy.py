@@ -418,3 +418,16 @@ def test_code_folder_inside_the_model(standin, tmp_path):
     answer = azml_invoke_endpoint(**workspace(), endpoint_name=result["endpoint_name"],
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))
+
+
+def test_a_changed_environment_variable_value_is_written(models, client, standin):
+    # The same names with another value are another deployment (the scoring code reads them).
+    endpoint = unique("deploy-env")
+    _deploy(models, "blue", endpoint, "blue", environment_variables={"MODE": "a"})
+    standin.clear_requests()
+    same = _deploy(models, "blue", endpoint, "blue", environment_variables={"MODE": "a"})
+    assert same["unchanged"] is True and azure_writes(standin.requests()) == []
+    changed = _deploy(models, "blue", endpoint, "blue", environment_variables={"MODE": "b"})
+    assert changed["unchanged"] is False
+    live = client.online_deployments.get("blue", endpoint)
+    assert live.environment_variables["MODE"] == "b"

@@ -345,3 +345,36 @@ def test_a_failure_while_mirroring_restores_live_and_mirror_exactly(standin, mod
     assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
     assert after.mirror_traffic == {"shadow": 10}
     assert {d.name for d in client.online_deployments.list(endpoint)} == {"blue", "shadow"}
+
+
+def _recorded_rollouts(standin, endpoint: str) -> list:
+    # The rollout records, in order, that the endpoint PUTs of this test carried (the request
+    # log keeps an ARM write's body); a PUT without one (the last: the record removed) is None.
+    from datetime import datetime
+
+    path = f"/onlineEndpoints/{endpoint}".lower()
+    puts = [r for r in standin.requests()
+            if r["method"] == "PUT" and r["path"].lower().endswith(path) and "body" in r]
+    records = [azml_read_rollout(endpoint, r["body"].get("tags")) for r in puts]
+    for record in filter(None, records):
+        for stamp in ("updated", "expires"):
+            record[stamp] = datetime.fromisoformat(record[stamp].replace("Z", "+00:00"))
+    return records
+
+
+def test_each_traffic_step_renews_the_record_for_three_timeouts(standin, models):
+    endpoint = _endpoint_with_blue(models, "rollout-renew")
+    standin.clear_requests()
+    azml_safe_rollout(**_rollout_arguments(models, endpoint, traffic_steps=[50, 100],
+                                           timeout_seconds=120))
+    records = _recorded_rollouts(standin, endpoint)
+    # Recorded before anything changed, renewed in each of the two traffic moves, then removed.
+    assert [r is not None for r in records] == [True, True, True, False]
+    recorded = records[:3]
+    # Another run treats the rollout as alive for three timeouts after its last write.
+    assert {(r["expires"] - r["updated"]).total_seconds() for r in recorded} == {360}
+    # Between the record and the first move the deployment was created, its scoring process
+    # started and smoke-tested: a renewed record carries a later stamp than the first one.
+    assert recorded[0]["updated"] < recorded[1]["updated"] <= recorded[2]["updated"]
+    assert {(r["deployment"], r["owner"]) for r in recorded} == {
+        ("green", recorded[0]["owner"])}

@@ -47,13 +47,24 @@ class Controls:
         self._scoring: list[_Fault] = []
         self._blob: list[_Fault] = []
         self._blob_log: list[dict[str, Any]] = []
+        self._internal: list[dict[str, Any]] = []
         self._relay_blobs = False  # from the first blob fault until clear_faults
         self._mirror: dict[str, list[dict[str, Any]]] = {}
 
     # --- hooks used by the server -------------------------------------------------------------
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, body: Any = None,
+               internal_error: str = "") -> None:
+        # The request log (cleared by tests); an ARM write's JSON body is kept in it, so a test
+        # can read what was written and in which order. An unhandled exception in local mode's
+        # own code is also kept apart, never cleared: it is a bug of local mode, not an answer
+        # Azure would give, and the test session fails on it.
+        entry: dict[str, Any] = {"method": method, "path": path, "status": status}
+        if body is not None:
+            entry["body"] = body
         with self._lock:
-            self._log.append({"method": method, "path": path, "status": status})
+            self._log.append(entry)
+            if internal_error:
+                self._internal.append({"method": method, "path": path, "error": internal_error})
 
     def _take_request_fault(self, faults: list[_Fault], method: str, target: str) -> _Fault | None:
         # The first fault for this method and path, one use of it consumed (HTTP and blob).
@@ -126,6 +137,10 @@ class Controls:
         def requests(_: Request) -> Response:
             with self._lock:
                 return Response(200, {"requests": list(self._log)})
+
+        def internal_errors(_: Request) -> Response:
+            with self._lock:
+                return Response(200, {"errors": list(self._internal)})
 
         def clear_requests(_: Request) -> Response:
             with self._lock:
@@ -202,6 +217,7 @@ class Controls:
                 return Response(200, {"requests": list(self._mirror.get(endpoint, []))})
 
         router.add("GET", "/_standin/requests", requests)
+        router.add("GET", "/_standin/internal_errors", internal_errors)
         router.add("DELETE", "/_standin/requests", clear_requests)
         router.add("POST", "/_standin/faults", add_fault)
         router.add("DELETE", "/_standin/faults", clear_faults)
