@@ -4,8 +4,10 @@ process (nothing else) once it is mid-shift.
 SIGKILL, not SIGTERM: on a KFP cluster a cancelled run's pod ends within about a second and a
 node can die, so no clean-up code in the rollout runs. "Mid-shift" is read from the stand-in:
 once the new deployment's PUT is logged, the endpoint's next long-running operation (the first
-traffic or mirror move) is made to stay in progress; when that PUT arrives, the rollout process
-is waiting on Azure with the traffic already moved.
+traffic or mirror move) is held in progress (a Hold fault: until the test releases it, however
+long the machine takes); when that PUT arrives, the rollout process is waiting on Azure with the
+traffic already moved, and it is killed there. Azure then finishes the operation on its own:
+`slow_seconds` after the kill, the held operation is released.
 """
 
 import json
@@ -70,7 +72,7 @@ def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, time
     standin.clear_requests()
     if during_deployment:
         standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}/deployments/{deployment}$",
-                          outcome="Slow", delay_seconds=slow_seconds, count=1)
+                          outcome="Hold", count=1)
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-c", script, json.dumps(arguments)],
                                    stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -79,8 +81,8 @@ def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, time
               f"PUT of deployment {deployment}", process, timeout)
         if not during_deployment:
             moves = _endpoint_puts(standin, endpoint)
-            standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Slow",
-                              delay_seconds=slow_seconds, count=1)
+            standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Hold",
+                              count=1)
             _wait(lambda: _endpoint_puts(standin, endpoint) > moves, "the first traffic move",
                   process, timeout)
         process.send_signal(signal.SIGKILL)
@@ -89,3 +91,4 @@ def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, time
         if process.poll() is None:
             process.kill()
             process.wait(30)
+        standin.release_lro_holds(after_seconds=slow_seconds)

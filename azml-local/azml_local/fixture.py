@@ -95,6 +95,12 @@ class LocalAzureML:
     def clear_faults(self) -> None:
         self._call("DELETE", "/_standin/faults")
 
+    def release_lro_holds(self, after_seconds: float = 0) -> int:
+        """Let every operation held by a Hold fault finish after ``after_seconds``."""
+        done = self._call("POST", "/_standin/lro-faults/release",
+                          json={"after_seconds": after_seconds})
+        return done["released"]
+
     def mirror_log(self, endpoint: str) -> list[dict[str, Any]]:
         return self._call("GET", "/_standin/mirror-log", params={"endpoint": endpoint})["requests"]
 

@@ -213,18 +213,19 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
             time.sleep(0.2)
         assert condition(), f"the rollout never sent {what}"
 
-    # The next PUT of `slow_path` stays in progress for 10 s, so the signal arrives while
-    # the rollout waits on Azure. The endpoint's first PUT only records the rollout: the fault
-    # is set for the endpoint once the new deployment was sent, so it hits the first step.
+    # The next PUT of `slow_path` is held in progress until the signal was sent, so the signal
+    # arrives while the rollout waits on Azure. The endpoint's first PUT only records the
+    # rollout: the fault is set for the endpoint once the new deployment was sent, so it hits
+    # the first step.
     slow_endpoint = slow_path.endswith(f"/onlineendpoints/{endpoint}")
     if not slow_endpoint:
-        standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=10, count=1)
+        standin.lro_fault(path_regex=slow_path + "$", outcome="Hold", count=1)
     runner = threading.Thread(target=run)
     runner.start()
     if slow_endpoint:
         wait_for(lambda: _puts(standin, slow_path + "/deployments/green"), "PUT of green")
         sent = _puts(standin, slow_path)
-        standin.lro_fault(path_regex=slow_path + "$", outcome="Slow", delay_seconds=10, count=1)
+        standin.lro_fault(path_regex=slow_path + "$", outcome="Hold", count=1)
         wait_for(lambda: _puts(standin, slow_path) > sent, f"PUT {slow_path}")
     else:
         wait_for(lambda: _puts(standin, slow_path), f"PUT {slow_path}")
@@ -233,6 +234,7 @@ def test_sigterm_mid_rollout_restores_traffic(standin, client, blue_model, tmp_p
     victim = _rollout_process()
     assert victim is not None
     victim.send_signal(signal.SIGTERM)
+    standin.release_lro_holds()  # Azure finishes the operation; the rollback can write then
     runner.join(600)
     assert isinstance(outcome.get("error"), RuntimeError), "a cancelled rollout fails the run"
     assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}

@@ -278,8 +278,9 @@ def test_batch_rerun_after_sigkill_mid_deployment_waits_and_converges(standin, s
     endpoint = unique("flt-batchcrash")
     arguments = {**_batch_arguments(setup), "endpoint_name": endpoint}
     standin.clear_requests()
-    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/blue$", outcome="Slow",
-                      delay_seconds=8, count=1)
+    # The killed run's operation is held in progress until the re-run was refused with 409.
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/blue$", outcome="Hold",
+                      count=1)
     child = child_call.start("azml_components.runtime.batch:azml_deploy_batch_model", **arguments)
     try:
         deadline = time.monotonic() + 120
@@ -294,7 +295,17 @@ def test_batch_rerun_after_sigkill_mid_deployment_waits_and_converges(standin, s
     state = client.batch_deployments.get("blue", endpoint).provisioning_state
     assert str(getattr(state, "value", state)) == "Creating"
     standin.clear_requests()
-    result = azml_deploy_batch_model(**arguments)
+    rerun = {}
+    runner = threading.Thread(target=lambda: rerun.update(result=azml_deploy_batch_model(
+        **arguments)))
+    runner.start()
+    deadline = time.monotonic() + 300
+    while 409 not in _batch_deployment_puts(standin, endpoint):
+        assert runner.is_alive() and time.monotonic() < deadline, "no 409 for the re-run"
+        time.sleep(0.1)
+    standin.release_lro_holds()
+    runner.join(600)
+    result = rerun["result"]
     puts = _batch_deployment_puts(standin, endpoint)
     assert puts[0] == 409 and puts[-1] < 300, puts
     assert result["default_deployment"] == "blue" and result["created_endpoint"] is False

@@ -272,10 +272,13 @@ def test_a_second_sigterm_does_not_cut_the_rollback_short(standin, models):
                              **_rollout_arguments(models, endpoint))
     try:
         wait_for(path + "/deployments/green", 1)
-        standin.lro_fault(path_regex=path + "$", outcome="Slow", delay_seconds=8, count=2)
+        # The first traffic move and then the rollback's restore are each held in progress
+        # until the signal was sent (observed in the request log, not timed).
+        standin.lro_fault(path_regex=path + "$", outcome="Hold", count=2)
         for puts in (2, 3):
             wait_for(path, puts)
             child.send_signal(signal.SIGTERM)
+            standin.release_lro_holds()
         report = child_call.outcome(child, timeout=180)
     finally:
         if child.poll() is None:

@@ -20,6 +20,7 @@ class _Fault:
     retry_after: int | None = None
     outcome: str = ""
     delay: float = 0.0
+    release: threading.Event | None = None  # a Hold: the operation stays InProgress until set
     endpoint: str = ""
     deployment: str = ""
 
@@ -48,6 +49,7 @@ class Controls:
         self._blob: list[_Fault] = []
         self._blob_log: list[dict[str, Any]] = []
         self._internal: list[dict[str, Any]] = []
+        self._holds: list[threading.Event] = []  # Hold faults handed to operations, not released
         self._relay_blobs = False  # from the first blob fault until clear_faults
         self._mirror: dict[str, list[dict[str, Any]]] = {}
 
@@ -85,14 +87,27 @@ class Controls:
         message = f"Injected fault {fault.status} for {method} {path}."
         return ApiError(fault.status, "InjectedFault", message, headers).response()
 
-    def lro_fault(self, resource_id: str) -> tuple[str, float] | None:
-        """(outcome, delay) for an LRO on this resource, consuming one use of the fault."""
+    def lro_fault(self, resource_id: str) -> tuple[str, float, threading.Event | None] | None:
+        """(outcome, delay, release) for an LRO on this resource, consuming one use of the fault.
+
+        A Hold keeps the operation InProgress until a test releases it (or clears the faults):
+        a crash test kills a run on that observed state, however busy the machine is.
+        """
         with self._lock:
             for fault in self._lro:
                 if fault.pattern.search(resource_id):
                     self._take(self._lro, fault)
-                    return fault.outcome, fault.delay
+                    release = None
+                    if fault.outcome == "Hold":
+                        release = threading.Event()
+                        self._holds.append(release)
+                    return fault.outcome, fault.delay, release
         return None
+
+    def internal_error(self, where: str, error: str) -> None:
+        # An unhandled exception in a long-running operation's own work: a local-mode bug.
+        with self._lock:
+            self._internal.append({"method": "LRO", "path": where, "error": error})
 
     def scoring_fault(self, endpoint: str, deployment: str) -> int | None:
         with self._lock:
@@ -179,8 +194,8 @@ class Controls:
         def add_lro_fault(request: Request) -> Response:
             body = request.json_object()
             outcome = body.get("outcome")
-            if outcome not in ("Failed", "Slow"):
-                raise bad_request("outcome must be Failed or Slow")
+            if outcome not in ("Failed", "Slow", "Hold"):
+                raise bad_request("outcome must be Failed, Slow or Hold")
             delay = float(body.get("delay_seconds", 5))
             fault = _Fault(_regex(body), _count(body), outcome=outcome, delay=delay)
             with self._lock:
@@ -202,8 +217,21 @@ class Controls:
                 self._scoring.append(fault)
             return Response(200, {})
 
+        def release_holds(request: Request) -> Response:
+            # Every held operation finishes `after_seconds` from now (Azure keeps working on an
+            # operation whose caller is gone).
+            after = float(request.json_object().get("after_seconds", 0))
+            with self._lock:
+                held, self._holds = self._holds, []
+            for release in held:
+                threading.Timer(after, release.set).start()
+            return Response(200, {"released": len(held)})
+
         def clear_faults(_: Request) -> Response:
             with self._lock:
+                for release in self._holds:
+                    release.set()
+                self._holds.clear()
                 self._http.clear()
                 self._lro.clear()
                 self._scoring.clear()
@@ -218,6 +246,7 @@ class Controls:
 
         router.add("GET", "/_standin/requests", requests)
         router.add("GET", "/_standin/internal_errors", internal_errors)
+        router.add("POST", "/_standin/lro-faults/release", release_holds)
         router.add("DELETE", "/_standin/requests", clear_requests)
         router.add("POST", "/_standin/faults", add_fault)
         router.add("DELETE", "/_standin/faults", clear_faults)

@@ -69,17 +69,20 @@ class Operations:
         op_id: str,
         work: Callable[[], None],
         on_failure: Callable[[LroFailure], None],
-        fault: tuple[str, float] | None,
+        fault: tuple[str, float, threading.Event | None] | None,
     ) -> None:
         try:
             if fault and fault[0] == "Slow":
                 time.sleep(fault[1])
+            if fault and fault[2] is not None:
+                fault[2].wait()  # Hold: until the test releases it
             if fault and fault[0] == "Failed":
                 raise LroFailure("InjectedFailure", "The operation failed (injected by a test).")
             work()
         except Exception as exc:  # every failure becomes the operation's error document
             if not isinstance(exc, LroFailure):
                 traceback.print_exc()
+                self._controls.internal_error(f"operation {op_id}", repr(exc))
                 exc = LroFailure("InternalServerError", repr(exc))
             try:
                 on_failure(exc)
