@@ -47,6 +47,30 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def tests_loaded(session: nox.Session) -> None:
+    """The whole suite while other processes keep every core busy.
+
+    Tests must not lean on the machine's speed (no timed assertions; crash and signal tests act
+    on observed state): this run shows they do not. One busy loop per core runs for as long as
+    the suite does and is stopped with it.
+    """
+    import subprocess
+    import sys
+
+    _install(session)
+    _local_mode(session)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        session.run("python", "-m", "pytest", "-p", "randomly", "-n", "3",
+                    *(session.posargs or ["-q"]))
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+@nox.session(python=PYTHON)
 def mutate(session: nox.Session) -> None:
     """Deliberate bugs the tests must catch: mutmut, then guarantee mutations (docs/guarantees.md).
 
