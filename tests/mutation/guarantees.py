@@ -313,10 +313,19 @@ GUARANTEES: list[dict] = [
         "promise": "environment and settings (on Kubernetes: instance type, resource requests "
                    "and limits)",
         "file": RT + "deploy.py",
-        "old": "        and azml_resources_of(live) == azml_resources_of(deployment)\n",
+        "old": "        and azml_same_resources(live, deployment, plan.target)\n",
         "new": "",
         "tests": [DEPLOY_TESTS
                   + "test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy"],
+    },
+    {
+        "name": "a-kubernetes-redeploy-with-no-resources-is-a-no-op",
+        "promise": "on Kubernetes the container resource requests and limits (... none given "
+                   "is the instance type's, which Azure runs and reports for such a deployment)",
+        "file": RT + "deploy.py",
+        "old": "    return not any(live_values.values()) or live_values == instance\n",
+        "new": "    return False\n",
+        "tests": [DEPLOY_TESTS + "test_a_kubernetes_redeploy_with_no_resources_writes_nothing"],
     },
     {
         "name": "deploy-model-undoes-a-stale-rollout-before-its-no-op-check",

@@ -106,3 +106,29 @@ def test_no_instance_type_means_the_clusters_default(standin):
     named = azml_resolve_target(ml_client(), unique("k8s-named"),
                                 azml_check_target("aks-cluster", "cpu-large", None, None), None)
     assert named["instance_type"] == "cpu-large"
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", "0.5"), ("0.5", "0.5"), (".25", "0.25"), ("2", "2"), ("1.5", "1.5"),
+    ("1k", "1000"), ("1M", "1000000"), ("2G", "2000000000"), ("1T", "1000000000000"),
+    ("1Ki", "1024"), ("1.5Mi", "1572864"), ("4Gi", "4294967296"), ("1Ti", "1099511627776"),
+])
+def test_kubernetes_quantities_have_their_values(text, value):
+    # kubernetes.io, "Resource Management for Pods and Containers": m is a thousandth, k M G T
+    # powers of 1000, Ki Mi Gi Ti powers of 1024.
+    from decimal import Decimal
+
+    from azml_components.runtime.targets import azml_quantity
+
+    assert azml_quantity(text) == Decimal(value)
+
+
+def test_resource_values_compare_quantities_by_value():
+    from azml_components.runtime.targets import azml_quantity, azml_resource_values
+
+    assert azml_resource_values({"requests": {"cpu": "0.5", "memory": "1Gi"}}) == \
+        azml_resource_values({"requests": {"cpu": "500m", "memory": "1024Mi"}})
+    assert azml_resource_values({"limits": {"cpu": "1"}}) != \
+        azml_resource_values({"limits": {"cpu": "1m"}})
+    with pytest.raises(ValueError):
+        azml_quantity("lots")
