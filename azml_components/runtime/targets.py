@@ -51,6 +51,17 @@ def azml_check_target(
             "letters, digits, '-' and '.'); a Kubernetes deployment takes one of the cluster's "
             "instance types, not a VM size; empty means the cluster's default"
         )
+    # Kubernetes refuses a container whose request exceeds its limit for the same resource
+    # ("must be less than or equal to cpu limit": kubernetes.io, "Limit Ranges", and the API
+    # server's ValidateResourceRequirements), so Azure's deployment could never start.
+    for key in ("cpu", "memory", "gpu"):
+        if key in requests and key in limits:
+            if azml_quantity(requests[key]) > azml_quantity(limits[key]):
+                raise ValueError(
+                    f"resource_requests: {key} {requests[key]!r} is more than the {key} limit "
+                    f"{limits[key]!r} (resource_limits); Kubernetes needs each request to be at "
+                    "most its limit"
+                )
     return {"compute": compute, "instance_type": instance_type,
             "resource_requests": requests, "resource_limits": limits}
 

@@ -355,6 +355,14 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
     },
     {
+        "name": "a-request-above-its-limit-fails-before-any-write",
+        "promise": "as do a resource request above its limit",
+        "file": RT + "targets.py",
+        "old": "            if azml_quantity(requests[key]) > azml_quantity(limits[key]):\n",
+        "new": "            if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
+    },
+    {
         "name": "a-missing-instance-type-fails-before-any-write",
         "promise": "as do a compute that is not attached or an instance type the cluster does "
                    "not have",

@@ -17,6 +17,10 @@ def test_managed_defaults_and_kubernetes_defaults():
                              {"cpu": 2, "gpu": "1"}) == {
         "compute": "aks-cluster", "instance_type": "", "resource_requests": {
             "cpu": "500m", "memory": "1Gi"}, "resource_limits": {"cpu": "2", "gpu": "1"}}
+    # A request equal to its limit, in other units, is fine (1024Mi is 1Gi, 0.5 is 500m).
+    assert azml_check_target("aks-cluster", "", {"cpu": "0.5", "memory": "1024Mi"},
+                             {"cpu": "500m", "memory": "1Gi"})["resource_requests"] == {
+        "cpu": "0.5", "memory": "1024Mi"}
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -43,6 +47,15 @@ def test_managed_defaults_and_kubernetes_defaults():
      "'1Gi', gpu '1')"),
     (("aks-cluster", "", ["cpu"], None),
      "resource_requests: must be a mapping such as {'cpu': '500m', 'memory': '1Gi'}"),
+    (("aks-cluster", "", {"cpu": "2", "memory": "1Gi"}, {"cpu": "1", "memory": "2Gi"}),
+     "resource_requests: cpu '2' is more than the cpu limit '1' (resource_limits); Kubernetes "
+     "needs each request to be at most its limit"),
+    (("aks-cluster", "", {"memory": "4Gi"}, {"memory": "1Gi"}),
+     "resource_requests: memory '4Gi' is more than the memory limit '1Gi' (resource_limits); "
+     "Kubernetes needs each request to be at most its limit"),
+    (("aks-cluster", "", {"cpu": "500m"}, {"cpu": 0.25}),
+     "resource_requests: cpu '500m' is more than the cpu limit '0.25' (resource_limits); "
+     "Kubernetes needs each request to be at most its limit"),
     (("my/cluster", "", None, None),
      "compute: 'my/cluster' must be the name of a Kubernetes compute attached to the "
      "workspace, or empty for a managed online endpoint"),
