@@ -40,6 +40,7 @@ from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_recover_endpoint_rollout
+from azml_components.runtime.targets import azml_new_endpoint
 from tests.helpers import (
     azure_writes,
     data_payload,
@@ -383,6 +384,10 @@ CATALOGUE: list[Row] = [
         "not a JSON object"),
     Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": {"blue": 10, "BLUE": 10}},
         "mirror_traffic", "given twice"),
+    # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft).
+    Row(TRAFFIC, azml_update_traffic, {"endpoint_name": "@k8s_endpoint",
+                                       "mirror_traffic": {"blue": 10}}, "mirror_traffic",
+        "Kubernetes online endpoint"),
     *_online_name_rows(TRAFFIC, azml_update_traffic, "endpoint_name")[:3],
     *_timeout_rows(TRAFFIC, azml_update_traffic),
     *_workspace_rows(TRAFFIC, azml_update_traffic),
@@ -513,6 +518,10 @@ def resources(standin, tmp_path_factory) -> dict:
     endpoint = unique("catalogue")
     azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
                       model_id=registered["asset_id"], options=options, timeout_seconds=300)
+    # A Kubernetes endpoint (no deployment: one PUT of the endpoint, nothing to provision).
+    k8s_endpoint = unique("catalogue-k8s")
+    ml_client().online_endpoints.begin_create_or_update(
+        azml_new_endpoint(k8s_endpoint, "key", {}, "aks-cluster")).result()
     (root / "empty_dir").mkdir()
     (root / "empty_file").write_bytes(b"")
     empty_script = root / "empty_script"
@@ -535,6 +544,7 @@ def resources(standin, tmp_path_factory) -> dict:
         "options": options,
         "batch_options": {"compute": "cpu-cluster", **options},
         "endpoint": endpoint,
+        "k8s_endpoint": k8s_endpoint,
         "payload": data_payload(diabetes_rows(2)),
         "missing": str(root / "no-such-path"),
         "empty_dir": str(root / "empty_dir"),

@@ -337,6 +337,16 @@ GUARANTEES: list[dict] = [
                   "test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone"],
     },
     {
+        "name": "set-traffic-refuses-mirroring-on-kubernetes-before-any-write",
+        "promise": "set_traffic refuses mirror_traffic on a Kubernetes endpoint before writing "
+                   "anything",
+        "file": RT + "endpoints.py",
+        "old": "    if compute and any((mirror or {}).values()):\n",
+        "new": "    if False:\n",
+        "tests": [ENDPOINT_TESTS
+                  + "test_set_traffic_refuses_mirror_traffic_on_a_kubernetes_endpoint"],
+    },
+    {
         "name": "an-endpoint-keeps-its-kind",
         "promise": "An endpoint keeps its kind and compute for life: deploying to an existing "
                    "endpoint with another compute fails before any write",
