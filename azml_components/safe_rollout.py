@@ -96,7 +96,7 @@ def safe_rollout(
             cluster's instance types (default: the cluster's default instance type).
         instance_count: Number of instances (at least 1).
         resource_requests: Kubernetes only: container resource requests, e.g. {"cpu": "500m",
-            "memory": "1Gi"} (keys cpu, memory, gpu).
+            "memory": "1Gi"} (keys cpu, memory, gpu), each at most its limit.
         resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.

@@ -34,7 +34,8 @@ def set_traffic(
         resource_group: Resource group of the Azure ML workspace.
         workspace_name: Name of the Azure ML workspace.
         mirror_traffic: Mirror (shadow) traffic as deployment name -> percent (at most 50, one
-            deployment); used when keep_mirror is False or the map is not empty.
+            deployment; managed endpoints only, Azure does not mirror on Kubernetes ones); used
+            when keep_mirror is False or the map is not empty.
         keep_mirror: Leave the endpoint's mirror traffic as it is when mirror_traffic is empty.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the update may take.

@@ -79,7 +79,7 @@ ONLINE_DEPLOYMENT = [
     Setting("instance_count", "int", "1", "Number of instances (at least 1)."),
     Setting("resource_requests", "dict", "{}",
             'Kubernetes only: container resource requests, e.g. {"cpu": "500m", "memory": '
-            '"1Gi"} (keys cpu, memory, gpu).'),
+            '"1Gi"} (keys cpu, memory, gpu), each at most its limit.'),
     Setting("resource_limits", "dict", "{}",
             "Kubernetes only: container resource limits (same keys)."),
     Setting("auth_mode", "str", '"key"',

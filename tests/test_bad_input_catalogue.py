@@ -40,6 +40,7 @@ from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_recover_endpoint_rollout
+from azml_components.runtime.targets import azml_new_endpoint
 from tests.helpers import (
     azure_writes,
     data_payload,
@@ -230,6 +231,13 @@ CATALOGUE: list[Row] = [
         "resource_limits", "mapping"),
     Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "instance_type": "Standard_DS3_v2"}},
         "instance_type", "not a Kubernetes instance type name"),
+    # Kubernetes refuses a request above its limit ("must be less than or equal to cpu limit").
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_requests": {"cpu": "2"},
+                                "resource_limits": {"cpu": "1"}}}, "resource_requests",
+        "cpu '2' is more than the cpu limit '1'"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "resource_requests": {"memory": "4Gi"},
+                                "resource_limits": {"memory": "1Gi"}}}, "resource_requests",
+        "memory '4Gi' is more than the memory limit '1Gi'"),
     Row(DEPLOY, D, {"model_id": "@unregistered_model"}, "model_id", "is not registered"),
     Row(DEPLOY, D, {"model_id": "@unregistered_model_arm_id"}, "model_id", "is not registered"),
     Row(DEPLOY, D, {"options": {"compute": "no-such-cluster"}}, "compute",
@@ -320,6 +328,9 @@ CATALOGUE: list[Row] = [
         "not an Azure VM size"),
     Row(ROLLOUT, S, {"options": {"resource_requests": {"cpu": "1"}}}, "resource_requests",
         "Kubernetes deployments only"),
+    Row(ROLLOUT, S, {"options": {"compute": "aks-cluster", "resource_requests": {"cpu": "500m"},
+                                 "resource_limits": {"cpu": "0.25"}}}, "resource_requests",
+        "cpu '500m' is more than the cpu limit '0.25'"),
     Row(ROLLOUT, S, {"options": {"conda_file": "", "environment": "@unregistered_env"}},
         "environment", "is not registered"),
     Row(ROLLOUT, S, {"options": {"compute": "no-such-cluster"}}, "compute",
@@ -373,6 +384,10 @@ CATALOGUE: list[Row] = [
         "not a JSON object"),
     Row(TRAFFIC, azml_update_traffic, {"mirror_traffic": {"blue": 10, "BLUE": 10}},
         "mirror_traffic", "given twice"),
+    # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft).
+    Row(TRAFFIC, azml_update_traffic, {"endpoint_name": "@k8s_endpoint",
+                                       "mirror_traffic": {"blue": 10}}, "mirror_traffic",
+        "Kubernetes online endpoint"),
     *_online_name_rows(TRAFFIC, azml_update_traffic, "endpoint_name")[:3],
     *_timeout_rows(TRAFFIC, azml_update_traffic),
     *_workspace_rows(TRAFFIC, azml_update_traffic),
@@ -503,6 +518,10 @@ def resources(standin, tmp_path_factory) -> dict:
     endpoint = unique("catalogue")
     azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
                       model_id=registered["asset_id"], options=options, timeout_seconds=300)
+    # A Kubernetes endpoint (no deployment: one PUT of the endpoint, nothing to provision).
+    k8s_endpoint = unique("catalogue-k8s")
+    ml_client().online_endpoints.begin_create_or_update(
+        azml_new_endpoint(k8s_endpoint, "key", {}, "aks-cluster")).result()
     (root / "empty_dir").mkdir()
     (root / "empty_file").write_bytes(b"")
     empty_script = root / "empty_script"
@@ -525,6 +544,7 @@ def resources(standin, tmp_path_factory) -> dict:
         "options": options,
         "batch_options": {"compute": "cpu-cluster", **options},
         "endpoint": endpoint,
+        "k8s_endpoint": k8s_endpoint,
         "payload": data_payload(diabetes_rows(2)),
         "missing": str(root / "no-such-path"),
         "empty_dir": str(root / "empty_dir"),

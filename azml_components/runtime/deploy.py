@@ -28,6 +28,7 @@ from azml_components.runtime.targets import (
     azml_deployment_class,
     azml_new_endpoint,
     azml_resolve_target,
+    azml_resource_values,
 )
 from azml_components.runtime.traffic import (
     azml_check_traffic,
@@ -270,6 +271,19 @@ def azml_resources_of(deployment) -> dict:
     return found
 
 
+def azml_same_resources(live, deployment, target: dict) -> bool:
+    # Whether the live deployment runs with the requests and limits `deployment` would give it,
+    # compared by value (0.5 CPU is 500m). A deployment given none runs with its instance
+    # type's (azml_resolve_target, target["instance_resources"]), which is what Azure then
+    # reports for it; a live one that reports none is the same too.
+    live_values = azml_resource_values(azml_resources_of(live))
+    wanted = azml_resources_of(deployment)
+    if any(wanted.values()):
+        return live_values == azml_resource_values(wanted)
+    instance = azml_resource_values(target.get("instance_resources") or wanted)
+    return not any(live_values.values()) or live_values == instance
+
+
 def azml_deployment_unchanged(
     client, state: AzmlDeploymentState, plan: AzmlDeploymentPlan, deployment
 ) -> bool:
@@ -294,7 +308,7 @@ def azml_deployment_unchanged(
         and (live.instance_type or "").lower() == deployment.instance_type.lower()
         and live.instance_count == deployment.instance_count
         and dict(live.environment_variables or {}) == dict(deployment.environment_variables or {})
-        and azml_resources_of(live) == azml_resources_of(deployment)
+        and azml_same_resources(live, deployment, plan.target)
     )
     if not same_settings:
         return False

@@ -59,6 +59,14 @@ def azml_update_traffic(
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
     state = azml_endpoint_state(client, endpoint_name, must_exist=True)
+    compute = (getattr(state["endpoint"], "compute", None) or "").rsplit("/", 1)[-1]
+    if compute and any((mirror or {}).values()):
+        # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
+        # safe-rollout article, how-to-safely-rollout-online-endpoints): Azure refuses the PUT.
+        raise ValueError(
+            f"mirror_traffic: endpoint {endpoint_name!r} is a Kubernetes online endpoint "
+            f"(compute {compute!r}), which takes no mirror traffic; leave mirror_traffic empty"
+        )
     names = [d.name for d in state["deployments"]]
     azml_check_traffic(live, mirror if mirror is not None else state["mirror"], names)
     updated = azml_set_traffic(

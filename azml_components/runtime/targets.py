@@ -51,6 +51,17 @@ def azml_check_target(
             "letters, digits, '-' and '.'); a Kubernetes deployment takes one of the cluster's "
             "instance types, not a VM size; empty means the cluster's default"
         )
+    # Kubernetes refuses a container whose request exceeds its limit for the same resource
+    # ("must be less than or equal to cpu limit": kubernetes.io, "Limit Ranges", and the API
+    # server's ValidateResourceRequirements), so Azure's deployment could never start.
+    for key in ("cpu", "memory", "gpu"):
+        if key in requests and key in limits:
+            if azml_quantity(requests[key]) > azml_quantity(limits[key]):
+                raise ValueError(
+                    f"resource_requests: {key} {requests[key]!r} is more than the {key} limit "
+                    f"{limits[key]!r} (resource_limits); Kubernetes needs each request to be at "
+                    "most its limit"
+                )
     return {"compute": compute, "instance_type": instance_type,
             "resource_requests": requests, "resource_limits": limits}
 
@@ -97,7 +108,7 @@ def azml_resolve_target(client, endpoint_name: str, target: dict, endpoint) -> d
                 f"cannot change after creation (asked: {compute or 'managed'!r})"
             )
     if not compute:
-        return {**target, "kind": "managed"}
+        return {**target, "kind": "managed", "instance_resources": {}}
     cluster = azml_get_or_none(f"reading compute {compute!r}", client.compute.get, compute)
     if cluster is None:
         raise ValueError(f"compute: {compute!r} is not attached to the workspace")
@@ -114,7 +125,54 @@ def azml_resolve_target(client, endpoint_name: str, target: dict, endpoint) -> d
             f"instance_type: {instance_type!r} is not an instance type of compute {compute!r} "
             f"(it has: {', '.join(types) or 'none'})"
         )
-    return {**target, "kind": "kubernetes", "instance_type": instance_type}
+    # What a deployment given no resources runs with: "If you don't define the resources
+    # section, the system uses the instance type to create the deployment" (Microsoft's
+    # "Create and manage instance types"), so that deployment reports these requests/limits.
+    # The compute names the GPU nvidia.com/gpu, as the instance type's Kubernetes resource.
+    spec = (settings["instanceTypes"][instance_type] or {}).get("resources") or {}
+    instance_resources = {}
+    for side in ("requests", "limits"):
+        given = spec.get(side) or {}
+        values = {"cpu": given.get("cpu"), "memory": given.get("memory"),
+                  "gpu": given.get("nvidia.com/gpu")}
+        instance_resources[side] = {k: str(v) for k, v in values.items() if v not in (None, "")}
+    return {**target, "kind": "kubernetes", "instance_type": instance_type,
+            "instance_resources": instance_resources}
+
+
+def azml_quantity(text: str):
+    # The value of a Kubernetes quantity as a Decimal: a decimal number and an optional suffix,
+    # m (1/1000), k M G T P E (powers of 1000) or Ki Mi Gi Ti Pi Ei (powers of 1024)
+    # (kubernetes.io, "Resource Management for Pods and Containers": 0.1 CPU is 100m, "129M,
+    # 123Mi"). The forms azml_check_resources admits; anything else is a ValueError.
+    import re
+    from decimal import Decimal
+
+    match = re.fullmatch(
+        r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?", str(text).strip()
+    )
+    if match is None:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    scale = {"": 1, "m": Decimal("0.001")}
+    for power, letter in enumerate("kMGTPE", start=1):
+        scale[letter] = 1000 ** power
+        scale[letter.upper() + "i"] = 1024 ** power
+    return Decimal(number) * scale[suffix or ""]
+
+
+def azml_resource_values(resources: dict) -> dict:
+    # {"requests": {...}, "limits": {...}} of quantity strings -> the same of values, so that
+    # 0.5 and 500m, or 1Gi and 1024Mi, compare equal; a value that is no quantity stays text.
+    values = {}
+    for side, settings in resources.items():
+        values[side] = {}
+        for key, text in (settings or {}).items():
+            try:
+                values[side][key] = azml_quantity(text)
+            except ValueError:
+                values[side][key] = str(text)
+    return values
 
 
 def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str):

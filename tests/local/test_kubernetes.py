@@ -155,3 +155,41 @@ def test_a_managed_endpoint_refuses_kubernetes_deployments_and_resources(ml_clie
         ml_client.online_endpoints.begin_create_or_update(
             KubernetesOnlineEndpoint(name=name, compute="aks-cluster")).result()
     ml_client.online_endpoints.begin_delete(name).result()
+
+
+@pytest.mark.parametrize(("requests", "limits", "refused"), [
+    ({"cpu": "2"}, {"cpu": "1"}, "containerResourceRequests.cpu: Invalid value: '2': must be less "
+                                 "than or equal to cpu limit of '1'"),
+    ({"cpu": "500m", "memory": "4Gi"}, {"cpu": "1", "memory": "1Gi"},
+     "containerResourceRequests.memory: Invalid value: '4Gi': must be less than or equal to "
+     "memory limit of '1Gi'"),
+    ({"cpu": "500m"}, {"cpu": "0.25"}, "containerResourceRequests.cpu: Invalid value: '500m': "
+                                       "must be less than or equal to cpu limit of '0.25'"),
+    ({"memory": "lots"}, None, "containerResourceRequests.memory 'lots' is not a valid "
+                               "Kubernetes quantity"),
+])
+def test_a_request_above_its_limit_is_refused_at_the_put(standin, ml_client, custom_model,
+                                                         requests, limits, refused):
+    # Kubernetes refuses such a pod ("must be less than or equal to cpu limit", kubernetes.io
+    # "Limit Ranges"), so Azure's deployment fails; local mode answers the PUT with a 400.
+    name = unique("k8s-over")
+    ml_client.online_endpoints.begin_create_or_update(
+        KubernetesOnlineEndpoint(name=name, compute="aks-cluster")).result()
+    resources = ResourceRequirementsSettings(
+        requests=ResourceSettings(**requests),
+        limits=ResourceSettings(**limits) if limits else None)
+    standin.clear_requests()
+    with pytest.raises(HttpResponseError, match=refused):
+        ml_client.online_deployments.begin_create_or_update(
+            _deployment(name, custom_model, resources=resources)).result()
+    puts = [w for w in azure_writes(standin.requests()) if "/onlineEndpoints/" in w["path"]]
+    assert [(w["method"], w["status"]) for w in puts] == [("PUT", 400)]
+    assert list(ml_client.online_deployments.list(name)) == []
+    # The same resources within their limits are accepted (0.25 CPU is 250m).
+    if limits and limits.get("cpu") == "0.25":
+        fitting = ResourceRequirementsSettings(requests=ResourceSettings(cpu="250m"),
+                                               limits=ResourceSettings(cpu="0.25"))
+        ml_client.online_deployments.begin_create_or_update(
+            _deployment(name, custom_model, resources=fitting)).result()
+        assert ml_client.online_deployments.get("blue", name).resources.requests.cpu == "250m"
+    ml_client.online_endpoints.begin_delete(name).result()

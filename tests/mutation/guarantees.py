@@ -340,10 +340,19 @@ GUARANTEES: list[dict] = [
         "promise": "environment and settings (on Kubernetes: instance type, resource requests "
                    "and limits)",
         "file": RT + "deploy.py",
-        "old": "        and azml_resources_of(live) == azml_resources_of(deployment)\n",
+        "old": "        and azml_same_resources(live, deployment, plan.target)\n",
         "new": "",
         "tests": [DEPLOY_TESTS
                   + "test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy"],
+    },
+    {
+        "name": "a-kubernetes-redeploy-with-no-resources-is-a-no-op",
+        "promise": "on Kubernetes the container resource requests and limits (... none given "
+                   "is the instance type's, which Azure runs and reports for such a deployment)",
+        "file": RT + "deploy.py",
+        "old": "    return not any(live_values.values()) or live_values == instance\n",
+        "new": "    return False\n",
+        "tests": [DEPLOY_TESTS + "test_a_kubernetes_redeploy_with_no_resources_writes_nothing"],
     },
     {
         "name": "deploy-model-undoes-a-stale-rollout-before-its-no-op-check",
@@ -353,6 +362,16 @@ GUARANTEES: list[dict] = [
         "new": "    pass\n",
         "tests": ["tests/runtime/test_rollout_state.py::"
                   "test_an_unchanged_deploy_is_declared_only_after_the_stale_rollout_is_undone"],
+    },
+    {
+        "name": "set-traffic-refuses-mirroring-on-kubernetes-before-any-write",
+        "promise": "set_traffic refuses mirror_traffic on a Kubernetes endpoint before writing "
+                   "anything",
+        "file": RT + "endpoints.py",
+        "old": "    if compute and any((mirror or {}).values()):\n",
+        "new": "    if False:\n",
+        "tests": [ENDPOINT_TESTS
+                  + "test_set_traffic_refuses_mirror_traffic_on_a_kubernetes_endpoint"],
     },
     {
         "name": "an-endpoint-keeps-its-kind",
@@ -370,6 +389,14 @@ GUARANTEES: list[dict] = [
         "file": RT + "targets.py",
         "old": "        if requests or limits:\n",
         "new": "        if False:\n",
+        "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
+    },
+    {
+        "name": "a-request-above-its-limit-fails-before-any-write",
+        "promise": "as do a resource request above its limit",
+        "file": RT + "targets.py",
+        "old": "            if azml_quantity(requests[key]) > azml_quantity(limits[key]):\n",
+        "new": "            if False:\n",
         "tests": ["tests/runtime/test_targets.py::test_inputs_of_the_wrong_kind_are_refused"],
     },
     {

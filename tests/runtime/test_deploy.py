@@ -228,6 +228,48 @@ def test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy(model
     client.online_endpoints.begin_delete(endpoint).result()
 
 
+def test_a_kubernetes_redeploy_with_no_resources_writes_nothing(models, client, standin):
+    # A Kubernetes deployment given no resource_requests/limits runs with its instance type's
+    # ("If you don't define the resources section, the system uses the instance type to create
+    # the deployment", Microsoft's "Create and manage instance types"), and reports those: the
+    # same deploy again is the same deployment, while a real change of resources is written.
+    endpoint = unique("deploy-k8s-plain")
+    first = _deploy(models, "blue", endpoint, "blue", compute="aks-cluster")
+    assert (first["endpoint_kind"], first["unchanged"]) == ("kubernetes", False)
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.resources.requests.cpu, live.resources.limits.cpu) == ("100m", "2")
+    standin.clear_requests()
+    again = _deploy(models, "blue", endpoint, "blue", compute="aks-cluster")
+    assert again["unchanged"] is True
+    # No ARM write (the code version's PUT included) and no code read for an upload.
+    requests = standin.requests()
+    assert azure_writes(requests) == []
+    assert not [r for r in requests if "/codes/" in r["path"] and r["method"] != "GET"]
+    # The instance type's own values given explicitly are the same deployment too (quantities
+    # compare by value: 0.1 CPU is 100m).
+    same = _deploy(models, "blue", endpoint, "blue", compute="aks-cluster",
+                   resource_requests={"cpu": "0.1", "memory": "2Gi"},
+                   resource_limits={"cpu": "2000m", "memory": "2Gi"})
+    assert same["unchanged"] is True
+    # A changed request is written.
+    standin.clear_requests()
+    changed = _deploy(models, "blue", endpoint, "blue", compute="aks-cluster",
+                      resource_requests={"cpu": "500m", "memory": "1Gi"})
+    assert changed["unchanged"] is False
+    assert [r for r in azure_writes(standin.requests())
+            if r["method"] == "PUT" and r["path"].endswith(f"/onlineEndpoints/{endpoint}"
+                                                           "/deployments/blue")]
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.resources.requests.cpu, live.resources.requests.memory) == ("500m", "1Gi")
+    # ... and so is going back to none (the instance type's resources again).
+    standin.clear_requests()
+    back = _deploy(models, "blue", endpoint, "blue", compute="aks-cluster")
+    assert back["unchanged"] is False
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.resources.requests.cpu, live.resources.limits.cpu) == ("100m", "2")
+    client.online_endpoints.begin_delete(endpoint).result()
+
+
 
 def test_failed_new_deployment_is_removed_and_takes_no_traffic(models, client, blue_endpoint):
     with pytest.raises(RuntimeError) as raised:

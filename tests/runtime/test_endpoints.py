@@ -92,6 +92,25 @@ def test_set_traffic_writes_exactly_the_maps_it_reports(model):
     assert moved["mirror_traffic"] == {} and _state(endpoint)[1] == {}
 
 
+def test_set_traffic_refuses_mirror_traffic_on_a_kubernetes_endpoint(standin, model):
+    # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
+    # safe-rollout article): refused before the PUT Azure would answer with a 400.
+    kube = {**model, "options": {**model["options"], "compute": "aks-cluster"}}
+    endpoint = _endpoint(kube, "k8s-mirror", "blue", "green")
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=f"^mirror_traffic: endpoint '{endpoint}' is a "
+                                         "Kubernetes online endpoint \\(compute 'aks-cluster'\\)"):
+        azml_update_traffic(**workspace(), endpoint_name=endpoint, traffic={"blue": 100},
+                            mirror_traffic={"green": 10})
+    assert azure_writes(standin.requests()) == []
+    assert _state(endpoint)[:2] == ({"blue": 100, "green": 0}, {})
+    # Live traffic (and an empty or all-zero mirror map) is set as on a managed endpoint.
+    moved = azml_update_traffic(**workspace(), endpoint_name=endpoint, traffic={"green": 100},
+                                mirror_traffic={"blue": 0})
+    assert (moved["traffic"], moved["mirror_traffic"]) == ({"green": 100}, {})
+    assert _state(endpoint)[0]["green"] == 100
+
+
 def test_set_traffic_on_a_missing_endpoint_fails_naming_it(model):
     missing = unique("missing")
     with pytest.raises(RuntimeError, match=f"reading endpoint '{missing}' failed: .*404"):

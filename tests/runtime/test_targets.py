@@ -17,6 +17,10 @@ def test_managed_defaults_and_kubernetes_defaults():
                              {"cpu": 2, "gpu": "1"}) == {
         "compute": "aks-cluster", "instance_type": "", "resource_requests": {
             "cpu": "500m", "memory": "1Gi"}, "resource_limits": {"cpu": "2", "gpu": "1"}}
+    # A request equal to its limit, in other units, is fine (1024Mi is 1Gi, 0.5 is 500m).
+    assert azml_check_target("aks-cluster", "", {"cpu": "0.5", "memory": "1024Mi"},
+                             {"cpu": "500m", "memory": "1Gi"})["resource_requests"] == {
+        "cpu": "0.5", "memory": "1024Mi"}
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -43,6 +47,15 @@ def test_managed_defaults_and_kubernetes_defaults():
      "'1Gi', gpu '1')"),
     (("aks-cluster", "", ["cpu"], None),
      "resource_requests: must be a mapping such as {'cpu': '500m', 'memory': '1Gi'}"),
+    (("aks-cluster", "", {"cpu": "2", "memory": "1Gi"}, {"cpu": "1", "memory": "2Gi"}),
+     "resource_requests: cpu '2' is more than the cpu limit '1' (resource_limits); Kubernetes "
+     "needs each request to be at most its limit"),
+    (("aks-cluster", "", {"memory": "4Gi"}, {"memory": "1Gi"}),
+     "resource_requests: memory '4Gi' is more than the memory limit '1Gi' (resource_limits); "
+     "Kubernetes needs each request to be at most its limit"),
+    (("aks-cluster", "", {"cpu": "500m"}, {"cpu": 0.25}),
+     "resource_requests: cpu '500m' is more than the cpu limit '0.25' (resource_limits); "
+     "Kubernetes needs each request to be at most its limit"),
     (("my/cluster", "", None, None),
      "compute: 'my/cluster' must be the name of a Kubernetes compute attached to the "
      "workspace, or empty for a managed online endpoint"),
@@ -106,3 +119,29 @@ def test_no_instance_type_means_the_clusters_default(standin):
     named = azml_resolve_target(ml_client(), unique("k8s-named"),
                                 azml_check_target("aks-cluster", "cpu-large", None, None), None)
     assert named["instance_type"] == "cpu-large"
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", "0.5"), ("0.5", "0.5"), (".25", "0.25"), ("2", "2"), ("1.5", "1.5"),
+    ("1k", "1000"), ("1M", "1000000"), ("2G", "2000000000"), ("1T", "1000000000000"),
+    ("1Ki", "1024"), ("1.5Mi", "1572864"), ("4Gi", "4294967296"), ("1Ti", "1099511627776"),
+])
+def test_kubernetes_quantities_have_their_values(text, value):
+    # kubernetes.io, "Resource Management for Pods and Containers": m is a thousandth, k M G T
+    # powers of 1000, Ki Mi Gi Ti powers of 1024.
+    from decimal import Decimal
+
+    from azml_components.runtime.targets import azml_quantity
+
+    assert azml_quantity(text) == Decimal(value)
+
+
+def test_resource_values_compare_quantities_by_value():
+    from azml_components.runtime.targets import azml_quantity, azml_resource_values
+
+    assert azml_resource_values({"requests": {"cpu": "0.5", "memory": "1Gi"}}) == \
+        azml_resource_values({"requests": {"cpu": "500m", "memory": "1024Mi"}})
+    assert azml_resource_values({"limits": {"cpu": "1"}}) != \
+        azml_resource_values({"limits": {"cpu": "1m"}})
+    with pytest.raises(ValueError):
+        azml_quantity("lots")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from decimal import Decimal
 from typing import Any
 
 from azml_local.infra.lro import LroFailure
@@ -215,7 +217,9 @@ def check_compute_type(ctx: Context, endpoint: dict[str, Any], props: dict[str, 
             raise bad_request("containerResourceRequirements applies to Kubernetes "
                               "deployments only.")
         return {}
-    field_of(props, "containerResourceRequirements", dict, required=False)
+    given = field_of(props, "containerResourceRequirements", dict, required=False)
+    if given:
+        check_resource_requirements(given)
     workspace_id = endpoint["id"].split("/onlineEndpoints/")[0]
     cluster = kubernetes_computes.kubernetes_compute(ctx, workspace_id, compute_id)["properties"]
     known = cluster["properties"]["instanceTypes"]
@@ -236,6 +240,58 @@ def check_compute_type(ctx: Context, endpoint: dict[str, Any], props: dict[str, 
     return {"instanceType": wanted,
             "containerResourceRequirements": props.get("containerResourceRequirements")
             or settings}
+
+
+def check_resource_requirements(given: dict[str, Any]) -> None:
+    # Kubernetes refuses a container whose request exceeds its limit for the same resource
+    # ("must be less than or equal to cpu limit": kubernetes.io, "Limit Ranges"; the API
+    # server's ValidateResourceRequirements), and values must be Kubernetes quantities. Azure:
+    # "An invalid resource definition causes the model deployment to fail" (Microsoft's "Create
+    # and manage instance types", resource section validation). Whether Azure says so at the
+    # PUT or only when provisioning fails is not documented; the stand-in answers the PUT (400),
+    # which reports the same refusal no later than Azure does and never accepts such a pod.
+    sides = {}
+    for side in ("containerResourceRequests", "containerResourceLimits"):
+        settings = field_of(given, side, dict, required=False) or {}
+        sides[side] = {}
+        for key in ("cpu", "memory", "gpu"):
+            value = settings.get(key)
+            if value in (None, ""):
+                continue
+            quantity = kubernetes_quantity(value)
+            if quantity is None:
+                raise bad_request(f"{side}.{key} '{value}' is not a valid Kubernetes quantity.")
+            sides[side][key] = (value, quantity)
+    requests, limits = sides["containerResourceRequests"], sides["containerResourceLimits"]
+    for key, (value, quantity) in requests.items():
+        if key in limits and quantity > limits[key][1]:
+            raise bad_request(
+                f"containerResourceRequests.{key}: Invalid value: '{value}': must be less than or "
+                f"equal to {key} limit of '{limits[key][0]}'."
+            )
+
+
+def kubernetes_quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity's value, or None when `value` is not one (or is negative).
+
+    kubernetes.io, "Resource Management for Pods and Containers" and the Quantity reference: a
+    decimal number, then m (1/1000), k M G T P E (powers of 1000), Ki Mi Gi Ti Pi Ei (powers of
+    1024) or an exponent (129e6).
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    match = re.fullmatch(r"\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+                         r"(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?", str(value).strip())
+    if match is None:
+        return None
+    number, suffix = Decimal(match.group(1)), match.group(2) or ""
+    if suffix[:1] in ("e", "E"):
+        return number * Decimal(10) ** int(suffix[1:])
+    scale = {"": Decimal(1), "m": Decimal("0.001")}
+    for power, letter in enumerate("kMGTPE", start=1):
+        scale[letter] = Decimal(1000) ** power
+        scale[letter.upper() + "i"] = Decimal(1024) ** power
+    return number * scale[suffix]
 
 
 def _settings(quantities: dict | None) -> dict:
