@@ -4,8 +4,9 @@
    mutant is killed, or listed in guarantees.EQUIVALENT with the reason it cannot be killed, or
    sits in a function guarantees.OUT_OF_FAST_SCOPE hands to guarantee rows.
 2. Each guarantee mutation (guarantees.GUARANTEES) patched into a temporary copy of the
-   checkout, one at a time, compiled/ regenerated there from the mutated source, with its tests
-   run there against their own local Azure ML: each must make a test fail.
+   checkout (two rows at a time, each worker in a copy of its own), compiled/ regenerated there
+   from the mutated source, with its tests run there against their own local Azure ML: each
+   must make a test fail.
 
 Prints the counts and writes .mutation/results.json and .mutation/results.md; exits non-zero
 when fewer than 90% of the generated mutants are killed, a survivor is unexplained, or a
@@ -92,56 +93,83 @@ def _copy_checkout(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def run_guarantees(only: list[str]) -> list[dict]:
+def _run_row(row: dict, copy: Path) -> dict:
+    # One guarantee row in one copy of the checkout: patch, recompile, run its tests, restore.
+    # The copy's two packages are imported, not the editable installs of this checkout:
+    # azml_components from the copy's root, azml_local from its azml-local/ (a row may mutate
+    # either).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(copy / "azml-local")])}
+    path = copy / row["file"]
+    original = path.read_text()
+    found = original.count(row["old"])
+    result = {"name": row["name"], "promise": row["promise"], "file": row["file"],
+              "tests": row["tests"]}
+    if found != 1:
+        return {**result, "outcome": f"patch text found {found} times"}
+    path.write_text(original.replace(row["old"], row["new"]))
+    started = time.monotonic()
+    try:
+        # compiled/ from the mutated source: tests that run the committed YAML (kfp.local
+        # pipelines, the embedded-code probe) must meet the mutant too.
+        subprocess.run([sys.executable, "-m", "tools.compile_all"], cwd=copy, env=env,
+                       capture_output=True, check=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly",
+             "-p", "no:cacheprovider", *row["tests"]],
+            cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
+        code, output = done.returncode, done.stdout
+    except subprocess.TimeoutExpired:
+        code, output = -1, "timed out"
+    except subprocess.CalledProcessError as error:
+        # The mutant does not even compile: tests/test_compiled.py fails on it.
+        code, output = 1, f"FAILED compile_all on the mutant: {error.stderr[-300:]}"
+    finally:
+        path.write_text(original)
+        shutil.rmtree(copy / "compiled")
+        shutil.copytree(ROOT / "compiled", copy / "compiled")
+    # pytest: 1 = tests failed (the mutation was caught), 0 = it survived; any other code
+    # means the row itself is wrong (no such test, an interrupted run).
+    outcome = {1: "killed", 0: "SURVIVED"}.get(code, f"error (pytest exit {code})")
+    failed = [line for line in output.splitlines() if line.startswith("FAILED")]
+    return {**result, "outcome": outcome, "seconds": round(time.monotonic() - started, 1),
+            "caught_by": failed[:3]}
+
+
+def run_guarantees(only: list[str], workers: int = 2) -> list[dict]:
+    # Rows run `workers` at a time, each worker in a copy of the checkout of its own (a row's
+    # tests mostly wait on local mode's servers, so two share 2 cores well); results keep the
+    # rows' order.
+    import queue
+    import threading
+
     rows = [g for g in GUARANTEES if not only or g["name"] in only]
     unknown = set(only) - {g["name"] for g in GUARANTEES}
     if unknown:
         raise SystemExit(f"no guarantee row named {', '.join(sorted(unknown))}")
-    results = []
+    results: list = [None] * len(rows)
+    pending: queue.Queue = queue.Queue()
+    for index, row in enumerate(rows):
+        pending.put((index, row))
     with tempfile.TemporaryDirectory(prefix="azml-guarantee-") as tmp:
-        copy = Path(tmp) / "checkout"
-        _copy_checkout(copy)
-        env = {**os.environ, "PYTHONPATH": str(copy)}  # the copy, not the editable install
-        for row in rows:
-            path = copy / row["file"]
-            original = path.read_text()
-            found = original.count(row["old"])
-            result = {"name": row["name"], "promise": row["promise"], "file": row["file"],
-                      "tests": row["tests"]}
-            if found != 1:
-                results.append({**result, "outcome": f"patch text found {found} times"})
-                print(f"guarantee {row['name']}: BROKEN ROW (text found {found} times)",
+
+        def work(copy: Path) -> None:
+            _copy_checkout(copy)
+            while True:
+                try:
+                    index, row = pending.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = _run_row(row, copy)
+                seconds = results[index].get("seconds", "")
+                print(f"guarantee {row['name']}: {results[index]['outcome']} {seconds} s",
                       flush=True)
-                continue
-            path.write_text(original.replace(row["old"], row["new"]))
-            started = time.monotonic()
-            try:
-                # compiled/ from the mutated source: tests that run the committed YAML (kfp.local
-                # pipelines, the embedded-code probe) must meet the mutant too.
-                subprocess.run([sys.executable, "-m", "tools.compile_all"], cwd=copy, env=env,
-                               capture_output=True, check=True, timeout=600)
-                done = subprocess.run(
-                    [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly",
-                     "-p", "no:cacheprovider", *row["tests"]],
-                    cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
-                code, output = done.returncode, done.stdout
-            except subprocess.TimeoutExpired:
-                code, output = -1, "timed out"
-            except subprocess.CalledProcessError as error:
-                # The mutant does not even compile: tests/test_compiled.py fails on it.
-                code, output = 1, f"FAILED compile_all on the mutant: {error.stderr[-300:]}"
-            finally:
-                path.write_text(original)
-                shutil.rmtree(copy / "compiled")
-                shutil.copytree(ROOT / "compiled", copy / "compiled")
-            # pytest: 1 = tests failed (the mutation was caught), 0 = it survived; any other
-            # code means the row itself is wrong (no such test, an interrupted run).
-            outcome = {1: "killed", 0: "SURVIVED"}.get(code, f"error (pytest exit {code})")
-            failed = [line for line in output.splitlines() if line.startswith("FAILED")]
-            results.append({**result, "outcome": outcome,
-                            "seconds": round(time.monotonic() - started, 1),
-                            "caught_by": failed[:3]})
-            print(f"guarantee {row['name']}: {outcome} in {results[-1]['seconds']} s", flush=True)
+
+        threads = [threading.Thread(target=work, args=(Path(tmp) / f"checkout-{n}",))
+                   for n in range(max(1, min(workers, len(rows))))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return results
 
 
@@ -175,6 +203,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=[], help="guarantee rows to run")
     parser.add_argument("--no-mutmut", action="store_true")
     parser.add_argument("--no-guarantees", action="store_true")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="guarantee rows run at a time (each in its own copy)")
     args = parser.parse_args()
     started = time.monotonic()
     report: dict = {}
@@ -185,7 +215,7 @@ def main() -> int:
               f"{len(m['equivalent'])} equivalent, {len(m['out_of_fast_scope'])} out of the fast "
               f"scope, {len(m['unexplained'])} unexplained; {m['seconds']} s", flush=True)
     if not args.no_guarantees:
-        report["guarantees"] = run_guarantees(args.only)
+        report["guarantees"] = run_guarantees(args.only, args.workers)
         killed = sum(r["outcome"] == "killed" for r in report["guarantees"])
         print(f"guarantee mutations: {killed} killed, {len(report['guarantees']) - killed} "
               "not killed", flush=True)
