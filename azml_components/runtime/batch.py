@@ -16,7 +16,10 @@ from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_resolve_environment,
 )
-from azml_components.runtime.deployment_writes import azml_write_deployment
+from azml_components.runtime.deployment_writes import (
+    azml_read_deployment_back,
+    azml_write_deployment,
+)
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_choice,
@@ -166,39 +169,31 @@ def azml_make_batch_default(
     )
 
 
-def azml_deploy_batch_model(
-    subscription_id: str,
-    resource_group: str,
-    workspace_name: str,
+def azml_check_batch_inputs(
     endpoint_name: str,
     deployment_name: str,
     model_id: str,
     options: dict,
-    set_default: bool = True,
-    timeout_seconds: int = 3600,
-    client=None,
+    set_default: bool,
+    timeout_seconds: int,
 ) -> dict:
-    # Create the batch endpoint if missing, create or update the model deployment, and make it
-    # the endpoint's default when asked. A failed new deployment, and an endpoint this call
-    # created, are deleted; an operation a crashed or cancelled run left running is waited out
-    # (azml_write_deployment). options: the keyword arguments of azml_batch_options.
-    from azure.ai.ml.entities import BatchEndpoint
-
+    # deploy_batch_model's input rules, no call to Azure; returns the checked options
+    # (azml_batch_options).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_model_id(model_id)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     if not isinstance(set_default, bool):
         raise ValueError(f"set_default: {set_default!r} must be true or false")
-    options = azml_batch_options(**options)
-    deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
-    subscription = azml_subscription_id(subscription_id)
-    if client is None:  # else the run's one MLClient, made by the component
-        client = azml_ml_client(subscription, resource_group, workspace_name)
+    return azml_batch_options(**options)
+
+
+def azml_read_batch_state(client, endpoint_name: str, deployment_name: str) -> tuple:
+    # Reads only: (the batch endpoint or None when it is new, the deployment or None when it is
+    # new).
     endpoint = azml_get_or_none(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
-    created_endpoint = endpoint is None
     existing = None
     if endpoint is not None:
         existing = azml_get_or_none(
@@ -207,9 +202,26 @@ def azml_deploy_batch_model(
             deployment_name,
             endpoint_name,
         )
+    return endpoint, existing
+
+
+def azml_write_batch_deployment(
+    client,
+    endpoint_name: str,
+    deployment,
+    create_endpoint: bool,
+    new_deployment: bool,
+    set_default: bool,
+    timeout_seconds: int,
+) -> None:
+    # The endpoint (when new), the deployment, then the default: undone after a failure as
+    # azml_write_deployment says.
+    from azure.ai.ml.entities import BatchEndpoint
+
+    deployment_name = deployment.name
     new_endpoint = (
         BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
-        if created_endpoint else None
+        if create_endpoint else None
     )
     azml_write_deployment(
         client.batch_endpoints,
@@ -217,7 +229,7 @@ def azml_deploy_batch_model(
         endpoint_name,
         deployment,
         new_endpoint,
-        existing is None,
+        new_deployment,
         timeout_seconds,
         kind="batch",
         # Inside the undo: a new deployment that cannot be made the default is deleted.
@@ -226,15 +238,13 @@ def azml_deploy_batch_model(
                                             timeout_seconds)
         ) if set_default else None,
     )
-    endpoint = azml_call(
-        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
-    )
-    created = azml_call(
-        f"reading batch deployment {deployment_name!r}",
-        client.batch_deployments.get,
-        deployment_name,
-        endpoint_name,
-    )
+
+
+def azml_batch_deployment_result(
+    endpoint, created, model_id: str, options: dict, created_endpoint: bool,
+    subscription: str, resource_group: str, workspace_name: str,
+) -> dict:
+    # What deploy_batch_model's outputs carry, from the endpoint and deployment read back.
     return {
         "endpoint_name": endpoint.name,
         "deployment_name": created.name,
@@ -251,6 +261,44 @@ def azml_deploy_batch_model(
             subscription, resource_group, workspace_name, "batch_endpoint", endpoint.name
         ),
     }
+
+
+def azml_deploy_batch_model(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    deployment_name: str,
+    model_id: str,
+    options: dict,
+    set_default: bool = True,
+    timeout_seconds: int = 3600,
+    client=None,
+) -> dict:
+    # Create the batch endpoint if missing, create or update the model deployment, and make it
+    # the endpoint's default when asked. A failed new deployment, and an endpoint this call
+    # created, are deleted; an operation a crashed or cancelled run left running is waited out
+    # (azml_write_deployment). options: the keyword arguments of azml_batch_options.
+    options = azml_check_batch_inputs(
+        endpoint_name, deployment_name, model_id, options, set_default, timeout_seconds
+    )
+    deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
+    subscription = azml_subscription_id(subscription_id)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription, resource_group, workspace_name)
+    endpoint, existing = azml_read_batch_state(client, endpoint_name, deployment_name)
+    created_endpoint = endpoint is None
+    azml_write_batch_deployment(
+        client, endpoint_name, deployment, created_endpoint, existing is None, set_default,
+        timeout_seconds,
+    )
+    endpoint, created = azml_read_deployment_back(
+        client.batch_endpoints, client.batch_deployments, endpoint_name, deployment_name, "batch"
+    )
+    return azml_batch_deployment_result(
+        endpoint, created, model_id, options, created_endpoint, subscription, resource_group,
+        workspace_name,
+    )
 
 
 def azml_batch_job_error(client, job_name: str) -> str:
@@ -295,6 +343,119 @@ def azml_wait_for_job(client, job_name: str, timeout_seconds: int, poll_seconds:
         raise type(error)(f"{error}\n{note}") from error
 
 
+def azml_check_score_inputs(
+    endpoint_name: str, deployment_name: str, input_path: str, input_uri: str,
+    timeout_seconds: int,
+) -> None:
+    # score_batch's input rules, no call to Azure.
+    import os
+
+    azml_check_online_name("endpoint_name", endpoint_name)
+    if deployment_name:
+        azml_check_online_name("deployment_name", deployment_name)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
+    if bool(input_path) == bool(input_uri):
+        raise ValueError("input / input_uri: give exactly one")
+    if input_path and not os.path.exists(input_path):
+        raise ValueError(f"input: {input_path!r} does not exist")
+    if input_uri and not input_uri.startswith(("azureml://", "azureml:", "https://")):
+        raise ValueError(
+            f"input_uri: {input_uri!r} must be an azureml:// datastore path, "
+            "azureml:NAME:VERSION (a data asset) or an https URL"
+        )
+
+
+def azml_batch_input(input_path: str, input_uri: str):
+    # The job's input: a file (uri_file) or a folder (uri_folder); a URI names a file when its
+    # last part has a '.' and no trailing '/'.
+    import os
+
+    from azure.ai.ml import Input
+
+    path = input_path or input_uri
+    is_file = os.path.isfile(path) if input_path else not path.endswith("/") and "." in (
+        path.rsplit("/", 1)[-1]
+    )
+    return Input(type="uri_file" if is_file else "uri_folder", path=path)
+
+
+def azml_batch_deployment_to_run(client, endpoint_name: str, deployment_name: str):
+    # (name, deployment) of the deployment a job runs: deployment_name, or the endpoint's
+    # default. Reads only.
+    endpoint = azml_call(
+        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+    )
+    # Named on every call: azure-ai-ml 1.35 keeps a deployment header of an earlier invoke in
+    # the process (a module-level dict), so "the default" is resolved here.
+    deployment_name = deployment_name or endpoint.defaults.deployment_name or ""
+    if not deployment_name:
+        raise RuntimeError(
+            f"batch endpoint {endpoint_name!r} has no default deployment; give deployment_name"
+        )
+    deployment = azml_call(
+        f"reading batch deployment {deployment_name!r}",
+        client.batch_deployments.get,
+        deployment_name,
+        endpoint_name,
+    )
+    return deployment_name, deployment
+
+
+def azml_start_batch_job(
+    client, endpoint_name: str, deployment_name: str, data, timeout_seconds: int
+):
+    # Invoke the endpoint (a local input is uploaded by the SDK first); returns the job.
+    try:
+        job = azml_wait(
+            f"invoking batch endpoint {endpoint_name!r}",
+            lambda: client.batch_endpoints.invoke(
+                endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
+            ),
+            timeout_seconds,
+        )
+    finally:
+        azml_forget_invoke_headers()
+    print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
+    return job
+
+
+def azml_batch_job_result(
+    client, job_name: str, done, endpoint_name: str, deployment_name: str, deployment,
+    output_dir: str, timeout_seconds: int,
+) -> dict:
+    # The ended job: a job that did not complete fails with its error; append_row predictions
+    # are downloaded into output_dir.
+    import os
+
+    status = azml_enum_text(done.status)
+    result = {
+        "job_name": job_name,
+        "status": status,
+        "endpoint_name": endpoint_name,
+        "deployment_name": deployment_name,
+        "studio_url": done.studio_url or "",
+        "output_action": azml_enum_text(deployment.output_action),
+        "output_file_name": deployment.output_file_name or "",
+    }
+    if status != "Completed":
+        raise RuntimeError(
+            f"batch job {job_name} on {endpoint_name}/{deployment_name} ended {status}: "
+            f"{azml_batch_job_error(client, job_name)}\nstudio: {result['studio_url']}"
+        )
+    if "append" in result["output_action"].lower():
+        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+
+        azml_wait(
+            f"downloading the predictions of batch job {job_name!r}",
+            lambda: download_artifact_from_aml_uri(
+                done.outputs["score"].path, output_dir, client.datastores
+            ),
+            timeout_seconds,
+        )
+    result["files"] = sorted(os.listdir(output_dir)) if os.path.isdir(output_dir) else []
+    return result
+
+
 def azml_score_batch(
     subscription_id: str,
     resource_group: str,
@@ -312,82 +473,17 @@ def azml_score_batch(
     # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
     # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
     # predictions into output_dir. A failed job fails with its error.
-    import os
-
-    azml_check_online_name("endpoint_name", endpoint_name)
-    if deployment_name:
-        azml_check_online_name("deployment_name", deployment_name)
-    azml_check_range("timeout_seconds", timeout_seconds, 1)
-    if bool(input_path) == bool(input_uri):
-        raise ValueError("input / input_uri: give exactly one")
-    if input_path and not os.path.exists(input_path):
-        raise ValueError(f"input: {input_path!r} does not exist")
-    if input_uri and not input_uri.startswith(("azureml://", "azureml:", "https://")):
-        raise ValueError(
-            f"input_uri: {input_uri!r} must be an azureml:// datastore path, "
-            "azureml:NAME:VERSION (a data asset) or an https URL"
-        )
-    from azure.ai.ml import Input
-
+    azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
+                            timeout_seconds)
+    data = azml_batch_input(input_path, input_uri)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
-    endpoint = azml_call(
-        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
+    deployment_name, deployment = azml_batch_deployment_to_run(
+        client, endpoint_name, deployment_name
     )
-    # Named on every call: azure-ai-ml 1.35 keeps a deployment header of an earlier invoke in
-    # the process (a module-level dict), so "the default" is resolved here.
-    deployment_name = deployment_name or endpoint.defaults.deployment_name or ""
-    if not deployment_name:
-        raise RuntimeError(
-            f"batch endpoint {endpoint_name!r} has no default deployment; give deployment_name"
-        )
-    deployment = azml_call(
-        f"reading batch deployment {deployment_name!r}",
-        client.batch_deployments.get,
-        deployment_name,
-        endpoint_name,
-    )
-    path = input_path or input_uri
-    is_file = os.path.isfile(path) if input_path else not path.endswith("/") and "." in (
-        path.rsplit("/", 1)[-1]
-    )
-    data = Input(type="uri_file" if is_file else "uri_folder", path=path)
-    try:
-        job = azml_wait(
-            f"invoking batch endpoint {endpoint_name!r}",
-            lambda: client.batch_endpoints.invoke(
-                endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
-            ),
-            timeout_seconds,
-        )
-    finally:
-        azml_forget_invoke_headers()
-    print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
+    job = azml_start_batch_job(client, endpoint_name, deployment_name, data, timeout_seconds)
     done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
-    status = azml_enum_text(done.status)
-    result = {
-        "job_name": job.name,
-        "status": status,
-        "endpoint_name": endpoint_name,
-        "deployment_name": deployment_name,
-        "studio_url": done.studio_url or "",
-        "output_action": azml_enum_text(deployment.output_action),
-        "output_file_name": deployment.output_file_name or "",
-    }
-    if status != "Completed":
-        raise RuntimeError(
-            f"batch job {job.name} on {endpoint_name}/{deployment_name} ended {status}: "
-            f"{azml_batch_job_error(client, job.name)}\nstudio: {result['studio_url']}"
-        )
-    if "append" in result["output_action"].lower():
-        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
-
-        azml_wait(
-            f"downloading the predictions of batch job {job.name!r}",
-            lambda: download_artifact_from_aml_uri(
-                done.outputs["score"].path, output_dir, client.datastores
-            ),
-            timeout_seconds,
-        )
-    result["files"] = sorted(os.listdir(output_dir)) if os.path.isdir(output_dir) else []
-    return result
+    return azml_batch_job_result(
+        client, job.name, done, endpoint_name, deployment_name, deployment, output_dir,
+        timeout_seconds,
+    )
