@@ -54,7 +54,9 @@ def deploy_batch_model(
     MLflow models deploy without code or environment (no-code); custom models need a code
     folder with a scoring script (``init()`` and ``run(mini_batch)``, where a mini-batch is a
     list of file paths) and an environment. A failed new deployment is deleted, as is an
-    endpoint this task created. Inputs are checked before any call to Azure.
+    endpoint this task created. Nothing is written before every input is checked: the rules
+    first, then what the inputs name in the workspace (the compute cluster, with room for
+    ``instance_count`` nodes; the model; a registered environment).
 
     Args:
         endpoint_name: Batch endpoint name (3-32 characters: a letter, then letters, digits or
@@ -73,7 +75,8 @@ def deploy_batch_model(
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
         mini_batch_size: Files per mini-batch, i.e. per call of run() (at least 1).
-        instance_count: Cluster nodes a job uses (at least 1).
+        instance_count: Cluster nodes a job uses (at least 1, at most the cluster's maximum
+            node count).
         max_concurrency_per_instance: Scoring processes per node (at least 1).
         output_action: append_row (every run()'s rows go to one file) or summary_only.
         output_file_name: Name of the append_row file, e.g. predictions.csv.
@@ -115,7 +118,7 @@ def deploy_batch_model(
         logging_level=logging_level,
         environment_variables=environment_variables,
     )
-    azml_batch_options(**options)  # every input is checked before the first call to Azure
+    azml_batch_options(**options)  # the rules that need no call, before the first call to Azure
     result = azml_deploy_batch_model(
         subscription_id=subscription_id,
         resource_group=resource_group,

@@ -22,6 +22,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from azml_local.resources.compute_clusters import MAX_NODES
+from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES_COMPUTE
 
 import azml_components
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
@@ -465,6 +467,21 @@ CATALOGUE: list[Row] = [
         "scoring_script", "is not in the code folder"),
     Row(BATCH, azml_deploy_batch_model, {"options": {"code_path": "@empty_script_code"}},
         "scoring_script", "is empty"),
+    # The workspace's side, read before the first write (Azure would refuse each only at the
+    # deployment's PUT, after the endpoint was created and the code uploaded).
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": "gpu-cluster"}}, "compute",
+        "is not a compute of this workspace"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": KUBERNETES_COMPUTE}}, "compute",
+        "AmlCompute"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"instance_count": MAX_NODES + 1}},
+        "instance_count", f"at most {MAX_NODES}"),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "@unregistered_model"}, "model_id",
+        "is not registered"),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "@unregistered_model_arm_id"}, "model_id",
+        "is not registered"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"conda_file": "",
+                                                      "environment": "@unregistered_env"}},
+        "environment", "is not registered"),
     *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
     # --- score_batch ------------------------------------------------------------------------
     *_online_name_rows(SCORE, azml_score_batch, "endpoint_name")[:2],

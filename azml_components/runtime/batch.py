@@ -1,5 +1,6 @@
 # Batch endpoints: deploy a model for batch scoring (deploy_batch_model) and score a dataset
-# with a batch job (score_batch). Every input is checked before the first call to Azure.
+# with a batch job (score_batch). Every input is checked before the first write to Azure: the
+# rules that need no call first, then what the inputs name in the workspace (reads only).
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
@@ -12,6 +13,7 @@ from azml_components.runtime.calls import (
     azml_wait,
     azml_when_idle,
 )
+from azml_components.runtime.deploy import azml_check_registered_environment
 from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_resolve_environment,
@@ -21,6 +23,7 @@ from azml_components.runtime.deployment_writes import (
     azml_write_deployment,
 )
 from azml_components.runtime.links import azml_studio_url
+from azml_components.runtime.lookups import azml_read_registered_model
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_model_id,
@@ -188,6 +191,42 @@ def azml_check_batch_inputs(
     return azml_batch_options(**options)
 
 
+def azml_check_batch_compute(client, compute: str, instance_count: int) -> None:
+    # The compute must be a compute cluster (AmlCompute) of the workspace, as deploy_batch_model
+    # promises (its compute input; the SDK's type for it is "amlcompute"), with room for
+    # instance_count nodes: a cluster scales to scaleSettings.maxNodeCount (the SDK's
+    # max_instances; REST API spec, AmlCompute ScaleSettings). Azure would refuse either only at
+    # the deployment's PUT, after the endpoint was created.
+    cluster = azml_get_or_none(f"reading compute {compute!r}", client.compute.get, compute)
+    if cluster is None:
+        raise ValueError(
+            f"compute: {compute!r} is not a compute of this workspace; a batch deployment runs "
+            "on an existing compute cluster (AmlCompute)"
+        )
+    kind = str(getattr(cluster, "type", "") or "")
+    if kind.lower() != "amlcompute":
+        raise ValueError(
+            f"compute: {compute!r} is a {kind or 'different'} compute; batch deployments run on "
+            "a compute cluster (AmlCompute)"
+        )
+    nodes = getattr(cluster, "max_instances", None)
+    if isinstance(nodes, int) and instance_count > nodes:
+        raise ValueError(
+            f"instance_count: {instance_count} must be at most {nodes}, the nodes compute "
+            f"{compute!r} scales to (its max_instances)"
+        )
+
+
+def azml_check_batch_workspace(client, model_id: str, options: dict) -> None:
+    # Reads only, before the first write: the compute, the model and a registered environment
+    # must exist.
+    azml_check_batch_compute(client, options["compute"], options["instance_count"])
+    azml_read_registered_model(client, model_id)
+    environment = options["environment"].get("environment")
+    if environment:
+        azml_check_registered_environment(client, environment)
+
+
 def azml_read_batch_state(client, endpoint_name: str, deployment_name: str) -> tuple:
     # Reads only: (the batch endpoint or None when it is new, the deployment or None when it is
     # new).
@@ -278,7 +317,9 @@ def azml_deploy_batch_model(
     # Create the batch endpoint if missing, create or update the model deployment, and make it
     # the endpoint's default when asked. A failed new deployment, and an endpoint this call
     # created, are deleted; an operation a crashed or cancelled run left running is waited out
-    # (azml_write_deployment). options: the keyword arguments of azml_batch_options.
+    # (azml_write_deployment). Nothing is written before the inputs are checked, including what
+    # they name in the workspace (compute, model, environment: azml_check_batch_workspace).
+    # options: the keyword arguments of azml_batch_options.
     options = azml_check_batch_inputs(
         endpoint_name, deployment_name, model_id, options, set_default, timeout_seconds
     )
@@ -286,6 +327,7 @@ def azml_deploy_batch_model(
     subscription = azml_subscription_id(subscription_id)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription, resource_group, workspace_name)
+    azml_check_batch_workspace(client, model_id, options)
     endpoint, existing = azml_read_batch_state(client, endpoint_name, deployment_name)
     created_endpoint = endpoint is None
     azml_write_batch_deployment(

@@ -382,6 +382,15 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_batch.py::test_bad_deployment_inputs_fail_before_any_write"],
     },
     {
+        "name": "batch-compute-checked-before-any-write",
+        "promise": "a batch deployment's compute that is not a compute cluster of the workspace "
+                   "or has fewer nodes than instance_count ... nothing was written to Azure",
+        "file": RT + "batch.py",
+        "old": "    azml_check_batch_workspace(client, model_id, options)\n",
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::test_the_compute_is_checked_before_any_write"],
+    },
+    {
         "name": "failing-batch-job-fails-score-batch",
         "promise": "A job that fails ... fails score_batch with the job's error",
         "file": RT + "batch.py",

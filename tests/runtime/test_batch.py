@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from azml_local.resources.compute_clusters import COMPUTE_NAME
+from azml_local.resources.compute_clusters import COMPUTE_NAME, MAX_NODES
+from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
@@ -181,12 +182,34 @@ def test_a_failing_scoring_script_fails_with_the_jobs_error(client, custom, tmp_
 
 
 def test_a_failed_new_deployment_on_a_new_endpoint_is_removed(client, custom, standin):
+    # The deployment's operation fails in Azure (the inputs were fine): the deployment and the
+    # endpoint this call created are deleted.
     endpoint = unique("batch")
-    with pytest.raises(RuntimeError, match="gpu-cluster"):
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/blue$",
+                      outcome="Failed", delay_seconds=1, count=1)
+    with pytest.raises(RuntimeError) as raised:
         azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
-                                model_id=custom["model_id"],
-                                options=_options(custom["code"], compute="gpu-cluster"))
+                                model_id=custom["model_id"], options=_options(custom["code"]))
+    message = str(raised.value)
+    assert f"deploying 'blue' to batch endpoint '{endpoint}'" in message, message
+    assert "deleting failed batch deployment 'blue': done" in message, message
+    assert f"deleting batch endpoint '{endpoint}' created by this run: done" in message, message
     assert endpoint not in {e.name for e in client.batch_endpoints.list()}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"compute": "gpu-cluster"}, "compute: 'gpu-cluster' is not a compute of this workspace"),
+    ({"compute": KUBERNETES}, f"compute: '{KUBERNETES}' is a kubernetes compute"),
+    ({"instance_count": MAX_NODES + 1}, f"instance_count: {MAX_NODES + 1} must be at most "
+                                        f"{MAX_NODES}"),
+])
+def test_the_compute_is_checked_before_any_write(standin, custom, changes, message):
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_deploy_batch_model(**workspace(), endpoint_name=unique("bad"),
+                                deployment_name="blue", model_id=custom["model_id"],
+                                options=_options(custom["code"], **changes))
+    assert azure_writes(standin.requests()) == []
 
 
 def test_sigterm_while_waiting_cancels_the_job(client, custom, tmp_path):
