@@ -178,8 +178,11 @@ def score_batch(
     batch job that splits the input files into mini-batches and runs the deployment's scoring
     script on them; waits for the job and downloads its predictions. The input is a KFP
     Dataset (a file or a folder of files, uploaded to the workspace's datastore) or data
-    already in Azure (``input_uri``). A failed job fails the task with the job's error; when
-    the task is cancelled (SIGTERM) or times out, the Azure job is cancelled too.
+    already in Azure (``input_uri``). Inputs are checked before the job is submitted: a
+    dataset folder with no files, an ``input_uri`` datastore path with nothing at it and a
+    ``predictions`` path that is an existing file fail the task first. A failed job fails the
+    task with the job's error; when the task is cancelled (SIGTERM) or times out, the Azure job
+    is cancelled too.
 
     Args:
         resource_group: Resource group of the Azure ML workspace.
@@ -202,7 +205,6 @@ def score_batch(
         job_name: Name of the Azure ML batch job.
 
     """
-    import os
     from collections import namedtuple
 
     if (endpoint is not None) == bool(endpoint_name):
@@ -216,7 +218,6 @@ def score_batch(
             )
     if (dataset is not None) == bool(input_uri):
         raise ValueError("dataset / input_uri: give exactly one")
-    os.makedirs(predictions.path, exist_ok=True)
     result = azml_score_batch(
         subscription_id=subscription_id,
         resource_group=resource_group,

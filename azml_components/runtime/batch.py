@@ -23,7 +23,8 @@ from azml_components.runtime.deployment_writes import (
     azml_write_deployment,
 )
 from azml_components.runtime.links import azml_studio_url
-from azml_components.runtime.lookups import azml_read_registered_model
+from azml_components.runtime.lookups import azml_datastore_has_files, azml_read_registered_model
+from azml_components.runtime.register import azml_datastore_path
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_model_id,
@@ -389,7 +390,8 @@ def azml_check_score_inputs(
     endpoint_name: str, deployment_name: str, input_path: str, input_uri: str,
     timeout_seconds: int,
 ) -> None:
-    # score_batch's input rules, no call to Azure.
+    # score_batch's input rules, no call to Azure. The fields are named as the component names
+    # them: input_path is its dataset.
     import os
 
     azml_check_online_name("endpoint_name", endpoint_name)
@@ -397,13 +399,54 @@ def azml_check_score_inputs(
         azml_check_online_name("deployment_name", deployment_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     if bool(input_path) == bool(input_uri):
-        raise ValueError("input / input_uri: give exactly one")
+        raise ValueError("dataset / input_uri: give exactly one")
     if input_path and not os.path.exists(input_path):
-        raise ValueError(f"input: {input_path!r} does not exist")
+        raise ValueError(f"dataset: {input_path!r} does not exist")
+    if input_path and os.path.isdir(input_path) and not any(
+        files for _, _, files in os.walk(input_path)
+    ):
+        # The job would start and fail on an input with nothing to score.
+        raise ValueError(f"dataset: the folder {input_path!r} has no files to score")
     if input_uri and not input_uri.startswith(("azureml://", "azureml:", "https://")):
         raise ValueError(
             f"input_uri: {input_uri!r} must be an azureml:// datastore path, "
             "azureml:NAME:VERSION (a data asset) or an https URL"
+        )
+
+
+def azml_prepare_output_dir(output_dir: str) -> None:
+    # The folder the predictions are downloaded into (the component's predictions output), made
+    # before the job starts: a path that is a file, or under one, would fail only after the
+    # whole job ran.
+    import os
+
+    if os.path.isfile(output_dir):
+        raise ValueError(
+            f"predictions: {output_dir!r} is an existing file; the predictions go into a folder"
+        )
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"predictions: {output_dir!r} cannot be made a folder ({error.strerror or error})"
+        ) from error
+
+
+def azml_check_batch_input_exists(client, input_uri: str) -> None:
+    # An azureml:// datastore path of this workspace must hold files: Azure starts the job
+    # anyway and fails it later, when the job reads its input. Reads only (azml_datastore_has_
+    # files). Data assets (azureml:NAME:VERSION) are read by the SDK before it submits the job;
+    # https URLs are not looked into.
+    located = azml_datastore_path(
+        input_uri, client.subscription_id, client.resource_group_name, client.workspace_name
+    )
+    if located is None:
+        return
+    datastore, path = located
+    if azml_datastore_has_files(client, datastore, path, input_uri) is False:
+        raise ValueError(
+            f"input_uri: {input_uri!r} does not exist (no file at or under {path!r} in "
+            f"datastore {datastore!r})"
         )
 
 
@@ -514,12 +557,17 @@ def azml_score_batch(
     # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
     # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
     # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
-    # predictions into output_dir. A failed job fails with its error.
+    # predictions into output_dir (made here). Every input is checked before the job is
+    # submitted: an input with no files and an output_dir that is a file are refused. A failed
+    # job fails with its error.
     azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
                             timeout_seconds)
+    azml_prepare_output_dir(output_dir)
     data = azml_batch_input(input_path, input_uri)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
+    if input_uri:
+        azml_check_batch_input_exists(client, input_uri)
     deployment_name, deployment = azml_batch_deployment_to_run(
         client, endpoint_name, deployment_name
     )

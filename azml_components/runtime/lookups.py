@@ -1,7 +1,7 @@
-# Looking up, before the first write, what an input names in the workspace: each missing thing
-# is a ValueError naming the field, where Azure would refuse it only later (at a deployment's
-# PUT, or in a job that already started). Reads only.
-from azml_components.runtime.calls import azml_get_or_none
+# Looking up, before the first write, what an input names in the workspace, so that a missing
+# thing is a ValueError naming the field where Azure would refuse it only later (at a
+# deployment's PUT, or in a job that already started). Reads only.
+from azml_components.runtime.calls import azml_call, azml_enum_text, azml_get_or_none
 
 
 def azml_read_registered_model(client, model_id: str):
@@ -18,3 +18,34 @@ def azml_read_registered_model(client, model_id: str):
     if model is None:
         raise ValueError(f"model_id: {model_id!r} is not registered in this workspace")
     return model
+
+
+def azml_datastore_has_files(client, datastore: str, path: str, what: str):
+    # Whether the workspace's blob datastore `datastore` holds a file at `path` or under
+    # `path/`: True or False; None when the datastore is not a blob store (not looked into).
+    # Reads only: the datastore with its credential (a POST listSecrets, as the SDK's own upload
+    # does) and a blob listing. The same look as register_model's azml_check_model_uri_exists.
+    from azure.storage.blob import ContainerClient
+
+    store = azml_call(
+        f"reading datastore {datastore!r} for {what}",
+        lambda: client.datastores.get(datastore, include_secrets=True),
+    )
+    # The SDK's DatastoreType.AZURE_BLOB has the value "AzureBlob" (azure-ai-ml 1.35), the REST
+    # spec's datastoreType; compared without case and '_' so either spelling is a blob store.
+    kind = azml_enum_text(getattr(store, "type", "") or "")
+    if kind.replace("_", "").lower() != "azureblob":
+        return None
+    credentials = getattr(store, "credentials", None)
+    secret = getattr(credentials, "account_key", None) or getattr(credentials, "sas_token", None)
+    account_url = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    container = ContainerClient(account_url, store.container_name, credential=secret or None)
+
+    def found() -> bool:
+        for blob in container.list_blobs(name_starts_with=path, timeout=60):
+            if blob.name == path or blob.name.startswith(path + "/"):
+                return True
+        return False
+
+    with container:
+        return azml_call(f"looking for {what}", found)

@@ -391,6 +391,25 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_batch.py::test_the_compute_is_checked_before_any_write"],
     },
     {
+        "name": "score-batch-looks-at-the-input-uri-before-the-job",
+        "promise": "a batch input with no files (... an input_uri datastore path with nothing "
+                   "there) ... no batch job was submitted",
+        "file": RT + "batch.py",
+        "old": "        azml_check_batch_input_exists(client, input_uri)\n",
+        "new": "        pass\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_an_input_uri_with_nothing_there_submits_no_job"],
+    },
+    {
+        "name": "score-batch-refuses-a-predictions-file-before-the-job",
+        "promise": "a predictions path that is a file ... no batch job was submitted",
+        "file": RT + "batch.py",
+        "old": "    azml_prepare_output_dir(output_dir)\n",
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_a_predictions_path_that_is_a_file_submits_no_job"],
+    },
+    {
         "name": "failing-batch-job-fails-score-batch",
         "promise": "A job that fails ... fails score_batch with the job's error",
         "file": RT + "batch.py",

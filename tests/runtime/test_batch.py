@@ -5,6 +5,7 @@ script's error, SIGTERM cancelling the Azure job.
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from pathlib import Path
@@ -120,19 +121,103 @@ def test_bad_deployment_inputs_fail_before_any_write(standin, custom, changes, m
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({}, "input / input_uri: give exactly one"),
+    ({}, "dataset / input_uri: give exactly one"),
     ({"input_path": "IN", "input_uri": "azureml://datastores/d/paths/x/"},
-     "input / input_uri: give exactly one"),
-    ({"input_path": "/no/such/folder"}, "input: '/no/such/folder' does not exist"),
+     "dataset / input_uri: give exactly one"),
+    ({"input_path": "/no/such/folder"}, "dataset: '/no/such/folder' does not exist"),
+    ({"input_path": "EMPTY"}, "dataset: the folder .* has no files to score"),
     ({"input_uri": "s3://bucket/x"}, "input_uri: 's3://bucket/x' must be"),
 ])
 def test_bad_score_inputs_fail_before_any_write(standin, tmp_path, kwargs, message):
-    kwargs = {k: (str(tmp_path) if v == "IN" else v) for k, v in kwargs.items()}
+    (tmp_path / "empty" / "sub").mkdir(parents=True)  # folders, but no file to score
+    folders = {"IN": str(tmp_path), "EMPTY": str(tmp_path / "empty")}
+    kwargs = {k: folders.get(v, v) for k, v in kwargs.items()}
     standin.clear_requests()
     with pytest.raises(ValueError, match=message):
         azml_score_batch(**workspace(), endpoint_name="any-endpoint",
                          output_dir=str(tmp_path / "out"), **kwargs)
     assert azure_writes(standin.requests()) == []
+
+
+@pytest.fixture(scope="module")
+def scoring_endpoint(custom) -> str:
+    # A batch endpoint whose default deployment scores CSV files.
+    endpoint = unique("batch")
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                            model_id=custom["model_id"], options=_options(custom["code"]))
+    return endpoint
+
+
+def _datastore_uri(path: str) -> str:
+    return f"azureml://datastores/workspaceblobstore/paths/{path}"
+
+
+def _upload(client: MLClient, blob: str, data: bytes) -> None:
+    from azure.storage.blob import ContainerClient
+
+    store = client.datastores.get("workspaceblobstore", include_secrets=True)
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    with ContainerClient(account, store.container_name,
+                         credential=store.credentials.account_key) as container:
+        container.upload_blob(blob, data, overwrite=True)
+
+
+@pytest.mark.parametrize("form", ["short", "long", "folder"])
+def test_an_input_uri_with_nothing_there_submits_no_job(client, scoring_endpoint, standin,
+                                                        tmp_path, form):
+    # Azure would start the job and fail it when it reads its input; the datastore is looked
+    # into first. A path that only begins like an existing blob is not one.
+    prefix = unique("nothing")
+    _upload(client, f"{prefix}/data.csv.bak", b"1,2\n")
+    path = {"short": f"{prefix}/data.csv", "long": f"{prefix}/data.csv",
+            "folder": f"{prefix}/in/"}[form]
+    uri = _datastore_uri(path)
+    if form == "long":
+        ws = workspace()
+        uri = (f"azureml://subscriptions/{ws['subscription_id']}/resourcegroups/"
+               f"{ws['resource_group']}/workspaces/{ws['workspace_name']}/datastores/"
+               f"workspaceblobstore/paths/{path}")
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=r"input_uri: .* does not exist \(no file at or under"):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint, input_uri=uri,
+                         output_dir=str(tmp_path / "out"))
+    assert azure_writes(standin.requests()) == []
+
+
+def test_an_input_uri_with_files_is_scored(client, custom, scoring_endpoint, tmp_path):
+    # The look into the datastore lets existing data through: a file, and a folder of files.
+    prefix = unique("there")
+    rows = diabetes_rows(4)
+    for i, name in enumerate(["a.csv", "b.csv"]):
+        buffer = io.BytesIO()
+        np.savetxt(buffer, rows[2 * i:2 * i + 2], delimiter=",")
+        _upload(client, f"{prefix}/in/{name}", buffer.getvalue())
+    for uri, count in ((_datastore_uri(f"{prefix}/in/a.csv"), 2),
+                       (_datastore_uri(f"{prefix}/in/"), 4)):
+        out = tmp_path / unique("out")
+        scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint, input_uri=uri,
+                                  output_dir=str(out), poll_seconds=0.5)
+        assert scored["status"] == "Completed", scored
+        lines = (out / "predictions.csv").read_text().splitlines()
+        assert np.allclose([float(line.split(",")[2]) for line in lines],
+                           custom["model"].predict(rows[:count]))
+
+
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_a_predictions_path_that_is_a_file_submits_no_job(scoring_endpoint, standin, tmp_path,
+                                                          where):
+    # The whole job used to run, then the download ended in a raw FileExistsError.
+    (tmp_path / "taken").write_text("not a folder")
+    output = tmp_path / "taken" if where == "file" else tmp_path / "taken" / "out"
+    folder = _folder(tmp_path / "in", ["a.csv"])
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="predictions: .*(is an existing file|cannot be made)"):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                         input_path=str(folder), output_dir=str(output))
+    requests = standin.requests()
+    assert azure_writes(requests) == []
+    # Nor was the dataset uploaded (an upload starts by reading the datastore's credentials).
+    assert not [r for r in requests if "/datastores/" in r["path"]]
 
 
 def test_options_defaults_are_the_specs():
