@@ -192,8 +192,9 @@ def score_batch(
         deployment_name: Run this deployment instead of the endpoint's default.
         dataset: The data to score: a Dataset artifact (a file or a folder of files). Give
             this or input_uri.
-        input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI, a data
-            asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
+        input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI (a file,
+            or a folder of files, as the datastore shows; end it with '/' for a folder), a
+            data asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the job may take (and the upload, and the download).
 

@@ -23,7 +23,7 @@ from azml_components.runtime.deployment_writes import (
     azml_write_deployment,
 )
 from azml_components.runtime.links import azml_studio_url
-from azml_components.runtime.lookups import azml_datastore_has_files, azml_read_registered_model
+from azml_components.runtime.lookups import azml_datastore_contents, azml_read_registered_model
 from azml_components.runtime.register import azml_datastore_path
 from azml_components.runtime.validation import (
     azml_check_choice,
@@ -432,35 +432,48 @@ def azml_prepare_output_dir(output_dir: str) -> None:
         ) from error
 
 
-def azml_check_batch_input_exists(client, input_uri: str) -> None:
+def azml_check_batch_input_exists(client, input_uri: str) -> str:
     # An azureml:// datastore path of this workspace must hold files: Azure starts the job
-    # anyway and fails it later, when the job reads its input. Reads only (azml_datastore_has_
-    # files). Data assets (azureml:NAME:VERSION) are read by the SDK before it submits the job;
-    # https URLs are not looked into.
+    # anyway and fails it later, when the job reads its input. Returns the input's type as the
+    # datastore shows it: "uri_file" (a file at the path; a path ending in '/' asks for a
+    # folder), "uri_folder" (files under it), "" when not looked into. Reads only. Data assets
+    # (azureml:NAME:VERSION) are read by the SDK before it submits the job; https URLs are not
+    # looked into.
     located = azml_datastore_path(
         input_uri, client.subscription_id, client.resource_group_name, client.workspace_name
     )
     if located is None:
-        return
+        return ""
     datastore, path = located
-    if azml_datastore_has_files(client, datastore, path, input_uri) is False:
+    found = azml_datastore_contents(client, datastore, path, input_uri)
+    if found is None:
+        return ""
+    is_file, is_folder = found
+    is_file = is_file and not input_uri.endswith("/")
+    if not (is_file or is_folder):
         raise ValueError(
             f"input_uri: {input_uri!r} does not exist (no file at or under {path!r} in "
             f"datastore {datastore!r})"
         )
+    return "uri_file" if is_file else "uri_folder"
 
 
-def azml_batch_input(input_path: str, input_uri: str):
-    # The job's input: a file (uri_file) or a folder (uri_folder); a URI names a file when its
-    # last part has a '.' and no trailing '/'.
+def azml_batch_input(input_path: str, input_uri: str, kind: str = ""):
+    # The job's input: a file (uri_file) or a folder (uri_folder). A uri_file input must name a
+    # file and a uri_folder input a folder (Azure ML's data types, concept-data), so the type is
+    # what is there: the local path, or `kind` as the datastore showed it; else (a data asset, an
+    # https URL) a URI names a file when its last part has a '.' and no trailing '/'.
     import os
 
     from azure.ai.ml import Input
 
     path = input_path or input_uri
-    is_file = os.path.isfile(path) if input_path else not path.endswith("/") and "." in (
-        path.rsplit("/", 1)[-1]
-    )
+    if input_path:
+        is_file = os.path.isfile(path)
+    elif kind:
+        is_file = kind == "uri_file"
+    else:
+        is_file = not path.endswith("/") and "." in path.rsplit("/", 1)[-1]
     return Input(type="uri_file" if is_file else "uri_folder", path=path)
 
 
@@ -563,11 +576,10 @@ def azml_score_batch(
     azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
                             timeout_seconds)
     azml_prepare_output_dir(output_dir)
-    data = azml_batch_input(input_path, input_uri)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
-    if input_uri:
-        azml_check_batch_input_exists(client, input_uri)
+    kind = azml_check_batch_input_exists(client, input_uri) if input_uri else ""
+    data = azml_batch_input(input_path, input_uri, kind)
     deployment_name, deployment = azml_batch_deployment_to_run(
         client, endpoint_name, deployment_name
     )

@@ -20,11 +20,11 @@ def azml_read_registered_model(client, model_id: str):
     return model
 
 
-def azml_datastore_has_files(client, datastore: str, path: str, what: str):
-    # Whether the workspace's blob datastore `datastore` holds a file at `path` or under
-    # `path/`: True or False; None when the datastore is not a blob store (not looked into).
-    # Reads only: the datastore with its credential (a POST listSecrets, as the SDK's own upload
-    # does) and a blob listing. The same look as register_model's azml_check_model_uri_exists.
+def azml_datastore_contents(client, datastore: str, path: str, what: str):
+    # What the workspace's blob datastore `datastore` holds at `path`: (a file at path, files
+    # under path/), or None when the datastore is not a blob store (not looked into). Reads only:
+    # the datastore with its credential (a POST listSecrets, as the SDK's own upload does) and a
+    # blob listing; the same look as register_model's azml_check_model_uri_exists.
     from azure.storage.blob import ContainerClient
 
     store = azml_call(
@@ -41,11 +41,14 @@ def azml_datastore_has_files(client, datastore: str, path: str, what: str):
     account_url = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
     container = ContainerClient(account_url, store.container_name, credential=secret or None)
 
-    def found() -> bool:
+    def found() -> tuple:
+        is_file = is_folder = False
         for blob in container.list_blobs(name_starts_with=path, timeout=60):
-            if blob.name == path or blob.name.startswith(path + "/"):
-                return True
-        return False
+            is_file = is_file or blob.name == path
+            is_folder = is_folder or blob.name.startswith(path + "/")
+            if is_file and is_folder:
+                break
+        return is_file, is_folder
 
     with container:
         return azml_call(f"looking for {what}", found)

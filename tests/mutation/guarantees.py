@@ -395,8 +395,9 @@ GUARANTEES: list[dict] = [
         "promise": "a batch input with no files (... an input_uri datastore path with nothing "
                    "there) ... no batch job was submitted",
         "file": RT + "batch.py",
-        "old": "        azml_check_batch_input_exists(client, input_uri)\n",
-        "new": "        pass\n",
+        "old": "    kind = azml_check_batch_input_exists(client, input_uri) if input_uri "
+               "else \"\"\n",
+        "new": "    kind = \"\"\n",
         "tests": ["tests/runtime/test_batch.py::"
                   "test_an_input_uri_with_nothing_there_submits_no_job"],
     },

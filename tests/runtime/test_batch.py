@@ -185,22 +185,32 @@ def test_an_input_uri_with_nothing_there_submits_no_job(client, scoring_endpoint
 
 
 def test_an_input_uri_with_files_is_scored(client, custom, scoring_endpoint, tmp_path):
-    # The look into the datastore lets existing data through: a file, and a folder of files.
+    # The look into the datastore lets existing data through, and gives the job the input type
+    # of what is there (uri_file for a file, uri_folder for a folder): a folder named like a
+    # file and a file with no extension are scored too, where a type guessed from the name
+    # would fail the job.
     prefix = unique("there")
     rows = diabetes_rows(4)
-    for i, name in enumerate(["a.csv", "b.csv"]):
+    parts = []
+    for i in range(2):
         buffer = io.BytesIO()
         np.savetxt(buffer, rows[2 * i:2 * i + 2], delimiter=",")
-        _upload(client, f"{prefix}/in/{name}", buffer.getvalue())
-    for uri, count in ((_datastore_uri(f"{prefix}/in/a.csv"), 2),
-                       (_datastore_uri(f"{prefix}/in/"), 4)):
+        parts.append(buffer.getvalue())
+    _upload(client, f"{prefix}/in/a.csv", parts[0])
+    _upload(client, f"{prefix}/in/b.csv", parts[1])
+    _upload(client, f"{prefix}/v1.2/a.csv", parts[0])
+    _upload(client, f"{prefix}/rows", parts[0])
+    cases = [(f"{prefix}/in/a.csv", 2), (f"{prefix}/in/", 4), (f"{prefix}/in", 4),
+             (f"{prefix}/v1.2", 2), (f"{prefix}/rows", 2)]
+    for path, count in cases:
         out = tmp_path / unique("out")
-        scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint, input_uri=uri,
-                                  output_dir=str(out), poll_seconds=0.5)
-        assert scored["status"] == "Completed", scored
+        scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                                  input_uri=_datastore_uri(path), output_dir=str(out),
+                                  poll_seconds=0.5)
+        assert scored["status"] == "Completed", (path, scored)
         lines = (out / "predictions.csv").read_text().splitlines()
         assert np.allclose([float(line.split(",")[2]) for line in lines],
-                           custom["model"].predict(rows[:count]))
+                           custom["model"].predict(rows[:count])), path
 
 
 @pytest.mark.parametrize("where", ["file", "under a file"])
