@@ -54,7 +54,9 @@ def deploy_batch_model(
     MLflow models deploy without code or environment (no-code); custom models need a code
     folder with a scoring script (``init()`` and ``run(mini_batch)``, where a mini-batch is a
     list of file paths) and an environment. A failed new deployment is deleted, as is an
-    endpoint this task created. Inputs are checked before any call to Azure.
+    endpoint this task created. Nothing is written before every input is checked: the rules
+    first, then what the inputs name in the workspace (the compute cluster, with room for
+    ``instance_count`` nodes; the model; a registered environment).
 
     Args:
         endpoint_name: Batch endpoint name (3-32 characters: a letter, then letters, digits or
@@ -73,7 +75,8 @@ def deploy_batch_model(
         image: Base image for the conda environment (default: Azure ML's Ubuntu 22.04 image).
         environment: A registered environment (azureml:NAME:VERSION) instead of conda_file.
         mini_batch_size: Files per mini-batch, i.e. per call of run() (at least 1).
-        instance_count: Cluster nodes a job uses (at least 1).
+        instance_count: Cluster nodes a job uses (at least 1, at most the cluster's maximum
+            node count).
         max_concurrency_per_instance: Scoring processes per node (at least 1).
         output_action: append_row (every run()'s rows go to one file) or summary_only.
         output_file_name: Name of the append_row file, e.g. predictions.csv.
@@ -115,7 +118,7 @@ def deploy_batch_model(
         logging_level=logging_level,
         environment_variables=environment_variables,
     )
-    azml_batch_options(**options)  # every input is checked before the first call to Azure
+    azml_batch_options(**options)  # the rules that need no call, before the first call to Azure
     result = azml_deploy_batch_model(
         subscription_id=subscription_id,
         resource_group=resource_group,
@@ -173,8 +176,11 @@ def score_batch(
     batch job that splits the input files into mini-batches and runs the deployment's scoring
     script on them; waits for the job and downloads its predictions. The input is a KFP
     Dataset (a file or a folder of files, uploaded to the workspace's datastore) or data
-    already in Azure (``input_uri``). A failed job fails the task with the job's error; when
-    the task is cancelled (SIGTERM) or times out, the Azure job is cancelled too.
+    already in Azure (``input_uri``). Inputs are checked before the job is submitted: a
+    dataset folder with no files, an ``input_uri`` datastore path with nothing at it and a
+    ``predictions`` path that is an existing file fail the task first. A failed job fails the
+    task with the job's error; when the task is cancelled (SIGTERM) or times out, the Azure job
+    is cancelled too.
 
     Args:
         resource_group: Resource group of the Azure ML workspace.
@@ -184,8 +190,9 @@ def score_batch(
         deployment_name: Run this deployment instead of the endpoint's default.
         dataset: The data to score: a Dataset artifact (a file or a folder of files). Give
             this or input_uri.
-        input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI, a data
-            asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
+        input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI (a file,
+            or a folder of files, as the datastore shows; end it with '/' for a folder), a
+            data asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the job may take (and the upload, and the download).
 
@@ -197,7 +204,6 @@ def score_batch(
         job_name: Name of the Azure ML batch job.
 
     """
-    import os
     from collections import namedtuple
 
     if (endpoint is not None) == bool(endpoint_name):
@@ -211,7 +217,6 @@ def score_batch(
             )
     if (dataset is not None) == bool(input_uri):
         raise ValueError("dataset / input_uri: give exactly one")
-    os.makedirs(predictions.path, exist_ok=True)
     result = azml_score_batch(
         subscription_id=subscription_id,
         resource_group=resource_group,

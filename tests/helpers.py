@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -103,7 +104,10 @@ READ_ONLY_ACTIONS = ("/listKeys", "/listSecrets", "/getLogs", "/token")
 
 
 def azure_writes(requests: list) -> list:
-    """The requests of a stand-in request log that would change something in Azure."""
+    """The requests of a stand-in request log that would change something in Azure: ARM writes,
+    and batch jobs submitted to a batch endpoint (its data plane: POST .../jobs)."""
     return [r for r in requests if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
-            and r["path"].startswith("/subscriptions/")
+            and (r["path"].startswith("/subscriptions/")
+                 or (r["method"] == "POST" and re.fullmatch(r"/batchEndpoints/[^/]+/jobs",
+                                                            r["path"], re.IGNORECASE)))
             and not (r["method"] == "POST" and r["path"].endswith(READ_ONLY_ACTIONS))]

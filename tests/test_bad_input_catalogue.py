@@ -22,6 +22,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from azml_local.resources.compute_clusters import COMPUTE_NAME, MAX_NODES
+from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES_COMPUTE
 
 import azml_components
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
@@ -76,6 +78,7 @@ GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
 WHOLE = "must be a whole number"
 MISSING_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-model"
+MISSING_DATA_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-data"
 
 # Good arguments per function; a row changes only what makes it bad.
 BASE: dict[Callable, dict] = {
@@ -93,8 +96,8 @@ BASE: dict[Callable, dict] = {
     azml_deploy_batch_model: {"endpoint_name": "@fresh", "deployment_name": "blue",
                               "model_id": "@model_id", "options": "@batch_options",
                               "timeout_seconds": 300},
-    azml_score_batch: {"endpoint_name": "@fresh", "output_dir": "@out",
-                       "input_uri": "azureml://datastores/workspaceblobstore/paths/x/data.csv"},
+    azml_score_batch: {"endpoint_name": "@batch_endpoint", "output_dir": "@out",
+                       "input_uri": "@score_uri"},
     azml_model_id_input: {"registered_model": None, "model_id": "@model_id"},
     azml_payload_input: {"payload": "@payload", "payload_file": None},
     azml_endpoint_name_input: {"endpoint": None, "endpoint_name": "@endpoint"},
@@ -480,17 +483,44 @@ CATALOGUE: list[Row] = [
         "scoring_script", "is not in the code folder"),
     Row(BATCH, azml_deploy_batch_model, {"options": {"code_path": "@empty_script_code"}},
         "scoring_script", "is empty"),
+    # The workspace's side, read before the first write (Azure would refuse each only at the
+    # deployment's PUT, after the endpoint was created and the code uploaded).
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": "gpu-cluster"}}, "compute",
+        "is not a compute of this workspace"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"compute": KUBERNETES_COMPUTE}}, "compute",
+        "AmlCompute"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"instance_count": MAX_NODES + 1}},
+        "instance_count", f"at most {MAX_NODES}"),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "@unregistered_model"}, "model_id",
+        "is not registered"),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "@unregistered_model_arm_id"}, "model_id",
+        "is not registered"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"conda_file": "",
+                                                      "environment": "@unregistered_env"}},
+        "environment", "is not registered"),
     *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
     # --- score_batch ------------------------------------------------------------------------
     *_online_name_rows(SCORE, azml_score_batch, "endpoint_name")[:2],
     Row(SCORE, azml_score_batch, {"deployment_name": "batch_v1"}, "deployment_name",
         NAME_RULE),
     *_timeout_rows(SCORE, azml_score_batch)[:1],
-    Row(SCORE, azml_score_batch, {"input_uri": ""}, "input / input_uri", "exactly one"),
-    Row(SCORE, azml_score_batch, {"input_path": "@model_file"}, "input / input_uri",
+    Row(SCORE, azml_score_batch, {"input_uri": ""}, "dataset / input_uri", "exactly one"),
+    Row(SCORE, azml_score_batch, {"input_path": "@model_file"}, "dataset / input_uri",
         "exactly one"),
-    Row(SCORE, azml_score_batch, {"input_uri": "", "input_path": "@missing"}, "input",
+    Row(SCORE, azml_score_batch, {"input_uri": "", "input_path": "@missing"}, "dataset",
         "does not exist"),
+    # Nothing to score: Azure would start the job and fail it later.
+    Row(SCORE, azml_score_batch, {"input_uri": "", "input_path": "@empty_dir"}, "dataset",
+        "has no files"),
+    Row(SCORE, azml_score_batch, {"input_uri": MISSING_DATA_URI}, "input_uri",
+        "does not exist"),
+    Row(SCORE, azml_score_batch, {"input_uri": MISSING_DATA_URI + "/"}, "input_uri",
+        "does not exist"),
+    Row(SCORE, azml_score_batch, {"input_uri": "@missing_long_uri"}, "input_uri",
+        "does not exist"),
+    # The whole job used to run, then the download ended in a raw FileExistsError.
+    Row(SCORE, azml_score_batch, {"output_dir": "@model_file"}, "predictions",
+        "is an existing file"),
     Row(SCORE, azml_score_batch, {"input_uri": "s3://bucket/data.csv"}, "input_uri",
         "azureml:// datastore path"),
     Row(SCORE, azml_score_batch, {"input_uri": "runs:/0a1b2c/data"}, "input_uri",
@@ -535,6 +565,20 @@ def resources(standin, tmp_path_factory) -> dict:
                 f"{ws['resource_group']}/workspaces/{ws['workspace_name']}/datastores/"
                 "workspaceblobstore/paths/catalogue/no-such-model")
     store = ml_client().datastores.get("workspaceblobstore", include_secrets=True)
+    # A batch endpoint with a default deployment, and data in the datastore it could score: a
+    # score_batch row fails on its one bad input, not on a missing endpoint or input.
+    batch_endpoint = unique("catbatch")
+    azml_deploy_batch_model(**workspace(), endpoint_name=batch_endpoint, deployment_name="blue",
+                            model_id=registered["asset_id"],
+                            options={"compute": COMPUTE_NAME, **options}, timeout_seconds=300)
+    score_blob = f"catalogue/{batch_endpoint}/rows.csv"
+    rows = "\n".join(",".join(str(v) for v in row) for row in diabetes_rows(2)) + "\n"
+    from azure.storage.blob import ContainerClient
+
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    with ContainerClient(account, store.container_name,
+                         credential=store.credentials.account_key) as container:
+        container.upload_blob(score_blob, rows.encode(), overwrite=True)
     # Blob writes of the fixture end in an earlier second than any case starts.
     time.sleep(1.1)
     return {
@@ -542,7 +586,7 @@ def resources(standin, tmp_path_factory) -> dict:
         "model_file": str(model_dir / "model.joblib"),
         "model_id": registered["asset_id"],
         "options": options,
-        "batch_options": {"compute": "cpu-cluster", **options},
+        "batch_options": {"compute": COMPUTE_NAME, **options},
         "endpoint": endpoint,
         "k8s_endpoint": k8s_endpoint,
         "payload": data_payload(diabetes_rows(2)),
@@ -559,6 +603,8 @@ def resources(standin, tmp_path_factory) -> dict:
         "payload_artifact": SimpleNamespace(path=str(payload_file), metadata={}),
         "bare_artifact": SimpleNamespace(metadata={}),
         "out": str(root / "out"),
+        "batch_endpoint": batch_endpoint,
+        "score_uri": f"azureml://datastores/workspaceblobstore/paths/{score_blob}",
         "store": store,
     }
 

@@ -20,6 +20,7 @@ from azml_components.runtime import (
     inputs,
     invoke,
     links,
+    lookups,
     records,
     register,
     report,
@@ -40,6 +41,7 @@ MODULES = (
     links,  # Azure ML studio links
     inputs,  # component inputs that come as an artifact or a string
     report,  # the Markdown report
+    lookups,  # what an input names in the workspace, looked up before the first write
     traffic,  # traffic rules, planning and writing
     endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint
     register,  # register_model

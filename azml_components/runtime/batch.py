@@ -1,5 +1,6 @@
 # Batch endpoints: deploy a model for batch scoring (deploy_batch_model) and score a dataset
-# with a batch job (score_batch). Every input is checked before the first call to Azure.
+# with a batch job (score_batch). Every input is checked before the first write to Azure: the
+# rules that need no call first, then what the inputs name in the workspace (reads only).
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
@@ -12,12 +13,18 @@ from azml_components.runtime.calls import (
     azml_wait,
     azml_when_idle,
 )
+from azml_components.runtime.deploy import azml_check_registered_environment
 from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_resolve_environment,
 )
-from azml_components.runtime.deployment_writes import azml_write_deployment
+from azml_components.runtime.deployment_writes import (
+    azml_read_deployment_back,
+    azml_write_deployment,
+)
 from azml_components.runtime.links import azml_studio_url
+from azml_components.runtime.lookups import azml_datastore_contents, azml_read_registered_model
+from azml_components.runtime.register import azml_datastore_path
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_model_id,
@@ -166,39 +173,67 @@ def azml_make_batch_default(
     )
 
 
-def azml_deploy_batch_model(
-    subscription_id: str,
-    resource_group: str,
-    workspace_name: str,
+def azml_check_batch_inputs(
     endpoint_name: str,
     deployment_name: str,
     model_id: str,
     options: dict,
-    set_default: bool = True,
-    timeout_seconds: int = 3600,
-    client=None,
+    set_default: bool,
+    timeout_seconds: int,
 ) -> dict:
-    # Create the batch endpoint if missing, create or update the model deployment, and make it
-    # the endpoint's default when asked. A failed new deployment, and an endpoint this call
-    # created, are deleted; an operation a crashed or cancelled run left running is waited out
-    # (azml_write_deployment). options: the keyword arguments of azml_batch_options.
-    from azure.ai.ml.entities import BatchEndpoint
-
+    # deploy_batch_model's input rules, no call to Azure; returns the checked options
+    # (azml_batch_options).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_model_id(model_id)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     if not isinstance(set_default, bool):
         raise ValueError(f"set_default: {set_default!r} must be true or false")
-    options = azml_batch_options(**options)
-    deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
-    subscription = azml_subscription_id(subscription_id)
-    if client is None:  # else the run's one MLClient, made by the component
-        client = azml_ml_client(subscription, resource_group, workspace_name)
+    return azml_batch_options(**options)
+
+
+def azml_check_batch_compute(client, compute: str, instance_count: int) -> None:
+    # The compute must be a compute cluster (AmlCompute) of the workspace, as deploy_batch_model
+    # promises (its compute input; the SDK's type for it is "amlcompute"), with room for
+    # instance_count nodes: a cluster scales to scaleSettings.maxNodeCount (the SDK's
+    # max_instances; REST API spec, AmlCompute ScaleSettings). Azure would refuse either only at
+    # the deployment's PUT, after the endpoint was created.
+    cluster = azml_get_or_none(f"reading compute {compute!r}", client.compute.get, compute)
+    if cluster is None:
+        raise ValueError(
+            f"compute: {compute!r} is not a compute of this workspace; a batch deployment runs "
+            "on an existing compute cluster (AmlCompute)"
+        )
+    kind = str(getattr(cluster, "type", "") or "")
+    if kind.lower() != "amlcompute":
+        raise ValueError(
+            f"compute: {compute!r} is a {kind or 'different'} compute; batch deployments run on "
+            "a compute cluster (AmlCompute)"
+        )
+    nodes = getattr(cluster, "max_instances", None)
+    if isinstance(nodes, int) and instance_count > nodes:
+        raise ValueError(
+            f"instance_count: {instance_count} must be at most {nodes}, the nodes compute "
+            f"{compute!r} scales to (its max_instances)"
+        )
+
+
+def azml_check_batch_workspace(client, model_id: str, options: dict) -> None:
+    # Reads only, before the first write: the compute, the model and a registered environment
+    # must exist.
+    azml_check_batch_compute(client, options["compute"], options["instance_count"])
+    azml_read_registered_model(client, model_id)
+    environment = options["environment"].get("environment")
+    if environment:
+        azml_check_registered_environment(client, environment)
+
+
+def azml_read_batch_state(client, endpoint_name: str, deployment_name: str) -> tuple:
+    # Reads only: (the batch endpoint or None when it is new, the deployment or None when it is
+    # new).
     endpoint = azml_get_or_none(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
-    created_endpoint = endpoint is None
     existing = None
     if endpoint is not None:
         existing = azml_get_or_none(
@@ -207,9 +242,26 @@ def azml_deploy_batch_model(
             deployment_name,
             endpoint_name,
         )
+    return endpoint, existing
+
+
+def azml_write_batch_deployment(
+    client,
+    endpoint_name: str,
+    deployment,
+    create_endpoint: bool,
+    new_deployment: bool,
+    set_default: bool,
+    timeout_seconds: int,
+) -> None:
+    # The endpoint (when new), the deployment, then the default: undone after a failure as
+    # azml_write_deployment says.
+    from azure.ai.ml.entities import BatchEndpoint
+
+    deployment_name = deployment.name
     new_endpoint = (
         BatchEndpoint(name=endpoint_name, tags={"created_by": "azml-components"})
-        if created_endpoint else None
+        if create_endpoint else None
     )
     azml_write_deployment(
         client.batch_endpoints,
@@ -217,7 +269,7 @@ def azml_deploy_batch_model(
         endpoint_name,
         deployment,
         new_endpoint,
-        existing is None,
+        new_deployment,
         timeout_seconds,
         kind="batch",
         # Inside the undo: a new deployment that cannot be made the default is deleted.
@@ -226,15 +278,13 @@ def azml_deploy_batch_model(
                                             timeout_seconds)
         ) if set_default else None,
     )
-    endpoint = azml_call(
-        f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
-    )
-    created = azml_call(
-        f"reading batch deployment {deployment_name!r}",
-        client.batch_deployments.get,
-        deployment_name,
-        endpoint_name,
-    )
+
+
+def azml_batch_deployment_result(
+    endpoint, created, model_id: str, options: dict, created_endpoint: bool,
+    subscription: str, resource_group: str, workspace_name: str,
+) -> dict:
+    # What deploy_batch_model's outputs carry, from the endpoint and deployment read back.
     return {
         "endpoint_name": endpoint.name,
         "deployment_name": created.name,
@@ -251,6 +301,47 @@ def azml_deploy_batch_model(
             subscription, resource_group, workspace_name, "batch_endpoint", endpoint.name
         ),
     }
+
+
+def azml_deploy_batch_model(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    deployment_name: str,
+    model_id: str,
+    options: dict,
+    set_default: bool = True,
+    timeout_seconds: int = 3600,
+    client=None,
+) -> dict:
+    # Create the batch endpoint if missing, create or update the model deployment, and make it
+    # the endpoint's default when asked. A failed new deployment, and an endpoint this call
+    # created, are deleted; an operation a crashed or cancelled run left running is waited out
+    # (azml_write_deployment). Nothing is written before the inputs are checked, including what
+    # they name in the workspace (compute, model, environment: azml_check_batch_workspace).
+    # options: the keyword arguments of azml_batch_options.
+    options = azml_check_batch_inputs(
+        endpoint_name, deployment_name, model_id, options, set_default, timeout_seconds
+    )
+    deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
+    subscription = azml_subscription_id(subscription_id)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription, resource_group, workspace_name)
+    azml_check_batch_workspace(client, model_id, options)
+    endpoint, existing = azml_read_batch_state(client, endpoint_name, deployment_name)
+    created_endpoint = endpoint is None
+    azml_write_batch_deployment(
+        client, endpoint_name, deployment, created_endpoint, existing is None, set_default,
+        timeout_seconds,
+    )
+    endpoint, created = azml_read_deployment_back(
+        client.batch_endpoints, client.batch_deployments, endpoint_name, deployment_name, "batch"
+    )
+    return azml_batch_deployment_result(
+        endpoint, created, model_id, options, created_endpoint, subscription, resource_group,
+        workspace_name,
+    )
 
 
 def azml_batch_job_error(client, job_name: str) -> str:
@@ -295,23 +386,12 @@ def azml_wait_for_job(client, job_name: str, timeout_seconds: int, poll_seconds:
         raise type(error)(f"{error}\n{note}") from error
 
 
-def azml_score_batch(
-    subscription_id: str,
-    resource_group: str,
-    workspace_name: str,
-    endpoint_name: str,
-    output_dir: str,
-    deployment_name: str = "",
-    input_path: str = "",
-    input_uri: str = "",
-    timeout_seconds: int = 3600,
-    poll_seconds: float = 2.0,
-    client=None,
-) -> dict:
-    # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
-    # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
-    # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
-    # predictions into output_dir. A failed job fails with its error.
+def azml_check_score_inputs(
+    endpoint_name: str, deployment_name: str, input_path: str, input_uri: str,
+    timeout_seconds: int,
+) -> None:
+    # score_batch's input rules, no call to Azure. The fields are named as the component names
+    # them: input_path is its dataset.
     import os
 
     azml_check_online_name("endpoint_name", endpoint_name)
@@ -319,18 +399,87 @@ def azml_score_batch(
         azml_check_online_name("deployment_name", deployment_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     if bool(input_path) == bool(input_uri):
-        raise ValueError("input / input_uri: give exactly one")
+        raise ValueError("dataset / input_uri: give exactly one")
     if input_path and not os.path.exists(input_path):
-        raise ValueError(f"input: {input_path!r} does not exist")
+        raise ValueError(f"dataset: {input_path!r} does not exist")
+    if input_path and os.path.isdir(input_path) and not any(
+        files for _, _, files in os.walk(input_path)
+    ):
+        # The job would start and fail on an input with nothing to score.
+        raise ValueError(f"dataset: the folder {input_path!r} has no files to score")
     if input_uri and not input_uri.startswith(("azureml://", "azureml:", "https://")):
         raise ValueError(
             f"input_uri: {input_uri!r} must be an azureml:// datastore path, "
             "azureml:NAME:VERSION (a data asset) or an https URL"
         )
+
+
+def azml_prepare_output_dir(output_dir: str) -> None:
+    # The folder the predictions are downloaded into (the component's predictions output), made
+    # before the job starts: a path that is a file, or under one, would fail only after the
+    # whole job ran.
+    import os
+
+    if os.path.isfile(output_dir):
+        raise ValueError(
+            f"predictions: {output_dir!r} is an existing file; the predictions go into a folder"
+        )
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"predictions: {output_dir!r} cannot be made a folder ({error.strerror or error})"
+        ) from error
+
+
+def azml_check_batch_input_exists(client, input_uri: str) -> str:
+    # An azureml:// datastore path of this workspace must hold files: Azure starts the job
+    # anyway and fails it later, when the job reads its input. Returns the input's type as the
+    # datastore shows it: "uri_file" (a file at the path; a path ending in '/' asks for a
+    # folder), "uri_folder" (files under it), "" when not looked into. Reads only. Data assets
+    # (azureml:NAME:VERSION) are read by the SDK before it submits the job; https URLs are not
+    # looked into.
+    located = azml_datastore_path(
+        input_uri, client.subscription_id, client.resource_group_name, client.workspace_name
+    )
+    if located is None:
+        return ""
+    datastore, path = located
+    found = azml_datastore_contents(client, datastore, path, input_uri)
+    if found is None:
+        return ""
+    is_file, is_folder = found
+    is_file = is_file and not input_uri.endswith("/")
+    if not (is_file or is_folder):
+        raise ValueError(
+            f"input_uri: {input_uri!r} does not exist (no file at or under {path!r} in "
+            f"datastore {datastore!r})"
+        )
+    return "uri_file" if is_file else "uri_folder"
+
+
+def azml_batch_input(input_path: str, input_uri: str, kind: str = ""):
+    # The job's input: a file (uri_file) or a folder (uri_folder). A uri_file input must name a
+    # file and a uri_folder input a folder (Azure ML's data types, concept-data), so the type is
+    # what is there: the local path, or `kind` as the datastore showed it; else (a data asset, an
+    # https URL) a URI names a file when its last part has a '.' and no trailing '/'.
+    import os
+
     from azure.ai.ml import Input
 
-    if client is None:  # else the run's one MLClient, made by the component
-        client = azml_ml_client(subscription_id, resource_group, workspace_name)
+    path = input_path or input_uri
+    if input_path:
+        is_file = os.path.isfile(path)
+    elif kind:
+        is_file = kind == "uri_file"
+    else:
+        is_file = not path.endswith("/") and "." in path.rsplit("/", 1)[-1]
+    return Input(type="uri_file" if is_file else "uri_folder", path=path)
+
+
+def azml_batch_deployment_to_run(client, endpoint_name: str, deployment_name: str):
+    # (name, deployment) of the deployment a job runs: deployment_name, or the endpoint's
+    # default. Reads only.
     endpoint = azml_call(
         f"reading batch endpoint {endpoint_name!r}", client.batch_endpoints.get, endpoint_name
     )
@@ -347,11 +496,13 @@ def azml_score_batch(
         deployment_name,
         endpoint_name,
     )
-    path = input_path or input_uri
-    is_file = os.path.isfile(path) if input_path else not path.endswith("/") and "." in (
-        path.rsplit("/", 1)[-1]
-    )
-    data = Input(type="uri_file" if is_file else "uri_folder", path=path)
+    return deployment_name, deployment
+
+
+def azml_start_batch_job(
+    client, endpoint_name: str, deployment_name: str, data, timeout_seconds: int
+):
+    # Invoke the endpoint (a local input is uploaded by the SDK first); returns the job.
     try:
         job = azml_wait(
             f"invoking batch endpoint {endpoint_name!r}",
@@ -363,10 +514,20 @@ def azml_score_batch(
     finally:
         azml_forget_invoke_headers()
     print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
-    done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
+    return job
+
+
+def azml_batch_job_result(
+    client, job_name: str, done, endpoint_name: str, deployment_name: str, deployment,
+    output_dir: str, timeout_seconds: int,
+) -> dict:
+    # The ended job: a job that did not complete fails with its error; append_row predictions
+    # are downloaded into output_dir.
+    import os
+
     status = azml_enum_text(done.status)
     result = {
-        "job_name": job.name,
+        "job_name": job_name,
         "status": status,
         "endpoint_name": endpoint_name,
         "deployment_name": deployment_name,
@@ -376,14 +537,14 @@ def azml_score_batch(
     }
     if status != "Completed":
         raise RuntimeError(
-            f"batch job {job.name} on {endpoint_name}/{deployment_name} ended {status}: "
-            f"{azml_batch_job_error(client, job.name)}\nstudio: {result['studio_url']}"
+            f"batch job {job_name} on {endpoint_name}/{deployment_name} ended {status}: "
+            f"{azml_batch_job_error(client, job_name)}\nstudio: {result['studio_url']}"
         )
     if "append" in result["output_action"].lower():
         from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
 
         azml_wait(
-            f"downloading the predictions of batch job {job.name!r}",
+            f"downloading the predictions of batch job {job_name!r}",
             lambda: download_artifact_from_aml_uri(
                 done.outputs["score"].path, output_dir, client.datastores
             ),
@@ -391,3 +552,40 @@ def azml_score_batch(
         )
     result["files"] = sorted(os.listdir(output_dir)) if os.path.isdir(output_dir) else []
     return result
+
+
+def azml_score_batch(
+    subscription_id: str,
+    resource_group: str,
+    workspace_name: str,
+    endpoint_name: str,
+    output_dir: str,
+    deployment_name: str = "",
+    input_path: str = "",
+    input_uri: str = "",
+    timeout_seconds: int = 3600,
+    poll_seconds: float = 2.0,
+    client=None,
+) -> dict:
+    # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
+    # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
+    # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
+    # predictions into output_dir (made here). Every input is checked before the job is
+    # submitted: an input with no files and an output_dir that is a file are refused. A failed
+    # job fails with its error.
+    azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
+                            timeout_seconds)
+    azml_prepare_output_dir(output_dir)
+    if client is None:  # else the run's one MLClient, made by the component
+        client = azml_ml_client(subscription_id, resource_group, workspace_name)
+    kind = azml_check_batch_input_exists(client, input_uri) if input_uri else ""
+    data = azml_batch_input(input_path, input_uri, kind)
+    deployment_name, deployment = azml_batch_deployment_to_run(
+        client, endpoint_name, deployment_name
+    )
+    job = azml_start_batch_job(client, endpoint_name, deployment_name, data, timeout_seconds)
+    done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
+    return azml_batch_job_result(
+        client, job.name, done, endpoint_name, deployment_name, deployment, output_dir,
+        timeout_seconds,
+    )

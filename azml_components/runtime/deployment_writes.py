@@ -2,10 +2,16 @@
 # it is new, create or update the deployment, and after any failure delete what this call
 # created. client.online_endpoints / online_deployments and client.batch_endpoints /
 # batch_deployments have the same get, begin_create_or_update and begin_delete signatures, so
-# deploy_model and deploy_batch_model hand their operations objects to one function.
+# deploy_model and deploy_batch_model hand their operations objects to one function, and read
+# the result back through one (azml_read_deployment_back).
 from typing import Optional
 
-from azml_components.runtime.calls import azml_undo_and_raise, azml_wait, azml_when_idle
+from azml_components.runtime.calls import (
+    azml_call,
+    azml_undo_and_raise,
+    azml_wait,
+    azml_when_idle,
+)
 
 
 def azml_write_deployment(
@@ -85,3 +91,21 @@ def azml_write_deployment(
             undo,
             20 if isinstance(error, InterruptedError) else 600,
         )
+
+
+def azml_read_deployment_back(
+    endpoints, deployments, endpoint_name: str, deployment_name: str, kind: str = ""
+) -> tuple:
+    # (endpoint, deployment) as Azure has them after the writes, which the outputs are read
+    # from. endpoints / deployments and kind as in azml_write_deployment.
+    prefix = f"{kind} " if kind else ""
+    endpoint = azml_call(
+        f"reading {prefix}endpoint {endpoint_name!r}", endpoints.get, endpoint_name
+    )
+    deployment = azml_call(
+        f"reading {prefix}deployment {deployment_name!r}",
+        deployments.get,
+        deployment_name,
+        endpoint_name,
+    )
+    return endpoint, deployment

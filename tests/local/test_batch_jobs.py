@@ -6,13 +6,15 @@ The scoring environment is the example's requirement set, so it comes from the c
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from azml_local.fixture import LocalAzureML
 from azml_local.resources.compute_clusters import COMPUTE_NAME
-from azure.ai.ml import Input, MLClient
+from azure.ai.ml import Input, MLClient, Output
 from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
 from azure.ai.ml.entities import (
     BatchEndpoint,
@@ -189,3 +191,70 @@ def test_invoke_needs_a_default_or_a_deployment(ml_client: MLClient, setup: dict
     with pytest.raises(HttpResponseError, match="no default deployment"):
         ml_client.batch_endpoints.invoke(endpoint_name=setup["endpoint"],
                                          input=Input(type="uri_folder", path=str(folder)))
+
+
+def _upload(ml_client: MLClient, blobs: dict[str, bytes]) -> None:
+    from azure.storage.blob import ContainerClient
+
+    store = ml_client.datastores.get("workspaceblobstore", include_secrets=True)
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    with ContainerClient(account, store.container_name,
+                         credential=store.credentials.account_key) as container:
+        for name, data in blobs.items():
+            container.upload_blob(name, data, overwrite=True)
+
+
+@pytest.mark.parametrize(("kind", "target", "message"), [
+    ("uri_file", "folder", "is a uri_file input, but there is a folder at its path"),
+    ("uri_folder", "file", "is a uri_folder input, but there is a file at its path"),
+    ("uri_folder", "nothing", "is a uri_folder input, but there is nothing at its path"),
+])
+def test_an_input_of_the_other_type_fails_the_job(ml_client: MLClient, setup: dict, kind: str,
+                                                  target: str, message: str) -> None:
+    # uri_file references a single file, uri_folder a folder (concept-data): the stand-in once
+    # scored whatever lay at or under the path, whichever the type.
+    prefix = unique("typed")
+    rows = io.BytesIO()
+    np.savetxt(rows, diabetes_rows(2), delimiter=",")
+    _upload(ml_client, {f"{prefix}/in/a.csv": rows.getvalue(), f"{prefix}/one.csv":
+                        rows.getvalue()})
+    path = {"folder": f"{prefix}/in", "file": f"{prefix}/one.csv", "nothing": f"{prefix}/no"}
+    uri = f"azureml://datastores/workspaceblobstore/paths/{path[target]}"
+    job = ml_client.batch_endpoints.invoke(endpoint_name=setup["endpoint"],
+                                           deployment_name="lenient",
+                                           input=Input(type=kind, path=uri))
+    assert _wait(ml_client, job.name).status == "Failed"
+    with pytest.raises(JobException, match=message):
+        ml_client.jobs.stream(job.name)
+    # The right type for each is scored.
+    for right, where in (("uri_file", f"{prefix}/one.csv"), ("uri_folder", f"{prefix}/in")):
+        job = ml_client.batch_endpoints.invoke(
+            endpoint_name=setup["endpoint"], deployment_name="lenient",
+            input=Input(type=right, path=f"azureml://datastores/workspaceblobstore/paths/{where}"))
+        assert _wait(ml_client, job.name).status == "Completed", right
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ("uri_folder", "Job output type must be 'uri_file'"),
+    ("uri_file", "only to its default location"),
+])
+def test_custom_outputs_are_refused(ml_client: MLClient, setup: dict, standin: LocalAzureML,
+                                    tmp_path: Path, output: str, message: str) -> None:
+    # Azure refuses a uri_folder output with a 400 (MicrosoftDocs/azure-docs#118447); the
+    # stand-in, which writes predictions only to the job's default output, refuses a uri_file one
+    # too instead of ignoring it. No job is created.
+    folder = _folder(tmp_path, ["a.csv"])
+    path = "azureml://datastores/workspaceblobstore/paths/" + unique("custom-out")
+    if output == "uri_file":
+        path += "/p.csv"
+    standin.clear_requests()
+    with pytest.raises(HttpResponseError, match=message) as refused:
+        ml_client.batch_endpoints.invoke(
+            endpoint_name=setup["endpoint"], deployment_name="lenient",
+            input=Input(type="uri_folder", path=str(folder)),
+            outputs={"score": Output(type=output, path=path)})
+    assert refused.value.status_code == 400
+    jobs = f"/batchEndpoints/{setup['endpoint']}/jobs"
+    posts = [r["status"] for r in standin.requests()
+             if r["method"] == "POST" and r["path"] == jobs]
+    assert posts == [400]

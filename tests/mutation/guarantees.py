@@ -436,6 +436,35 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_batch.py::test_bad_deployment_inputs_fail_before_any_write"],
     },
     {
+        "name": "batch-compute-checked-before-any-write",
+        "promise": "a batch deployment's compute that is not a compute cluster of the workspace "
+                   "or has fewer nodes than instance_count ... nothing was written to Azure",
+        "file": RT + "batch.py",
+        "old": "    azml_check_batch_workspace(client, model_id, options)\n",
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::test_the_compute_is_checked_before_any_write"],
+    },
+    {
+        "name": "score-batch-looks-at-the-input-uri-before-the-job",
+        "promise": "a batch input with no files (... an input_uri datastore path with nothing "
+                   "there) ... no batch job was submitted",
+        "file": RT + "batch.py",
+        "old": "    kind = azml_check_batch_input_exists(client, input_uri) if input_uri "
+               "else \"\"\n",
+        "new": "    kind = \"\"\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_an_input_uri_with_nothing_there_submits_no_job"],
+    },
+    {
+        "name": "score-batch-refuses-a-predictions-file-before-the-job",
+        "promise": "a predictions path that is a file ... no batch job was submitted",
+        "file": RT + "batch.py",
+        "old": "    azml_prepare_output_dir(output_dir)\n",
+        "new": "",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_a_predictions_path_that_is_a_file_submits_no_job"],
+    },
+    {
         "name": "failing-batch-job-fails-score-batch",
         "promise": "A job that fails ... fails score_batch with the job's error",
         "file": RT + "batch.py",

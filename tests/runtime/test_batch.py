@@ -5,13 +5,15 @@ script's error, SIGTERM cancelling the Azure job.
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from azml_local.resources.compute_clusters import COMPUTE_NAME
+from azml_local.resources.compute_clusters import COMPUTE_NAME, MAX_NODES
+from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES
 from azure.ai.ml import MLClient
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 
@@ -119,19 +121,113 @@ def test_bad_deployment_inputs_fail_before_any_write(standin, custom, changes, m
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({}, "input / input_uri: give exactly one"),
+    ({}, "dataset / input_uri: give exactly one"),
     ({"input_path": "IN", "input_uri": "azureml://datastores/d/paths/x/"},
-     "input / input_uri: give exactly one"),
-    ({"input_path": "/no/such/folder"}, "input: '/no/such/folder' does not exist"),
+     "dataset / input_uri: give exactly one"),
+    ({"input_path": "/no/such/folder"}, "dataset: '/no/such/folder' does not exist"),
+    ({"input_path": "EMPTY"}, "dataset: the folder .* has no files to score"),
     ({"input_uri": "s3://bucket/x"}, "input_uri: 's3://bucket/x' must be"),
 ])
 def test_bad_score_inputs_fail_before_any_write(standin, tmp_path, kwargs, message):
-    kwargs = {k: (str(tmp_path) if v == "IN" else v) for k, v in kwargs.items()}
+    (tmp_path / "empty" / "sub").mkdir(parents=True)  # folders, but no file to score
+    folders = {"IN": str(tmp_path), "EMPTY": str(tmp_path / "empty")}
+    kwargs = {k: folders.get(v, v) for k, v in kwargs.items()}
     standin.clear_requests()
     with pytest.raises(ValueError, match=message):
         azml_score_batch(**workspace(), endpoint_name="any-endpoint",
                          output_dir=str(tmp_path / "out"), **kwargs)
     assert azure_writes(standin.requests()) == []
+
+
+@pytest.fixture(scope="module")
+def scoring_endpoint(custom) -> str:
+    # A batch endpoint whose default deployment scores CSV files.
+    endpoint = unique("batch")
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                            model_id=custom["model_id"], options=_options(custom["code"]))
+    return endpoint
+
+
+def _datastore_uri(path: str) -> str:
+    return f"azureml://datastores/workspaceblobstore/paths/{path}"
+
+
+def _upload(client: MLClient, blob: str, data: bytes) -> None:
+    from azure.storage.blob import ContainerClient
+
+    store = client.datastores.get("workspaceblobstore", include_secrets=True)
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    with ContainerClient(account, store.container_name,
+                         credential=store.credentials.account_key) as container:
+        container.upload_blob(blob, data, overwrite=True)
+
+
+@pytest.mark.parametrize("form", ["short", "long", "folder"])
+def test_an_input_uri_with_nothing_there_submits_no_job(client, scoring_endpoint, standin,
+                                                        tmp_path, form):
+    # Azure would start the job and fail it when it reads its input; the datastore is looked
+    # into first. A path that only begins like an existing blob is not one.
+    prefix = unique("nothing")
+    _upload(client, f"{prefix}/data.csv.bak", b"1,2\n")
+    path = {"short": f"{prefix}/data.csv", "long": f"{prefix}/data.csv",
+            "folder": f"{prefix}/in/"}[form]
+    uri = _datastore_uri(path)
+    if form == "long":
+        ws = workspace()
+        uri = (f"azureml://subscriptions/{ws['subscription_id']}/resourcegroups/"
+               f"{ws['resource_group']}/workspaces/{ws['workspace_name']}/datastores/"
+               f"workspaceblobstore/paths/{path}")
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=r"input_uri: .* does not exist \(no file at or under"):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint, input_uri=uri,
+                         output_dir=str(tmp_path / "out"))
+    assert azure_writes(standin.requests()) == []
+
+
+def test_an_input_uri_with_files_is_scored(client, custom, scoring_endpoint, tmp_path):
+    # The look into the datastore lets existing data through, and gives the job the input type
+    # of what is there (uri_file for a file, uri_folder for a folder): a folder named like a
+    # file and a file with no extension are scored too, where a type guessed from the name
+    # would fail the job.
+    prefix = unique("there")
+    rows = diabetes_rows(4)
+    parts = []
+    for i in range(2):
+        buffer = io.BytesIO()
+        np.savetxt(buffer, rows[2 * i:2 * i + 2], delimiter=",")
+        parts.append(buffer.getvalue())
+    _upload(client, f"{prefix}/in/a.csv", parts[0])
+    _upload(client, f"{prefix}/in/b.csv", parts[1])
+    _upload(client, f"{prefix}/v1.2/a.csv", parts[0])
+    _upload(client, f"{prefix}/rows", parts[0])
+    cases = [(f"{prefix}/in/a.csv", 2), (f"{prefix}/in/", 4), (f"{prefix}/in", 4),
+             (f"{prefix}/v1.2", 2), (f"{prefix}/rows", 2)]
+    for path, count in cases:
+        out = tmp_path / unique("out")
+        scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                                  input_uri=_datastore_uri(path), output_dir=str(out),
+                                  poll_seconds=0.5)
+        assert scored["status"] == "Completed", (path, scored)
+        lines = (out / "predictions.csv").read_text().splitlines()
+        assert np.allclose([float(line.split(",")[2]) for line in lines],
+                           custom["model"].predict(rows[:count])), path
+
+
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_a_predictions_path_that_is_a_file_submits_no_job(scoring_endpoint, standin, tmp_path,
+                                                          where):
+    # The whole job used to run, then the download ended in a raw FileExistsError.
+    (tmp_path / "taken").write_text("not a folder")
+    output = tmp_path / "taken" if where == "file" else tmp_path / "taken" / "out"
+    folder = _folder(tmp_path / "in", ["a.csv"])
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="predictions: .*(is an existing file|cannot be made)"):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                         input_path=str(folder), output_dir=str(output))
+    requests = standin.requests()
+    assert azure_writes(requests) == []
+    # Nor was the dataset uploaded (an upload starts by reading the datastore's credentials).
+    assert not [r for r in requests if "/datastores/" in r["path"]]
 
 
 def test_options_defaults_are_the_specs():
@@ -181,12 +277,34 @@ def test_a_failing_scoring_script_fails_with_the_jobs_error(client, custom, tmp_
 
 
 def test_a_failed_new_deployment_on_a_new_endpoint_is_removed(client, custom, standin):
+    # The deployment's operation fails in Azure (the inputs were fine): the deployment and the
+    # endpoint this call created are deleted.
     endpoint = unique("batch")
-    with pytest.raises(RuntimeError, match="gpu-cluster"):
+    standin.lro_fault(path_regex=f"/batchEndpoints/{endpoint}/deployments/blue$",
+                      outcome="Failed", delay_seconds=1, count=1)
+    with pytest.raises(RuntimeError) as raised:
         azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
-                                model_id=custom["model_id"],
-                                options=_options(custom["code"], compute="gpu-cluster"))
+                                model_id=custom["model_id"], options=_options(custom["code"]))
+    message = str(raised.value)
+    assert f"deploying 'blue' to batch endpoint '{endpoint}'" in message, message
+    assert "deleting failed batch deployment 'blue': done" in message, message
+    assert f"deleting batch endpoint '{endpoint}' created by this run: done" in message, message
     assert endpoint not in {e.name for e in client.batch_endpoints.list()}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"compute": "gpu-cluster"}, "compute: 'gpu-cluster' is not a compute of this workspace"),
+    ({"compute": KUBERNETES}, f"compute: '{KUBERNETES}' is a kubernetes compute"),
+    ({"instance_count": MAX_NODES + 1}, f"instance_count: {MAX_NODES + 1} must be at most "
+                                        f"{MAX_NODES}"),
+])
+def test_the_compute_is_checked_before_any_write(standin, custom, changes, message):
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_deploy_batch_model(**workspace(), endpoint_name=unique("bad"),
+                                deployment_name="blue", model_id=custom["model_id"],
+                                options=_options(custom["code"], **changes))
+    assert azure_writes(standin.requests()) == []
 
 
 def test_sigterm_while_waiting_cancels_the_job(client, custom, tmp_path):

@@ -12,6 +12,9 @@ What Azure ML does, and where it is written down:
   it as on any job (ARM jobs/{id}, jobs/{id}/cancel, run history runs/{id}/details).
 - Outputs land on the workspace's default datastore under azureml/<job>/score/ (the SDK's
   fallback search path for a job's named output, JobOperations._get_named_output_uri).
+- The input's type is what it references: uri_file a single file, uri_folder a folder
+  ("Data concepts in Azure Machine Learning", concept-data); a job output other than uri_file
+  is refused with a 400 ("Job output type must be 'uri_file'.", MicrosoftDocs/azure-docs#118447).
 Execution: the deployment's environment is built by the same cache as online deployments
 (environments.py), the model and code are laid out as for online deployments (provision.py),
 and serving/support/batch_driver.py runs init()/run(mini_batch) in that environment.
@@ -119,6 +122,28 @@ def _input_uri(body: dict[str, Any]) -> tuple[str, str]:
     return uri, kind
 
 
+def _refuse_outputs(body: dict[str, Any]) -> None:
+    # Azure answers a batch job output that is not a file with a 400 validation error: "Job
+    # output type must be 'uri_file'." for OutputData.Values[i].JobOutputType (as Azure answered
+    # in MicrosoftDocs/azure-docs#118447 and Azure/azure-sdk-for-python#35242). The stand-in
+    # writes a job's predictions only to its default place (azureml/<job>/score/), so it refuses
+    # a uri_file output too, which Azure would honour: stricter, never silently ignored.
+    props = body["properties"]
+    outputs = props.get("OutputData") or props.get("outputData") or {}
+    if not isinstance(outputs, dict):
+        raise bad_request("'properties.OutputData' must map output names to outputs.")
+    for index, entry in enumerate(outputs.values()):
+        kind = entry.get("jobOutputType") if isinstance(entry, dict) else None
+        if str(kind or "").replace("_", "").lower() != "urifile":
+            raise bad_request(
+                "The Job request provided has the following validation errors. Please resolve "
+                f"them and try again. OutputData.Values[{index}].JobOutputType: Job output type "
+                f"must be 'uri_file'. (attempted: {kind!r})")
+    if outputs or props.get("OutputDataset") or props.get("outputDataset"):
+        raise bad_request("The stand-in writes a batch job's output only to its default "
+                          "location (the job's 'score' output); give no output data.")
+
+
 def add_routes(router: Router, ctx: Context) -> None:
     def invoke(request: Request) -> Response:
         name = request.params["endpoint"]
@@ -143,6 +168,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                               f"{deployment['properties']['provisioningState']}).")
         body = request.json_object()
         uri, kind = _input_uri(body)
+        _refuse_outputs(body)
         ws_id = endpoint["id"].rsplit("/batchEndpoints/", 1)[0]
         job_name = (body["properties"].get("name") or body["properties"].get("jobName")
                     or f"batchjob-{uuid.uuid4()}")
@@ -336,9 +362,41 @@ def _fetch_input(ctx: Context, job: dict[str, Any], dest: Path) -> list[str]:
         container, path = resolve_blob(ctx, uri)
     except ApiError as exc:
         raise LroFailure("UserError", f"The input '{uri}' cannot be read: {exc.message}") from exc
+    kind = str(job[PRIVATE]["input"].get("jobInputType") or "").replace("_", "").lower()
+    if kind in ("urifile", "urifolder"):
+        # A uri_file input references a single file, a uri_folder input a folder ("Data
+        # concepts in Azure Machine Learning", learn.microsoft.com, concept-data: Data types):
+        # a job whose input is the other kind finds nothing it can read.
+        return _fetch_typed_input(ctx, uri, kind, container, path, dest)
     files = sorted(str(p) for p in ctx.azurite.download(container, path, dest))
     if not files:
         raise LroFailure("UserError", f"The input '{uri}' has no files.")
+    return files
+
+
+def _fetch_typed_input(ctx: Context, uri: str, kind: str, container: str, path: str,
+                       dest: Path) -> list[str]:
+    # The blob at `path` (uri_file), or the blobs under `path/` (uri_folder), into dest.
+    names = ctx.azurite.list(container, path)
+    if kind == "urifile":
+        if path not in names:
+            what = "a folder" if any(n.startswith(path + "/") for n in names) else "nothing"
+            raise LroFailure("UserError", f"The input '{uri}' is a uri_file input, but there "
+                             f"is {what} at its path, not a file.")
+        chosen = {path: os.path.basename(path)}
+    else:
+        under = path + "/" if path else ""  # an empty path is the datastore's root
+        chosen = {n: n[len(under):] for n in names if n.startswith(under) and n != path}
+        if not chosen:
+            what = "a file" if path in names else "nothing"
+            raise LroFailure("UserError", f"The input '{uri}' is a uri_folder input, but "
+                             f"there is {what} at its path, no folder of files.")
+    files = []
+    for name, relative in sorted(chosen.items()):
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(ctx.azurite.read(container, name))
+        files.append(str(target))
     return files
 
 
