@@ -15,7 +15,10 @@ from azml_components.runtime.deployment_options import (
     azml_deployment_options,
     azml_resolve_environment,
 )
-from azml_components.runtime.deployment_writes import azml_write_deployment
+from azml_components.runtime.deployment_writes import (
+    azml_read_deployment_back,
+    azml_write_deployment,
+)
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.records import (
@@ -443,14 +446,8 @@ def azml_deploy_from_state(
     else:
         azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
         azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
-        endpoint = azml_call(
-            f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
-        )
-        created = azml_call(
-            f"reading deployment {deployment_name!r}",
-            client.online_deployments.get,
-            deployment_name,
-            endpoint_name,
+        endpoint, created = azml_read_deployment_back(
+            client.online_endpoints, client.online_deployments, endpoint_name, deployment_name
         )
     traffic, mirror_traffic = azml_traffic_of(endpoint)
     return {

@@ -46,3 +46,13 @@ def test_every_runtime_module_is_listed():
 
     files = {p.stem for p in Path(runtime.__file__).parent.glob("*.py") if p.stem != "__init__"}
     assert files == {m.__name__.rsplit(".", 1)[-1] for m in runtime.MODULES}
+
+
+@pytest.mark.parametrize("module", runtime.MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_no_runtime_function_is_over_80_lines(module):
+    # A function a reader can hold at once; longer ones are split by phase (checks, reads,
+    # writes, result), as deploy_model's and the batch components' are.
+    tree = ast.parse(inspect.getsource(module))
+    long = {node.name: node.end_lineno - node.lineno + 1 for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 80}
+    assert long == {}
