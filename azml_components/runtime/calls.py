@@ -128,12 +128,35 @@ def azml_best_effort(what: str, function, timeout_seconds: int) -> str:
         return f"{what}: FAILED ({error})"
 
 
+def azml_cleanup_seconds(error, timeout_seconds: int) -> int:
+    # How long the undo after a failure may take in all, on top of the failed step: as long
+    # again as timeout_seconds, at least 30 s (deleting an endpoint takes about that) and at most
+    # 10 minutes; 20 s after SIGTERM (a cancelled pod is killed soon after, docs/cluster.md).
+    # What the undo cannot finish in that time is named in the error; the next run on the
+    # endpoint finishes or undoes it.
+    if isinstance(error, InterruptedError):
+        return 20
+    return min(600, max(30, int(timeout_seconds)))
+
+
 def azml_undo_and_raise(error: BaseException, lines: list, undo: list, timeout_seconds: int):
-    # After `error`: run each (what, function) of `undo` in order as a best effort, then raise
-    # with `lines` and how each undo step went. A cancellation (InterruptedError) or a deadline
-    # (TimeoutError) keeps its type, so the caller can still tell; anything else becomes a
-    # RuntimeError. Used by deploy_model and safe_rollout alike.
-    notes = [azml_best_effort(what, function, timeout_seconds) for what, function in undo]
+    # After `error`: run each (what, function) of `undo` in order as a best effort, all within
+    # timeout_seconds (see azml_cleanup_seconds), then raise with `lines` and how each undo step
+    # went. A cancellation (InterruptedError) or a deadline (TimeoutError) keeps its type, so
+    # the caller can still tell; anything else becomes a RuntimeError. Used by deploy_model,
+    # safe_rollout and deploy_batch_model alike.
+    import time
+
+    deadline = time.monotonic() + timeout_seconds
+    notes = []
+    for what, function in undo:
+        remaining = max(1, int(deadline - time.monotonic()))
+        notes.append(azml_best_effort(what, function, remaining))
+    if any(note.endswith(")") and ": FAILED (" in note for note in notes):
+        notes.append(
+            f"The undo stopped after {timeout_seconds} s: the next run on this endpoint finishes "
+            "or undoes what is left, or delete it in Azure ML studio."
+        )
     message = "\n".join([*lines, *notes])
     if isinstance(error, (InterruptedError, TimeoutError)):
         raise type(error)(message) from error

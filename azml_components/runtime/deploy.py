@@ -4,6 +4,7 @@
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_call,
+    azml_cleanup_seconds,
     azml_describe_error,
     azml_enum_text,
     azml_get_or_none,
@@ -391,7 +392,7 @@ def azml_apply_traffic(
             ),
         )
         azml_undo_and_raise(
-            error, [str(error)], [restore], 20 if isinstance(error, InterruptedError) else 600
+            error, [str(error)], [restore], azml_cleanup_seconds(error, timeout_seconds)
         )
 
 

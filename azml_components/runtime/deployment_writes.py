@@ -8,6 +8,7 @@ from typing import Optional
 
 from azml_components.runtime.calls import (
     azml_call,
+    azml_cleanup_seconds,
     azml_undo_and_raise,
     azml_wait,
     azml_when_idle,
@@ -89,7 +90,7 @@ def azml_write_deployment(
             error,
             [str(error), *(notes or []), *([log_text] if log_text else [])],
             undo,
-            20 if isinstance(error, InterruptedError) else 600,
+            azml_cleanup_seconds(error, timeout_seconds),
         )
 
 

@@ -6,7 +6,12 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client
-from azml_components.runtime.calls import azml_undo_and_raise, azml_wait, azml_when_idle
+from azml_components.runtime.calls import (
+    azml_cleanup_seconds,
+    azml_undo_and_raise,
+    azml_wait,
+    azml_when_idle,
+)
 from azml_components.runtime.deploy import (
     azml_check_deployment_inputs,
     azml_deploy_from_state,
@@ -223,7 +228,9 @@ def azml_apply_rollout(
             error,
             [f"rollout of {deployment_name} to {endpoint_name} failed: {error}", *log],
             undo,
-            min(timeout_seconds, 600),
+            # The whole allowance after SIGTERM too: if the pod dies first, the record lets the
+            # next run or the exit task finish the rollback.
+            azml_cleanup_seconds(None, timeout_seconds),
         )
     finally:
         if in_main:

@@ -22,6 +22,17 @@ FAULT_TESTS = "tests/runtime/test_faults.py::"
 
 GUARANTEES: list[dict] = [
     {
+        "name": "the-undo-is-bounded",
+        "promise": "the undo after a failure takes at most its allowance, then names what it "
+                   "left",
+        "file": RT + "calls.py",
+        "old": "        remaining = max(1, int(deadline - time.monotonic()))\n"
+               "        notes.append(azml_best_effort(what, function, remaining))\n",
+        "new": "        notes.append(azml_best_effort(what, function, 600))\n",
+        "tests": [FAULT_TESTS
+                  + "test_the_clean_up_after_a_timeout_is_bounded_and_names_what_it_left"],
+    },
+    {
         "name": "each-traffic-step-renews-the-rollout-record",
         "promise": "renews the record in each traffic change",
         "file": RT + "rollout.py",

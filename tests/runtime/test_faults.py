@@ -208,6 +208,31 @@ def test_failed_or_slow_endpoint_creation_leaves_no_endpoint(standin, setup, cli
         client.online_endpoints.get(endpoint)
 
 
+@pytest.mark.timeout(300)  # an unbounded undo would wait on the held creation until this
+def test_the_clean_up_after_a_timeout_is_bounded_and_names_what_it_left(standin, setup, client):
+    # The endpoint's creation is held in progress for as long as the test wants: the step times
+    # out after timeout_seconds (2 s), and its undo (deleting the endpoint, which Azure refuses
+    # while the creation runs) gives up after its allowance (at least 30 s), naming what it
+    # left, while the creation is still held. Observed: the call returned before the hold was
+    # released.
+    from azml_components.runtime.calls import azml_cleanup_seconds
+
+    assert [azml_cleanup_seconds(None, s) for s in (2, 300, 3600)] == [30, 300, 600]
+    assert azml_cleanup_seconds(InterruptedError(), 3600) == 20
+    endpoint = unique("flt-bounded")
+    standin.lro_fault(path_regex=f"/onlineEndpoints/{endpoint}$", outcome="Hold", count=1)
+    try:
+        with pytest.raises(TimeoutError) as raised:
+            azml_deploy_model(**_deploy_arguments(setup, endpoint, "blue", timeout_seconds=2))
+        message = str(raised.value)
+        assert f"deleting endpoint '{endpoint}' created by this run: FAILED" in message, message
+        assert "The undo stopped after 30 s: the next run on this endpoint" in message, message
+        state = client.online_endpoints.get(endpoint).provisioning_state
+        assert str(getattr(state, "value", state)) == "Creating"  # still held: no wait on it
+    finally:
+        standin.release_lro_holds()
+
+
 @pytest.mark.parametrize("outcome", ["Failed", "Slow"])
 def test_failed_or_slow_batch_endpoint_creation_leaves_no_batch_endpoint(
         standin, setup, client, outcome):
