@@ -47,15 +47,18 @@ def register_model(
             this or model.
         model_type: One of custom_model, mlflow_model (the folder holds an MLmodel file) or
             triton_model.
-        model_version: Version to create; empty means the next free version number.
+        model_version: Version to create; empty means the next free version number. A version
+            that already exists is returned as it is (``reused: true``, no write) when it holds
+            these files with the same model_type and properties, and refused before any upload
+            when it holds other content (versions are immutable).
         description: Description shown in Azure ML studio.
         tags: Extra tags (string values; other values are stored as JSON).
         properties: Extra properties (immutable after registration).
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the upload and registration may take.
         force_new_version: Register a new version even when one of the same name already holds
-            identical files (otherwise that version is reused). An explicit model_version always
-            registers.
+            identical files (otherwise that version is reused). With an explicit model_version
+            that already exists, the task fails before any write.
         pipeline_run_id: KFP run id recorded as lineage (filled in by KFP).
         pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
 

@@ -179,6 +179,19 @@ CATALOGUE: list[Row] = [
     Row(REGISTER, R, {"properties": ["a", "b"]}, "properties", "mapping"),
     Row(REGISTER, R, {"properties": {"azml_registration_id": "x"}}, "properties",
         "set by register_model itself"),
+    # An existing version is immutable: other content is refused before any upload.
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_path": "@other_model_dir"}, "model_version",
+        "already exists with other content (other files)"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_type": "triton_model"}, "model_version",
+        "already exists with other content (model_type 'custom_model')"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_path": "", "model_uri": "@registered_file_uri"}, "model_version",
+        "already exists with other content (other files)"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "force_new_version": True}, "model_version",
+        "force_new_version asks for a new version"),
     Row(REGISTER, R, {"timeout_seconds": 0}, "timeout_seconds", "at least 1"),
     Row(REGISTER, R, {"timeout_seconds": True}, "timeout_seconds", WHOLE),
     Row(REGISTER, R, {"subscription_id": "00000000000000000000000000000000"},
@@ -496,6 +509,7 @@ def _row_id(row: Row) -> str:
 def resources(standin, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("catalogue")
     model_dir, code_dir, _ = write_custom_model(root / "model")
+    other_model_dir, _, _ = write_custom_model(root / "other", alpha=7.0)
     registered = azml_register_model(**workspace(), model_name=unique("catalogue"),
                                      model_path=str(model_dir))
     options = {"code_path": str(code_dir), "conda_file": "conda.yaml"}
@@ -522,6 +536,9 @@ def resources(standin, tmp_path_factory) -> dict:
         "model_dir": str(model_dir),
         "model_file": str(model_dir / "model.joblib"),
         "model_id": registered["asset_id"],
+        "registered_name": registered["name"],
+        "other_model_dir": str(other_model_dir),
+        "registered_file_uri": registered["path"].rstrip("/") + "/model.joblib",
         "options": options,
         "batch_options": {"compute": "cpu-cluster", **options},
         "endpoint": endpoint,

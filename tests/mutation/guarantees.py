@@ -269,8 +269,8 @@ GUARANTEES: list[dict] = [
         "name": "unchanged-content-reuses-the-version",
         "promise": "register_model reuses a version holding the same files: no write",
         "file": RT + "register.py",
-        "old": "        if same is not None:\n",
-        "new": "        if False:\n",
+        "old": "    if same is not None:\n",
+        "new": "    if False:\n",
         "tests": ["tests/runtime/test_register.py::"
                   "test_unchanged_content_reuses_the_version_with_no_write"],
     },
@@ -282,6 +282,28 @@ GUARANTEES: list[dict] = [
         "new": "        pass",
         "tests": ["tests/runtime/test_register.py::"
                   "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "an-existing-version-with-other-content-is-refused",
+        "promise": "an explicit model_version that exists with other content is refused before "
+                   "any upload (versions are immutable)",
+        "file": RT + "register.py",
+        "old": "    if model_version:  # an existing version is reused as it is, or refused: "
+               "before any upload\n        same = azml_check_given_version(",
+        "new": "    if False:\n        same = azml_check_given_version(",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_an_explicit_version_holding_other_files_fails_before_any_upload"],
+    },
+    {
+        "name": "an-existing-version-with-the-same-content-is-not-rewritten",
+        "promise": "an explicit model_version that holds the same files is returned as it is, "
+                   "with no write",
+        "file": RT + "register.py",
+        "old": "            read = pool.submit(azml_version_holder, client, model_name, "
+               "model_version, True)\n",
+        "new": "            read = None\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_an_explicit_version_holding_the_same_files_is_reused_with_no_write"],
     },
     {
         "name": "forced-registration-is-a-new-version",
