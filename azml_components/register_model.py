@@ -35,8 +35,11 @@ def register_model(
     ``kfp_source_uri``. When an active version of the same name already holds exactly these files
     (the SDK's content hash of the upload, same model_type and properties), that version is
     returned with no write to Azure and no upload: the output's metadata says ``reused: true``,
-    and the version's tags keep the run that first registered it. Credentials come from the
-    ``azcreds`` secret (see ``use_azure_credentials``) or the pod's workload/managed identity.
+    and the version's tags keep the run that first registered it. When several versions hold
+    them, the lowest-numbered one is returned; runs registering the same files at the same time
+    all return one version (each may leave a version of its own holding the same files).
+    Credentials come from the ``azcreds`` secret (see ``use_azure_credentials``) or the pod's
+    workload/managed identity.
 
     Args:
         model_name: Name of the model in the workspace (letters, digits, '-' and '_').

@@ -291,8 +291,13 @@ def azml_register_model(
         client, model_name, model_version, source, content_hash, model_type, description,
         all_tags, props, timeout_seconds,
     )
+    reused = False
+    if model_path and not (force_new_version or model_version):
+        registered, reused = azml_settle_on_first(
+            client, model_name, registered, source, content_hash, model_type, props
+        )
     return azml_registered_model(
-        registered, model_type, subscription, resource_group, workspace_name, False
+        registered, model_type, subscription, resource_group, workspace_name, reused
     )
 
 
@@ -325,7 +330,53 @@ def azml_hash_and_find_same(
     matches = azml_content_matches(versions, source, content_hash, model_type, props)
     if model_version or not reuse:
         return (matches[0] if matches else None), content_hash
-    return next((m for m in matches if not m[1]), None), content_hash
+    return azml_first_same(matches), content_hash
+
+
+def azml_first_same(matches: list):
+    # The match with no differences whose version comes first (numbers in numeric order, before
+    # any other version name): the one version every run picks among the same ones, whatever
+    # order the listing gives them in. None when no version holds the same content.
+    same = [m for m in matches if not m[1]]
+
+    def order(match) -> tuple:
+        version = str(match[0].version)
+        return (0, int(version), "") if version.isdigit() else (1, 0, version)
+
+    return min(same, key=order, default=None)
+
+
+def azml_settle_on_first(
+    client, model_name: str, registered, source: str, content_hash: str, model_type: str,
+    props: dict,
+) -> tuple:
+    # (the version to return, reused) after this run registered `registered` because its
+    # listing showed no version holding these files. Runs registering the same files at the
+    # same time all list before any of them writes, and each writes a version of its own: Azure
+    # has no conditional create for a model version (the REST API spec's
+    # ModelVersions_CreateOrUpdate, Microsoft.MachineLearningServices mfe.json, takes the path,
+    # api-version and body only: no If-None-Match, and the version is chosen by the client), so
+    # list-then-create cannot be made atomic. So the run lists again and returns the first
+    # version holding these files (azml_first_same). Auto versions are taken in order (a version
+    # is written only after the versions below it exist; azml_register_new_version), so every
+    # run's second listing holds the first one and they all return it. The run's own version
+    # is left as it is: it holds the same files, and deleting anything another run may have
+    # returned is not safe. A failed second listing returns the run's own version.
+    try:
+        versions = azml_model_versions(client, model_name)
+    except RuntimeError as error:
+        print(f"Listing versions of {model_name!r} again failed ({error}); keeping the new one")
+        return registered, False
+    first = azml_first_same(
+        azml_content_matches(versions, source, content_hash, model_type, props)
+    )
+    if first is None or str(first[0].version) == str(registered.version):
+        return registered, False
+    print(
+        f"Version {first[0].version} of {model_name!r}, registered at the same time by another "
+        f"run, holds these files too: returning it (version {registered.version} stays)"
+    )
+    return first[0], True
 
 
 def azml_register_new_version(

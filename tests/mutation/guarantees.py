@@ -422,6 +422,16 @@ GUARANTEES: list[dict] = [
         "tests": [FAULT_TESTS + "test_concurrent_registrations_of_one_name_give_distinct_versions"],
     },
     {
+        "name": "concurrent-identical-registrations-return-one-version",
+        "promise": "runs registering the same files at the same time all return one version",
+        "file": RT + "register.py",
+        "old": "    if model_path and not (force_new_version or model_version):\n"
+               "        registered, reused",
+        "new": "    if False:\n        registered, reused",
+        "tests": [FAULT_TESTS
+                  + "test_concurrent_registrations_of_the_same_files_return_one_version"],
+    },
+    {
         "name": "a-busy-resource-is-waited-out",
         "promise": "409 'operation running' (a crashed or concurrent run's operation) is waited "
                    "out, then the write goes through",
