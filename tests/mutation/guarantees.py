@@ -275,6 +275,21 @@ GUARANTEES: list[dict] = [
                   "test_unchanged_content_reuses_the_version_with_no_write"],
     },
     {
+        "name": "the-reuse-hash-covers-file-names",
+        "promise": "a renamed file with the same bytes is other content: a new version, since "
+                   "the SDK's content hash includes the names",
+        "file": RT + "register.py",
+        "old": "    from azure.ai.ml._utils._asset_utils import get_ignore_file, "
+               "get_object_hash\n\n"
+               "    return get_object_hash(model_path, get_ignore_file(model_path))\n",
+        "new": "    import hashlib\n    from pathlib import Path\n\n    root = Path(model_path)\n"
+               "    files = [root] if root.is_file() else sorted(\n"
+               "        p for p in root.rglob('*') if p.is_file()\n    )\n"
+               "    return hashlib.sha256(b''.join(p.read_bytes() for p in files)).hexdigest()\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_a_renamed_file_with_the_same_bytes_is_a_new_version"],
+    },
+    {
         "name": "sdk-does-not-hash-the-model-twice",
         "promise": "the SDK is handed that hash and does not hash again",
         "file": RT + "register.py",

@@ -303,6 +303,25 @@ def test_changed_content_or_forced_registers_a_new_version(standin, client, tmp_
     assert sorted(int(m.version) for m in client.models.list(name=name)) == [1, 2, 3, 4, 5, 9]
 
 
+def test_a_renamed_file_with_the_same_bytes_is_a_new_version(standin, client, tmp_path):
+    # The SDK's content hash covers the files' names as well as their bytes (azure-ai-ml
+    # 1.35's get_object_hash / _get_dir_hash hashes each entry's name, then its content): a
+    # renamed file is other content, so it is registered as a new version, never reused.
+    name = unique("reg-renamed")
+    model_dir, _, _ = write_custom_model(tmp_path / "a")
+    first = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir))
+    assert first["version"] == "1" and first["reused"] is False
+    renamed = tmp_path / "b" / "model"
+    renamed.mkdir(parents=True)
+    (renamed / "weights.joblib").write_bytes((model_dir / "model.joblib").read_bytes())
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(renamed))
+    assert again["reused"] is False and again["version"] == "2"
+    assert again["path"] != first["path"]
+    target = tmp_path / "download"
+    client.models.download(name, "2", download_path=str(target))
+    assert [p.name for p in target.rglob("*") if p.is_file()] == ["weights.joblib"]
+
+
 def test_an_archived_version_is_not_reused(standin, client, tmp_path):
     # Listing versions leaves archived ones out (listViewType ActiveOnly, the SDK's default).
     name = unique("reg-archived")
