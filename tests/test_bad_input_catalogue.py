@@ -75,6 +75,7 @@ GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
 WHOLE = "must be a whole number"
 MISSING_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-model"
+MISSING_SUBSCRIPTION = "0f0f0f0f-0000-4000-8000-00000000beef"
 
 # Good arguments per function; a row changes only what makes it bad.
 BASE: dict[Callable, dict] = {
@@ -109,6 +110,19 @@ def _workspace_rows(component: str, function: Callable) -> list:
             GUID_RULE),
         Row(component, function, {"resource_group": "my rg"}, "resource_group", "1-90"),
         Row(component, function, {"workspace_name": "my.workspace"}, "workspace_name", "3-33"),
+    ]
+
+
+def _missing_scope_rows(component: str, function: Callable) -> list:
+    # A workspace, resource group or subscription that does not exist: ARM's 404 for the scope
+    # is named as such by the first read, never reported as a missing model or endpoint.
+    return [
+        Row(component, function, {"workspace_name": "no-such-workspace"}, "workspace_name",
+            "'no-such-workspace' was not found"),
+        Row(component, function, {"resource_group": "no-such-rg"}, "resource_group",
+            "'no-such-rg' was not found"),
+        Row(component, function, {"subscription_id": MISSING_SUBSCRIPTION}, "subscription_id",
+            "was not found"),
     ]
 
 
@@ -201,6 +215,7 @@ CATALOGUE: list[Row] = [
     Row(REGISTER, R, {"workspace_name": "ws"}, "workspace_name", "3-33"),
     Row(REGISTER, R, {"workspace_name": "my workspace"}, "workspace_name", "3-33"),
     *_workspace_rows(REGISTER, R),
+    *_missing_scope_rows(REGISTER, R),
     # --- deploy_model ----------------------------------------------------------------------
     *_online_name_rows(DEPLOY, D, "endpoint_name"),
     Row(DEPLOY, D, {"deployment_name": "blue green"}, "deployment_name", NAME_RULE),
@@ -292,6 +307,7 @@ CATALOGUE: list[Row] = [
         "needs a code folder"),
     Row(DEPLOY, D, {"options": {"conda_file": ""}}, "environment", "give conda_file"),
     *_workspace_rows(DEPLOY, D),
+    *_missing_scope_rows(DEPLOY, D),
     Row(DEPLOY, azml_model_id_input, {"registered_model": "@registered_artifact"},
         "registered_model / model_id", "exactly one"),
     Row(DEPLOY, azml_model_id_input, {"model_id": ""}, "registered_model / model_id",
@@ -389,6 +405,7 @@ CATALOGUE: list[Row] = [
     *_online_name_rows(TRAFFIC, azml_update_traffic, "endpoint_name")[:3],
     *_timeout_rows(TRAFFIC, azml_update_traffic),
     *_workspace_rows(TRAFFIC, azml_update_traffic),
+    *_missing_scope_rows(TRAFFIC, azml_update_traffic),
     # --- invoke_endpoint --------------------------------------------------------------------
     *_online_name_rows(INVOKE, azml_invoke_endpoint, "endpoint_name")[:3],
     Row(INVOKE, azml_invoke_endpoint, {"deployment_name": "blue_v1"}, "deployment_name",
@@ -408,6 +425,7 @@ CATALOGUE: list[Row] = [
     Row(INVOKE, azml_invoke_endpoint, {"json_schema": '{"type": 5}'}, "json_schema",
         "not a valid JSON schema"),
     *_workspace_rows(INVOKE, azml_invoke_endpoint),
+    *_missing_scope_rows(INVOKE, azml_invoke_endpoint),
     Row(INVOKE, azml_endpoint_name_input, {"endpoint": "@endpoint_artifact"},
         "endpoint / endpoint_name", "exactly one"),
     Row(INVOKE, azml_endpoint_name_input, {"endpoint_name": ""}, "endpoint / endpoint_name",
@@ -423,17 +441,20 @@ CATALOGUE: list[Row] = [
     Row(DEL_DEP, azml_delete_deployment, {"deployment_name": "ghost", "missing_ok": False},
         "deployment_name", "does not exist"),
     *_workspace_rows(DEL_DEP, azml_delete_deployment)[:1],
+    *_missing_scope_rows(DEL_DEP, azml_delete_deployment),
     # --- delete_endpoint --------------------------------------------------------------------
     *_online_name_rows(DEL_EP, azml_delete_endpoint, "endpoint_name"),
     *_timeout_rows(DEL_EP, azml_delete_endpoint),
     Row(DEL_EP, azml_delete_endpoint, {"missing_ok": False}, "endpoint_name", "does not exist"),
     *_workspace_rows(DEL_EP, azml_delete_endpoint)[:1],
+    *_missing_scope_rows(DEL_EP, azml_delete_endpoint),
     # --- recover_rollout --------------------------------------------------------------------
     *_online_name_rows(RECOVER, azml_recover_endpoint_rollout, "endpoint_name")[:2],
     *_timeout_rows(RECOVER, azml_recover_endpoint_rollout)[:2],
     Row(RECOVER, azml_recover_endpoint_rollout, {"pipeline_run_id": "run-" + "0" * 130},
         "pipeline_run_id", "at most 128"),
     *_workspace_rows(RECOVER, azml_recover_endpoint_rollout),
+    *_missing_scope_rows(RECOVER, azml_recover_endpoint_rollout),
     # --- deploy_batch_model -----------------------------------------------------------------
     *_online_name_rows(BATCH, azml_deploy_batch_model, "endpoint_name")[:2],
     Row(BATCH, azml_deploy_batch_model, {"deployment_name": "batch_v1"}, "deployment_name",
@@ -479,6 +500,7 @@ CATALOGUE: list[Row] = [
     Row(BATCH, azml_deploy_batch_model, {"options": {"code_path": "@empty_script_code"}},
         "scoring_script", "is empty"),
     *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
+    *_missing_scope_rows(BATCH, azml_deploy_batch_model),
     # --- score_batch ------------------------------------------------------------------------
     *_online_name_rows(SCORE, azml_score_batch, "endpoint_name")[:2],
     Row(SCORE, azml_score_batch, {"deployment_name": "batch_v1"}, "deployment_name",
@@ -496,6 +518,7 @@ CATALOGUE: list[Row] = [
     Row(SCORE, azml_score_batch, {"input_uri": "http://example.com/data.csv"}, "input_uri",
         "https URL"),
     *_workspace_rows(SCORE, azml_score_batch)[:1],
+    *_missing_scope_rows(SCORE, azml_score_batch),
 ]
 
 

@@ -2,7 +2,13 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_call, azml_enum_text, azml_get_or_none, azml_wait
+from azml_components.runtime.calls import (
+    azml_call,
+    azml_enum_text,
+    azml_get_or_none,
+    azml_missing_scope,
+    azml_wait,
+)
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -78,10 +84,16 @@ def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: st
     # (a POST listSecrets, as the SDK's own upload does) and a blob listing.
     from azure.storage.blob import ContainerClient
 
-    store = azml_call(
+    store = azml_get_or_none(
         f"reading datastore {datastore!r} for model_uri",
         lambda: client.datastores.get(datastore, include_secrets=True),
+        client=client,
     )
+    if store is None:
+        raise ValueError(
+            f"model_uri: {model_uri!r} names datastore {datastore!r}, which this workspace does "
+            "not have"
+        )
     # The SDK's DatastoreType.AZURE_BLOB has the value "AzureBlob" (azure-ai-ml 1.35), the REST
     # spec's datastoreType; compared without case and '_' so either spelling is a blob store.
     kind = azml_enum_text(getattr(store, "type", "") or "")
@@ -111,7 +123,8 @@ def azml_version_holder(client, model_name: str, version: str, entity: bool = Fa
     # The registration id `version` carries: None when the version does not exist, "" when it
     # has none (registered by anything else). entity=True: the version itself (or None).
     existing = azml_get_or_none(
-        f"reading model {model_name}:{version}", client.models.get, model_name, version
+        f"reading model {model_name}:{version}", client.models.get, model_name, version,
+        client=client,
     )
     if existing is None or entity:
         return existing
@@ -137,13 +150,15 @@ def azml_content_hash(model_path: str) -> str:
 
 
 def azml_model_versions(client, model_name: str) -> list:
-    # The active versions of `model_name` ([] before its first registration). Reads only.
+    # The active versions of `model_name` ([] before its first registration; a missing
+    # workspace is a ValueError naming it, azml_missing_scope). Reads only.
     from azure.core.exceptions import ResourceNotFoundError
 
     def listing():
         try:
             return list(client.models.list(name=model_name))
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            azml_missing_scope(error, client)
             return []
 
     return azml_call(f"listing versions of model {model_name!r}", listing)

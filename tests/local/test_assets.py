@@ -27,6 +27,37 @@ def test_workspace_and_datastore(ml_client: MLClient, standin: LocalAzureML) -> 
     assert store.account_name == "devstoreaccount1"
 
 
+@pytest.mark.parametrize(
+    ("scope", "code", "message"),
+    [
+        ({"workspace_name": "no-such-ws"}, "ResourceNotFound",
+         "The Resource 'Microsoft.MachineLearningServices/workspaces/no-such-ws' under "
+         "resource group '{rg}' was not found."),
+        ({"resource_group_name": "no-such-rg"}, "ResourceGroupNotFound",
+         "Resource group 'no-such-rg' could not be found."),
+        ({"subscription_id": "0f0f0f0f-0000-4000-8000-00000000beef"}, "SubscriptionNotFound",
+         "The subscription '0f0f0f0f-0000-4000-8000-00000000beef' could not be found."),
+    ],
+)
+def test_a_missing_scope_is_answered_as_arm_does(
+    standin: LocalAzureML, scope: dict, code: str, message: str
+) -> None:
+    # ARM's 404s for the scope of a request, before the resource read: the workspace, the
+    # resource group or the subscription (ARM docs: common deployment errors, not found).
+    env = standin.env
+    arguments = {"subscription_id": env["AZ_SUBSCRIPTION_ID"],
+                 "resource_group_name": env["AZML_LOCAL_RESOURCE_GROUP"],
+                 "workspace_name": env["AZML_LOCAL_WORKSPACE"], **scope}
+    client = MLClient(make_client(env)._credential, **arguments)
+    for read in (lambda: client.models.get("m", version="1"),
+                 lambda: client.workspaces.get(arguments["workspace_name"])):
+        with pytest.raises(HttpResponseError) as raised:
+            read()
+        assert raised.value.status_code == 404
+        assert raised.value.error.code == code
+        assert raised.value.error.message == message.format(rg=arguments["resource_group_name"])
+
+
 def test_folder_and_file_models(ml_client: MLClient, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()

@@ -447,6 +447,19 @@ GUARANTEES: list[dict] = [
                   + "test_concurrent_registrations_of_the_same_files_return_one_version"],
     },
     {
+        "name": "a-missing-workspace-is-named",
+        "promise": "a workspace, resource group or subscription that does not exist is named as "
+                   "such, never reported as a missing model",
+        "file": RT + "calls.py",
+        "old": "    if scope is None:\n        return\n",
+        "new": "    if True:\n        return\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_a_workspace_that_does_not_exist_is_named_as_such",
+                  DEPLOY_TESTS + "test_a_workspace_that_does_not_exist_is_named_as_such",
+                  "tests/runtime/test_calls.py::"
+                  "test_a_404_that_does_not_name_the_workspace_is_checked_by_reading_it"],
+    },
+    {
         "name": "a-busy-resource-is-waited-out",
         "promise": "409 'operation running' (a crashed or concurrent run's operation) is waited "
                    "out, then the write goes through",

@@ -212,6 +212,35 @@ def test_an_explicit_version_from_model_uri_is_reused_or_refused(standin, client
     assert azure_writes(standin.requests()) == []
 
 
+@pytest.mark.parametrize("how", [{}, {"model_version": "3"}, {"force_new_version": True},
+                                 {"model_uri": "azureml://datastores/workspaceblobstore/paths/x"}])
+def test_a_workspace_that_does_not_exist_is_named_as_such(standin, tmp_path, how):
+    # The first read (the listing, the version asked for, or the datastore of model_uri) is a
+    # 404 for the workspace: the error names workspace_name, before anything is written.
+    model_dir, _, _ = write_custom_model(tmp_path)
+    arguments = {**workspace(), "workspace_name": "no-such-workspace",
+                 "model_name": unique("reg-nows"), "model_path": str(model_dir), **how}
+    if "model_uri" in how:
+        arguments["model_path"] = ""
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="^workspace_name: workspace 'no-such-workspace' was "
+                                         "not found in resource group"):
+        azml_register_model(**arguments)
+    log = standin.requests()
+    assert azure_writes(log) == []
+    assert [r["status"] for r in log if r["path"].startswith("/subscriptions/")][:1] == [404]
+
+
+def test_a_resource_group_that_does_not_exist_is_named_as_such(standin, tmp_path):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="^resource_group: resource group 'no-such-rg' was not "
+                                         "found"):
+        azml_register_model(**{**workspace(), "resource_group": "no-such-rg"},
+                            model_name=unique("reg-norg"), model_path=str(model_dir))
+    assert azure_writes(standin.requests()) == []
+
+
 def test_wrong_client_secret_is_reported_as_a_credential_problem(standin, tmp_path, monkeypatch):
     reg_denied = unique("reg-denied")
     model_dir, _, _ = write_custom_model(tmp_path)
