@@ -443,6 +443,10 @@ def azml_register_new_version(
             )
             break
         except RuntimeError as error:
+            if azml_upload_race(error):  # the same version again: the files are there now
+                print(f"Another run uploaded these files at the same moment; again: {version}")
+                time.sleep(random.uniform(0.1, 0.5) * min(2**attempt, 8))
+                continue
             # The SDK uploaded the files and pointed the entity at them: a retry reuses them.
             path = str(model.path)
             if model_version:
@@ -468,6 +472,17 @@ def azml_register_new_version(
             "by other runs registering the same name at the same time; run it again"
         )
     return registered
+
+
+def azml_upload_race(error: BaseException) -> bool:
+    # Whether a registration failed because another run uploaded the same files (the same
+    # LocalUpload/<content hash> folder) at the same moment. The SDK uploads a file it did not
+    # find without overwrite (azure-ai-ml 1.35, _blob_storage_helper.py: check_blob_exists,
+    # then upload_file), so the later of two such uploads is Azure Storage's 409
+    # BlobAlreadyExists. Registering again finds the blob: confirmed, the SDK reuses it;
+    # unconfirmed, it writes the same bytes over it.
+    cause = getattr(error, "__cause__", None)
+    return azml_enum_text(getattr(cause, "error_code", "") or "") == "BlobAlreadyExists"
 
 
 def azml_registered_model(

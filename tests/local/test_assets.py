@@ -58,6 +58,35 @@ def test_a_missing_scope_is_answered_as_arm_does(
         assert raised.value.error.message == message.format(rg=arguments["resource_group_name"])
 
 
+def test_concurrent_puts_of_one_new_version_create_it_once(ml_client: MLClient) -> None:
+    # Eight PUTs of one new version with different files at the same moment: one creates it,
+    # every other is answered as a PUT of an existing version with other files (409), and the
+    # version holds the files of the one that succeeded (never the last one written).
+    import threading
+
+    name, runs = _name("race"), 8
+    start, outcomes = threading.Barrier(runs), {}
+
+    def put(i: int) -> None:
+        model = Model(name=name, version="1",
+                      path=f"azureml://datastores/workspaceblobstore/paths/race/{i}")
+        start.wait(30)
+        try:
+            outcomes[i] = ml_client.models.create_or_update(model).path
+        except HttpResponseError as error:
+            outcomes[i] = error.status_code
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    created = [path for path in outcomes.values() if isinstance(path, str)]
+    assert len(created) == 1 and sorted(v for v in outcomes.values() if v != created[0]) == [
+        409] * (runs - 1), outcomes
+    assert ml_client.models.get(name, version="1").path == created[0]
+
+
 def test_folder_and_file_models(ml_client: MLClient, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()

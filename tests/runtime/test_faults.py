@@ -545,6 +545,22 @@ def test_a_busy_blob_upload_is_retried_and_the_model_files_arrive_intact(
     _same_files(folder, tmp_path / "down" / name / "model")
 
 
+def test_an_upload_another_run_made_first_is_registered_again(standin, client, tmp_path):
+    # Two runs uploading the same files at the same moment: the later Put Blob is 409
+    # BlobAlreadyExists (the SDK uploads without overwrite). The registration is made again and
+    # finds the files (here the first answer is injected: the blob is then written).
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blobrace")
+    upload = r"/LocalUpload/[0-9a-f]+/model/weights\.bin$"
+    standin.clear_requests()
+    standin.blob_fault("PUT", upload, status=409)
+    result = azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    assert result["version"] == "1" and not result["reused"]
+    assert _blob_statuses(standin, "PUT", upload) == [409, 201]
+    client.models.download(name, "1", download_path=str(tmp_path / "down"))
+    _same_files(folder, tmp_path / "down" / name / "model")
+
+
 def test_a_timed_out_blob_read_of_code_in_model_is_retried(standin, client, tmp_path):
     # deploy_model's code_in_model downloads the registered model (list, then one GET a blob).
     folder = _model_folder(tmp_path)
