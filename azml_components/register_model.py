@@ -35,8 +35,11 @@ def register_model(
     ``kfp_source_uri``. When an active version of the same name already holds exactly these files
     (the SDK's content hash of the upload, same model_type and properties), that version is
     returned with no write to Azure and no upload: the output's metadata says ``reused: true``,
-    and the version's tags keep the run that first registered it. Credentials come from the
-    ``azcreds`` secret (see ``use_azure_credentials``) or the pod's workload/managed identity.
+    and the version's tags keep the run that first registered it. When several versions hold
+    them, the lowest-numbered one is returned; runs registering the same files at the same time
+    all return one version (each may leave a version of its own holding the same files).
+    Credentials come from the ``azcreds`` secret (see ``use_azure_credentials``) or the pod's
+    workload/managed identity.
 
     Args:
         model_name: Name of the model in the workspace (letters, digits, '-' and '_').
@@ -47,15 +50,18 @@ def register_model(
             this or model.
         model_type: One of custom_model, mlflow_model (the folder holds an MLmodel file) or
             triton_model.
-        model_version: Version to create; empty means the next free version number.
+        model_version: Version to create; empty means the next free version number. A version
+            that already exists is returned as it is (``reused: true``, no write) when it holds
+            these files with the same model_type and properties, and refused before any upload
+            when it holds other content (versions are immutable).
         description: Description shown in Azure ML studio.
         tags: Extra tags (string values; other values are stored as JSON).
         properties: Extra properties (immutable after registration).
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the upload and registration may take.
         force_new_version: Register a new version even when one of the same name already holds
-            identical files (otherwise that version is reused). An explicit model_version always
-            registers.
+            identical files (otherwise that version is reused). With an explicit model_version
+            that already exists, the task fails before any write.
         pipeline_run_id: KFP run id recorded as lineage (filled in by KFP).
         pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
 

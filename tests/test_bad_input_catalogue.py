@@ -79,6 +79,7 @@ NAME_RULE = "3-32 characters"
 WHOLE = "must be a whole number"
 MISSING_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-model"
 MISSING_DATA_URI = "azureml://datastores/workspaceblobstore/paths/catalogue/no-such-data"
+MISSING_SUBSCRIPTION = "0f0f0f0f-0000-4000-8000-00000000beef"
 
 # Good arguments per function; a row changes only what makes it bad.
 BASE: dict[Callable, dict] = {
@@ -113,6 +114,19 @@ def _workspace_rows(component: str, function: Callable) -> list:
             GUID_RULE),
         Row(component, function, {"resource_group": "my rg"}, "resource_group", "1-90"),
         Row(component, function, {"workspace_name": "my.workspace"}, "workspace_name", "3-33"),
+    ]
+
+
+def _missing_scope_rows(component: str, function: Callable) -> list:
+    # A workspace, resource group or subscription that does not exist: ARM's 404 for the scope
+    # is named as such by the first read, never reported as a missing model or endpoint.
+    return [
+        Row(component, function, {"workspace_name": "no-such-workspace"}, "workspace_name",
+            "'no-such-workspace' was not found"),
+        Row(component, function, {"resource_group": "no-such-rg"}, "resource_group",
+            "'no-such-rg' was not found"),
+        Row(component, function, {"subscription_id": MISSING_SUBSCRIPTION}, "subscription_id",
+            "was not found"),
     ]
 
 
@@ -183,6 +197,19 @@ CATALOGUE: list[Row] = [
     Row(REGISTER, R, {"properties": ["a", "b"]}, "properties", "mapping"),
     Row(REGISTER, R, {"properties": {"azml_registration_id": "x"}}, "properties",
         "set by register_model itself"),
+    # An existing version is immutable: other content is refused before any upload.
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_path": "@other_model_dir"}, "model_version",
+        "already exists with other content (other files)"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_type": "triton_model"}, "model_version",
+        "already exists with other content (model_type 'custom_model')"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "model_path": "", "model_uri": "@registered_file_uri"}, "model_version",
+        "already exists with other content (other files)"),
+    Row(REGISTER, R, {"model_name": "@registered_name", "model_version": "1",
+                      "force_new_version": True}, "model_version",
+        "force_new_version asks for a new version"),
     Row(REGISTER, R, {"timeout_seconds": 0}, "timeout_seconds", "at least 1"),
     Row(REGISTER, R, {"timeout_seconds": True}, "timeout_seconds", WHOLE),
     Row(REGISTER, R, {"subscription_id": "00000000000000000000000000000000"},
@@ -192,6 +219,7 @@ CATALOGUE: list[Row] = [
     Row(REGISTER, R, {"workspace_name": "ws"}, "workspace_name", "3-33"),
     Row(REGISTER, R, {"workspace_name": "my workspace"}, "workspace_name", "3-33"),
     *_workspace_rows(REGISTER, R),
+    *_missing_scope_rows(REGISTER, R),
     # --- deploy_model ----------------------------------------------------------------------
     *_online_name_rows(DEPLOY, D, "endpoint_name"),
     Row(DEPLOY, D, {"deployment_name": "blue green"}, "deployment_name", NAME_RULE),
@@ -290,6 +318,7 @@ CATALOGUE: list[Row] = [
         "needs a code folder"),
     Row(DEPLOY, D, {"options": {"conda_file": ""}}, "environment", "give conda_file"),
     *_workspace_rows(DEPLOY, D),
+    *_missing_scope_rows(DEPLOY, D),
     Row(DEPLOY, azml_model_id_input, {"registered_model": "@registered_artifact"},
         "registered_model / model_id", "exactly one"),
     Row(DEPLOY, azml_model_id_input, {"model_id": ""}, "registered_model / model_id",
@@ -394,6 +423,7 @@ CATALOGUE: list[Row] = [
     *_online_name_rows(TRAFFIC, azml_update_traffic, "endpoint_name")[:3],
     *_timeout_rows(TRAFFIC, azml_update_traffic),
     *_workspace_rows(TRAFFIC, azml_update_traffic),
+    *_missing_scope_rows(TRAFFIC, azml_update_traffic),
     # --- invoke_endpoint --------------------------------------------------------------------
     *_online_name_rows(INVOKE, azml_invoke_endpoint, "endpoint_name")[:3],
     Row(INVOKE, azml_invoke_endpoint, {"deployment_name": "blue_v1"}, "deployment_name",
@@ -413,6 +443,7 @@ CATALOGUE: list[Row] = [
     Row(INVOKE, azml_invoke_endpoint, {"json_schema": '{"type": 5}'}, "json_schema",
         "not a valid JSON schema"),
     *_workspace_rows(INVOKE, azml_invoke_endpoint),
+    *_missing_scope_rows(INVOKE, azml_invoke_endpoint),
     Row(INVOKE, azml_endpoint_name_input, {"endpoint": "@endpoint_artifact"},
         "endpoint / endpoint_name", "exactly one"),
     Row(INVOKE, azml_endpoint_name_input, {"endpoint_name": ""}, "endpoint / endpoint_name",
@@ -428,17 +459,20 @@ CATALOGUE: list[Row] = [
     Row(DEL_DEP, azml_delete_deployment, {"deployment_name": "ghost", "missing_ok": False},
         "deployment_name", "does not exist"),
     *_workspace_rows(DEL_DEP, azml_delete_deployment)[:1],
+    *_missing_scope_rows(DEL_DEP, azml_delete_deployment),
     # --- delete_endpoint --------------------------------------------------------------------
     *_online_name_rows(DEL_EP, azml_delete_endpoint, "endpoint_name"),
     *_timeout_rows(DEL_EP, azml_delete_endpoint),
     Row(DEL_EP, azml_delete_endpoint, {"missing_ok": False}, "endpoint_name", "does not exist"),
     *_workspace_rows(DEL_EP, azml_delete_endpoint)[:1],
+    *_missing_scope_rows(DEL_EP, azml_delete_endpoint),
     # --- recover_rollout --------------------------------------------------------------------
     *_online_name_rows(RECOVER, azml_recover_endpoint_rollout, "endpoint_name")[:2],
     *_timeout_rows(RECOVER, azml_recover_endpoint_rollout)[:2],
     Row(RECOVER, azml_recover_endpoint_rollout, {"pipeline_run_id": "run-" + "0" * 130},
         "pipeline_run_id", "at most 128"),
     *_workspace_rows(RECOVER, azml_recover_endpoint_rollout),
+    *_missing_scope_rows(RECOVER, azml_recover_endpoint_rollout),
     # --- deploy_batch_model -----------------------------------------------------------------
     *_online_name_rows(BATCH, azml_deploy_batch_model, "endpoint_name")[:2],
     Row(BATCH, azml_deploy_batch_model, {"deployment_name": "batch_v1"}, "deployment_name",
@@ -499,6 +533,7 @@ CATALOGUE: list[Row] = [
                                                       "environment": "@unregistered_env"}},
         "environment", "is not registered"),
     *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
+    *_missing_scope_rows(BATCH, azml_deploy_batch_model),
     # --- score_batch ------------------------------------------------------------------------
     *_online_name_rows(SCORE, azml_score_batch, "endpoint_name")[:2],
     Row(SCORE, azml_score_batch, {"deployment_name": "batch_v1"}, "deployment_name",
@@ -528,6 +563,7 @@ CATALOGUE: list[Row] = [
     Row(SCORE, azml_score_batch, {"input_uri": "http://example.com/data.csv"}, "input_uri",
         "https URL"),
     *_workspace_rows(SCORE, azml_score_batch)[:1],
+    *_missing_scope_rows(SCORE, azml_score_batch),
 ]
 
 
@@ -541,6 +577,7 @@ def _row_id(row: Row) -> str:
 def resources(standin, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("catalogue")
     model_dir, code_dir, _ = write_custom_model(root / "model")
+    other_model_dir, _, _ = write_custom_model(root / "other", alpha=7.0)
     registered = azml_register_model(**workspace(), model_name=unique("catalogue"),
                                      model_path=str(model_dir))
     options = {"code_path": str(code_dir), "conda_file": "conda.yaml"}
@@ -585,6 +622,9 @@ def resources(standin, tmp_path_factory) -> dict:
         "model_dir": str(model_dir),
         "model_file": str(model_dir / "model.joblib"),
         "model_id": registered["asset_id"],
+        "registered_name": registered["name"],
+        "other_model_dir": str(other_model_dir),
+        "registered_file_uri": registered["path"].rstrip("/") + "/model.joblib",
         "options": options,
         "batch_options": {"compute": COMPUTE_NAME, **options},
         "endpoint": endpoint,

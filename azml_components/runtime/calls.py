@@ -37,9 +37,81 @@ def azml_status_of(error: BaseException):
     return None
 
 
+def azml_scope_of(url: str):
+    # (subscription, resource group, workspace) an ARM request URL names, or None.
+    import re
+
+    match = re.search(
+        r"/subscriptions/([^/?]+)/resourceGroups/([^/?]+)/providers/"
+        r"Microsoft\.MachineLearningServices/workspaces/([^/?]+)",
+        url,
+        re.IGNORECASE,
+    )
+    return match.groups() if match else None
+
+
+def azml_missing_scope(error: BaseException, client=None) -> None:
+    # A 404 can mean that the workspace the inputs name does not exist, not the thing read: it
+    # must not be reported as "not registered". ARM answers a request under a subscription or
+    # resource group that does not exist with SubscriptionNotFound or ResourceGroupNotFound,
+    # and a request for a missing resource with ResourceNotFound "The Resource
+    # '<type>/<name>' under resource group '<group>' was not found." (ARM docs: "Troubleshoot
+    # common Azure deployment errors", "Resolve errors for resource not found"); such an answer
+    # raises ValueError naming the field. Any other 404 is checked, when the run's client is
+    # given, by reading the workspace itself (an ARM-tracked resource, answered as above),
+    # once per client: its 404 names the field the same way. Otherwise (or when the workspace
+    # read fails otherwise) this returns: the 404 is about the thing read.
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    request = getattr(getattr(error, "response", None), "request", None)
+    scope = azml_scope_of(str(getattr(request, "url", "") or ""))
+    if scope is None and client is not None:
+        scope = (client.subscription_id, client.resource_group_name, client.workspace_name)
+    if scope is None:
+        return
+    sub, group, workspace = scope
+    code = str(getattr(getattr(error, "error", None), "code", "") or "")
+    said = azml_describe_error(error)
+    if code == "SubscriptionNotFound":
+        raise ValueError(
+            f"subscription_id: subscription {sub!r} was not found, or these credentials have no "
+            f"access to it ({said})"
+        )
+    if code == "ResourceGroupNotFound":
+        raise ValueError(
+            f"resource_group: resource group {group!r} was not found in subscription {sub} "
+            f"({said})"
+        )
+    named = f"microsoft.machinelearningservices/workspaces/{workspace}'".lower()
+    if code == "WorkspaceNotFound" or (code == "ResourceNotFound" and named in said.lower()):
+        raise ValueError(
+            f"workspace_name: workspace {workspace!r} was not found in resource group {group!r} "
+            f"(subscription {sub}) ({said})"
+        )
+    if client is None or getattr(client, "azml_workspace_found", False):
+        return
+    try:
+        from azure.ai.ml.exceptions import MlException
+    except ImportError:  # pragma: no cover - the SDK always has it
+        MlException = AzureError  # noqa: N806
+    try:
+        client.workspaces.get(client.workspace_name)
+    except ResourceNotFoundError as missing:
+        azml_missing_scope(missing)
+        raise ValueError(
+            f"workspace_name: workspace {workspace!r} was not found in resource group {group!r} "
+            f"(subscription {sub}) ({azml_describe_error(missing)})"
+        ) from missing
+    except (AzureError, MlException):
+        return  # the workspace cannot be read (no right to?): the 404 is reported as it came
+    client.azml_workspace_found = True
+
+
 def azml_call(what: str, function, *args, **kwargs):
     # Run one SDK call; Azure and SDK errors become a RuntimeError that says what was attempted.
-    from azure.core.exceptions import AzureError, ClientAuthenticationError
+    # A 404 that says the workspace itself (or its resource group or subscription) does not
+    # exist is a ValueError naming that input (azml_missing_scope).
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, ResourceNotFoundError
 
     try:
         from azure.ai.ml.exceptions import MlException
@@ -53,6 +125,8 @@ def azml_call(what: str, function, *args, **kwargs):
             "the azcreds secret (AZ_TENANT_ID, AZ_CLIENT_ID, AZ_CLIENT_SECRET) or the identity"
         ) from error
     except (AzureError, MlException) as error:
+        if isinstance(error, ResourceNotFoundError):
+            azml_missing_scope(error)
         raise RuntimeError(f"{what} failed: {azml_describe_error(error)}") from error
 
 
@@ -107,14 +181,17 @@ def azml_wait(what: str, function, timeout_seconds: int, poll_seconds: float = 0
     return outcome.get("value")
 
 
-def azml_get_or_none(what: str, function, *args):
-    # A read where "not found" is an answer, not an error.
+def azml_get_or_none(what: str, function, *args, client=None):
+    # A read where "not found" is an answer, not an error. With the run's client, a 404 is
+    # first checked not to be about the workspace itself (azml_missing_scope): give it wherever
+    # "not found" is reported to the user or decides what to create.
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
         return azml_call(what, function, *args)
     except RuntimeError as error:
         if isinstance(error.__cause__, ResourceNotFoundError):
+            azml_missing_scope(error.__cause__, client)
             return None
         raise
 

@@ -126,6 +126,7 @@ def azml_check_registered_environment(client, environment: str) -> None:
         f"reading environment {environment!r}",
         lambda: client.environments.get(name, version=version)
         if version else client.environments.get(name, label=label),
+        client=client,
     )
     if found is None:
         raise ValueError(
@@ -154,7 +155,8 @@ def azml_read_deployment_state(
         parts = model_id.split("/")
         name, version = parts[-3], parts[-1]
     model = azml_get_or_none(
-        f"reading model {model_id}", lambda: client.models.get(name, version=version)
+        f"reading model {model_id}", lambda: client.models.get(name, version=version),
+        client=client,
     )
     if model is None:
         # Azure would refuse it only at the deployment's PUT, after the code was uploaded.

@@ -20,7 +20,9 @@ def azml_endpoint_state(client, endpoint_name: str, must_exist: bool = False) ->
     if must_exist:
         endpoint = azml_call(what, client.online_endpoints.get, endpoint_name)
     else:
-        endpoint = azml_get_or_none(what, client.online_endpoints.get, endpoint_name)
+        endpoint = azml_get_or_none(
+            what, client.online_endpoints.get, endpoint_name, client=client
+        )
     if endpoint is None:
         return {"endpoint": None, "traffic": {}, "mirror": {}, "deployments": []}
     traffic, mirror = azml_traffic_of(endpoint)
@@ -101,7 +103,8 @@ def azml_delete_deployment(
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
     endpoint = azml_get_or_none(
-        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
+        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name,
+        client=client,
     )
     deployment = None
     if endpoint is not None:
@@ -152,7 +155,8 @@ def azml_delete_endpoint(
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
     endpoint = azml_get_or_none(
-        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
+        f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name,
+        client=client,
     )
     if endpoint is None:
         if missing_ok:

@@ -2,7 +2,13 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
-from azml_components.runtime.calls import azml_call, azml_enum_text, azml_get_or_none, azml_wait
+from azml_components.runtime.calls import (
+    azml_call,
+    azml_enum_text,
+    azml_get_or_none,
+    azml_missing_scope,
+    azml_wait,
+)
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.validation import (
     azml_check_asset_name,
@@ -78,10 +84,16 @@ def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: st
     # (a POST listSecrets, as the SDK's own upload does) and a blob listing.
     from azure.storage.blob import ContainerClient
 
-    store = azml_call(
+    store = azml_get_or_none(
         f"reading datastore {datastore!r} for model_uri",
         lambda: client.datastores.get(datastore, include_secrets=True),
+        client=client,
     )
+    if store is None:
+        raise ValueError(
+            f"model_uri: {model_uri!r} names datastore {datastore!r}, which this workspace does "
+            "not have"
+        )
     # The SDK's DatastoreType.AZURE_BLOB has the value "AzureBlob" (azure-ai-ml 1.35), the REST
     # spec's datastoreType; compared without case and '_' so either spelling is a blob store.
     kind = azml_enum_text(getattr(store, "type", "") or "")
@@ -107,14 +119,15 @@ def azml_check_model_uri_exists(client, model_uri: str, datastore: str, path: st
         )
 
 
-def azml_version_holder(client, model_name: str, version: str):
+def azml_version_holder(client, model_name: str, version: str, entity: bool = False):
     # The registration id `version` carries: None when the version does not exist, "" when it
-    # has none (registered by anything else).
+    # has none (registered by anything else). entity=True: the version itself (or None).
     existing = azml_get_or_none(
-        f"reading model {model_name}:{version}", client.models.get, model_name, version
+        f"reading model {model_name}:{version}", client.models.get, model_name, version,
+        client=client,
     )
-    if existing is None:
-        return None
+    if existing is None or entity:
+        return existing
     return (existing.properties or {}).get("azml_registration_id", "")
 
 
@@ -137,35 +150,91 @@ def azml_content_hash(model_path: str) -> str:
 
 
 def azml_model_versions(client, model_name: str) -> list:
-    # The active versions of `model_name` ([] before its first registration). Reads only.
+    # The active versions of `model_name` ([] before its first registration; a missing
+    # workspace is a ValueError naming it, azml_missing_scope). Reads only.
     from azure.core.exceptions import ResourceNotFoundError
 
     def listing():
         try:
             return list(client.models.list(name=model_name))
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            azml_missing_scope(error, client)
             return []
 
     return azml_call(f"listing versions of model {model_name!r}", listing)
 
 
-def azml_same_content_version(
+def azml_content_differences(version, same_files: bool, model_type: str, props: dict) -> list:
+    # What makes `version` other content than asked for: its files, its model type, a property
+    # asked for that it does not carry with that value ([] when it is the same content).
+    differences = [] if same_files else ["other files"]
+    kept_type = version.type or "custom_model"
+    if kept_type != model_type:
+        differences.append(f"model_type {kept_type!r}")
+    kept = version.properties or {}
+    differences += [
+        f"property {k!r} = {kept[k]!r}" if k in kept else f"no property {k!r}"
+        for k, v in props.items() if kept.get(k) != v
+    ]
+    return differences
+
+
+def azml_content_matches(
     versions: list, model_path: str, content_hash: str, model_type: str, props: dict
-):
-    # The version among `versions` whose files are exactly these (its path is the upload folder
-    # the SDK derives from the content hash: .../paths/LocalUpload/<hash>/<folder name>), of the
-    # same type and with the properties asked for; None when there is none.
+) -> list:
+    # (version, what differs from these files, type and properties) for each of `versions`:
+    # the same files are the upload folder the SDK derives from the content hash
+    # (.../paths/LocalUpload/<hash>/<folder name>).
     import os
 
     folder = f"/paths/LocalUpload/{content_hash}/{os.path.basename(os.path.normpath(model_path))}"
-    for version in versions:
-        if (
-            str(version.path).rstrip("/").endswith(folder)
-            and (version.type or "custom_model") == model_type
-            and all((version.properties or {}).get(k) == v for k, v in props.items())
-        ):
-            return version
-    return None
+    return [
+        (version, azml_content_differences(
+            version, str(version.path).rstrip("/").endswith(folder), model_type, props
+        ))
+        for version in versions
+    ]
+
+
+def azml_same_uri_version(
+    version, model_uri: str, model_type: str, props: dict, subscription: str,
+    resource_group: str, workspace_name: str,
+):
+    # (version, what differs) for an existing version and a model_uri: the same storage path is
+    # the same files. A datastore path compares in either form (the SDK stores the short
+    # azureml://datastores/D/paths/P in the long form); anything else as written. None when the
+    # version does not exist.
+    if version is None:
+        return None
+
+    def place(uri: str):
+        located = azml_datastore_path(uri, subscription, resource_group, workspace_name)
+        return located if located is not None else uri.rstrip("/")
+
+    same_files = place(str(version.path)) == place(model_uri)
+    return version, azml_content_differences(version, same_files, model_type, props)
+
+
+def azml_check_given_version(match, model_name: str, model_version: str, force: bool):
+    # An explicit model_version that exists: (version, what differs) from the content rules
+    # above, or None when it does not exist. The same content is that version, reused as it
+    # is; other content is refused before any upload, since versions are immutable (a PUT would
+    # rewrite the version's tags and description, or fail with 409 after the upload).
+    if match is None:
+        return None
+    differences = match[1]
+    where = f"model_version: version {model_version!r} of model {model_name!r} already exists"
+    if force:
+        raise ValueError(
+            f"{where}; force_new_version asks for a new version: give a model_version that does "
+            "not exist, or leave it empty to take the next free version"
+        )
+    if differences:
+        raise ValueError(
+            f"{where} with other content ({', '.join(differences)}); versions are immutable: "
+            "give a new model_version, or leave it empty to take the next free version"
+        )
+    return match
 
 
 def azml_register_model(
@@ -187,9 +256,10 @@ def azml_register_model(
 ) -> dict:
     # Validate everything, then register. A local model whose content a version of the same
     # name already holds reuses that version with no write at all (reused=True; its tags keep
-    # the run that registered it) unless force_new_version or an explicit model_version asks
-    # for a new one; otherwise a new version (azml_register_new_version: safe when runs of one
-    # name race).
+    # the run that registered it) unless force_new_version asks for a new one; otherwise a new
+    # version (azml_register_new_version: safe when runs of one name race). An explicit
+    # model_version that exists is reused the same way when it holds this content, and refused
+    # (ValueError, before any upload) when it holds other content: versions are immutable.
     import os
 
     azml_check_asset_name("model_name", model_name)
@@ -213,44 +283,115 @@ def azml_register_model(
         located = azml_datastore_path(model_uri, subscription, resource_group, workspace_name)
         if located is not None:
             azml_check_model_uri_exists(client, model_uri, *located)
-    content_hash = ""
+    content_hash, same = "", None
     if model_path:
         source = os.path.abspath(source)
         reuse = not (force_new_version or model_version)
         same, content_hash = azml_hash_and_find_same(
-            client, model_name, source, model_type, props, reuse, timeout_seconds
+            client, model_name, model_version, source, model_type, props, reuse,
+            timeout_seconds,
         )
-        if same is not None:
-            return azml_registered_model(
-                same, model_type, subscription, resource_group, workspace_name, True
-            )
+    elif model_version:
+        given = azml_version_holder(client, model_name, model_version, entity=True)
+        same = azml_same_uri_version(
+            given, model_uri, model_type, props, subscription, resource_group, workspace_name
+        )
+    if model_version:  # an existing version is reused as it is, or refused: before any upload
+        same = azml_check_given_version(same, model_name, model_version, force_new_version)
+    if same is not None:
+        return azml_registered_model(
+            same[0], model_type, subscription, resource_group, workspace_name, True
+        )
     registered = azml_register_new_version(
         client, model_name, model_version, source, content_hash, model_type, description,
         all_tags, props, timeout_seconds,
     )
+    reused = False
+    if model_path and not (force_new_version or model_version):
+        registered, reused = azml_settle_on_first(
+            client, model_name, registered, source, content_hash, model_type, props
+        )
     return azml_registered_model(
-        registered, model_type, subscription, resource_group, workspace_name, False
+        registered, model_type, subscription, resource_group, workspace_name, reused
     )
 
 
 def azml_hash_and_find_same(
-    client, model_name: str, source: str, model_type: str, props: dict, reuse: bool,
-    timeout_seconds: int,
+    client, model_name: str, model_version: str, source: str, model_type: str, props: dict,
+    reuse: bool, timeout_seconds: int,
 ) -> tuple:
-    # (the version already holding these files or None, the SDK's content hash). The listing
-    # (a read) runs while the files are hashed: it adds no time.
+    # (a match or None, the SDK's content hash). A match is (version, what differs from these
+    # files): for an explicit model_version, that version when it exists (whatever it holds:
+    # azml_check_given_version decides); else, when reuse, the version already holding these
+    # files. The read (the listing or the version) runs while the files are hashed: it adds no
+    # time.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
-        listed = pool.submit(azml_model_versions, client, model_name) if reuse else None
+        if model_version:
+            read = pool.submit(azml_version_holder, client, model_name, model_version, True)
+        else:
+            read = pool.submit(azml_model_versions, client, model_name) if reuse else None
         content_hash = azml_wait(
             f"hashing the files of model {model_name!r}",
             lambda: azml_content_hash(source),
             timeout_seconds,
         )
-        versions = listed.result() if listed is not None else []
-    same = azml_same_content_version(versions, source, content_hash, model_type, props)
-    return (same if reuse else None), content_hash
+        found = read.result() if read is not None else None
+    if model_version:
+        versions = [found] if found is not None else []
+    else:
+        versions = found or []
+    matches = azml_content_matches(versions, source, content_hash, model_type, props)
+    if model_version or not reuse:
+        return (matches[0] if matches else None), content_hash
+    return azml_first_same(matches), content_hash
+
+
+def azml_first_same(matches: list):
+    # The match with no differences whose version comes first (numbers in numeric order, before
+    # any other version name): the one version every run picks among the same ones, whatever
+    # order the listing gives them in. None when no version holds the same content.
+    same = [m for m in matches if not m[1]]
+
+    def order(match) -> tuple:
+        version = str(match[0].version)
+        return (0, int(version), "") if version.isdigit() else (1, 0, version)
+
+    return min(same, key=order, default=None)
+
+
+def azml_settle_on_first(
+    client, model_name: str, registered, source: str, content_hash: str, model_type: str,
+    props: dict,
+) -> tuple:
+    # (the version to return, reused) after this run registered `registered` because its
+    # listing showed no version holding these files. Runs registering the same files at the
+    # same time all list before any of them writes, and each writes a version of its own: Azure
+    # has no conditional create for a model version (the REST API spec's
+    # ModelVersions_CreateOrUpdate, Microsoft.MachineLearningServices mfe.json, takes the path,
+    # api-version and body only: no If-None-Match, and the version is chosen by the client), so
+    # list-then-create cannot be made atomic. So the run lists again and returns the first
+    # version holding these files (azml_first_same). Auto versions are taken in order (a version
+    # is written only after the versions below it exist; azml_register_new_version), so every
+    # run's second listing holds the first one and they all return it. The run's own version
+    # is left as it is: it holds the same files, and deleting anything another run may have
+    # returned is not safe. A failed second listing returns the run's own version.
+    try:
+        versions = azml_model_versions(client, model_name)
+    except RuntimeError as error:
+        print(f"Listing versions of {model_name!r} again failed ({error}); keeping the new one")
+        return registered, False
+    first = azml_first_same(
+        azml_content_matches(versions, source, content_hash, model_type, props)
+    )
+    if first is None or str(first[0].version) == str(registered.version):
+        return registered, False
+    print(
+        f"Version {first[0].version} of {model_name!r}, registered at the same time by another "
+        f"run, holds these files too: returning it (version {registered.version} stays)"
+    )
+    return first[0], True
 
 
 def azml_register_new_version(
@@ -302,6 +443,10 @@ def azml_register_new_version(
             )
             break
         except RuntimeError as error:
+            if azml_upload_race(error):  # the same version again: the files are there now
+                print(f"Another run uploaded these files at the same moment; again: {version}")
+                time.sleep(random.uniform(0.1, 0.5) * min(2**attempt, 8))
+                continue
             # The SDK uploaded the files and pointed the entity at them: a retry reuses them.
             path = str(model.path)
             if model_version:
@@ -327,6 +472,17 @@ def azml_register_new_version(
             "by other runs registering the same name at the same time; run it again"
         )
     return registered
+
+
+def azml_upload_race(error: BaseException) -> bool:
+    # Whether a registration failed because another run uploaded the same files (the same
+    # LocalUpload/<content hash> folder) at the same moment. The SDK uploads a file it did not
+    # find without overwrite (azure-ai-ml 1.35, _blob_storage_helper.py: check_blob_exists,
+    # then upload_file), so the later of two such uploads is Azure Storage's 409
+    # BlobAlreadyExists. Registering again finds the blob: confirmed, the SDK reuses it;
+    # unconfirmed, it writes the same bytes over it.
+    cause = getattr(error, "__cause__", None)
+    return azml_enum_text(getattr(cause, "error_code", "") or "") == "BlobAlreadyExists"
 
 
 def azml_registered_model(

@@ -27,6 +27,66 @@ def test_workspace_and_datastore(ml_client: MLClient, standin: LocalAzureML) -> 
     assert store.account_name == "devstoreaccount1"
 
 
+@pytest.mark.parametrize(
+    ("scope", "code", "message"),
+    [
+        ({"workspace_name": "no-such-ws"}, "ResourceNotFound",
+         "The Resource 'Microsoft.MachineLearningServices/workspaces/no-such-ws' under "
+         "resource group '{rg}' was not found."),
+        ({"resource_group_name": "no-such-rg"}, "ResourceGroupNotFound",
+         "Resource group 'no-such-rg' could not be found."),
+        ({"subscription_id": "0f0f0f0f-0000-4000-8000-00000000beef"}, "SubscriptionNotFound",
+         "The subscription '0f0f0f0f-0000-4000-8000-00000000beef' could not be found."),
+    ],
+)
+def test_a_missing_scope_is_answered_as_arm_does(
+    standin: LocalAzureML, scope: dict, code: str, message: str
+) -> None:
+    # ARM's 404s for the scope of a request, before the resource read: the workspace, the
+    # resource group or the subscription (ARM docs: common deployment errors, not found).
+    env = standin.env
+    arguments = {"subscription_id": env["AZ_SUBSCRIPTION_ID"],
+                 "resource_group_name": env["AZML_LOCAL_RESOURCE_GROUP"],
+                 "workspace_name": env["AZML_LOCAL_WORKSPACE"], **scope}
+    client = MLClient(make_client(env)._credential, **arguments)
+    for read in (lambda: client.models.get("m", version="1"),
+                 lambda: client.workspaces.get(arguments["workspace_name"])):
+        with pytest.raises(HttpResponseError) as raised:
+            read()
+        assert raised.value.status_code == 404
+        assert raised.value.error.code == code
+        assert raised.value.error.message == message.format(rg=arguments["resource_group_name"])
+
+
+def test_concurrent_puts_of_one_new_version_create_it_once(ml_client: MLClient) -> None:
+    # Eight PUTs of one new version with different files at the same moment: one creates it,
+    # every other is answered as a PUT of an existing version with other files (409), and the
+    # version holds the files of the one that succeeded (never the last one written).
+    import threading
+
+    name, runs = _name("race"), 8
+    start, outcomes = threading.Barrier(runs), {}
+
+    def put(i: int) -> None:
+        model = Model(name=name, version="1",
+                      path=f"azureml://datastores/workspaceblobstore/paths/race/{i}")
+        start.wait(30)
+        try:
+            outcomes[i] = ml_client.models.create_or_update(model).path
+        except HttpResponseError as error:
+            outcomes[i] = error.status_code
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    created = [path for path in outcomes.values() if isinstance(path, str)]
+    assert len(created) == 1 and sorted(v for v in outcomes.values() if v != created[0]) == [
+        409] * (runs - 1), outcomes
+    assert ml_client.models.get(name, version="1").path == created[0]
+
+
 def test_folder_and_file_models(ml_client: MLClient, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()

@@ -307,10 +307,25 @@ GUARANTEES: list[dict] = [
         "name": "unchanged-content-reuses-the-version",
         "promise": "register_model reuses a version holding the same files: no write",
         "file": RT + "register.py",
-        "old": "        if same is not None:\n",
-        "new": "        if False:\n",
+        "old": "    if same is not None:\n",
+        "new": "    if False:\n",
         "tests": ["tests/runtime/test_register.py::"
                   "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "the-reuse-hash-covers-file-names",
+        "promise": "a renamed file with the same bytes is other content: a new version, since "
+                   "the SDK's content hash includes the names",
+        "file": RT + "register.py",
+        "old": "    from azure.ai.ml._utils._asset_utils import get_ignore_file, "
+               "get_object_hash\n\n"
+               "    return get_object_hash(model_path, get_ignore_file(model_path))\n",
+        "new": "    import hashlib\n    from pathlib import Path\n\n    root = Path(model_path)\n"
+               "    files = [root] if root.is_file() else sorted(\n"
+               "        p for p in root.rglob('*') if p.is_file()\n    )\n"
+               "    return hashlib.sha256(b''.join(p.read_bytes() for p in files)).hexdigest()\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_a_renamed_file_with_the_same_bytes_is_a_new_version"],
     },
     {
         "name": "sdk-does-not-hash-the-model-twice",
@@ -320,6 +335,28 @@ GUARANTEES: list[dict] = [
         "new": "        pass",
         "tests": ["tests/runtime/test_register.py::"
                   "test_unchanged_content_reuses_the_version_with_no_write"],
+    },
+    {
+        "name": "an-existing-version-with-other-content-is-refused",
+        "promise": "an explicit model_version that exists with other content is refused before "
+                   "any upload (versions are immutable)",
+        "file": RT + "register.py",
+        "old": "    if model_version:  # an existing version is reused as it is, or refused: "
+               "before any upload\n        same = azml_check_given_version(",
+        "new": "    if False:\n        same = azml_check_given_version(",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_an_explicit_version_holding_other_files_fails_before_any_upload"],
+    },
+    {
+        "name": "an-existing-version-with-the-same-content-is-not-rewritten",
+        "promise": "an explicit model_version that holds the same files is returned as it is, "
+                   "with no write",
+        "file": RT + "register.py",
+        "old": "            read = pool.submit(azml_version_holder, client, model_name, "
+               "model_version, True)\n",
+        "new": "            read = None\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_an_explicit_version_holding_the_same_files_is_reused_with_no_write"],
     },
     {
         "name": "forced-registration-is-a-new-version",
@@ -492,6 +529,38 @@ GUARANTEES: list[dict] = [
         "old": "    for attempt in range(12):\n",
         "new": "    for attempt in range(1):\n",
         "tests": [FAULT_TESTS + "test_concurrent_registrations_of_one_name_give_distinct_versions"],
+    },
+    {
+        "name": "concurrent-identical-registrations-return-one-version",
+        "promise": "runs registering the same files at the same time all return one version",
+        "file": RT + "register.py",
+        "old": "    if model_path and not (force_new_version or model_version):\n"
+               "        registered, reused",
+        "new": "    if False:\n        registered, reused",
+        "tests": [FAULT_TESTS
+                  + "test_concurrent_registrations_of_the_same_files_return_one_version"],
+    },
+    {
+        "name": "an-upload-race-is-registered-again",
+        "promise": "a run whose upload meets the same upload by another run (409 "
+                   "BlobAlreadyExists) registers again",
+        "file": RT + "register.py",
+        "old": "            if azml_upload_race(error):",
+        "new": "            if False:",
+        "tests": [FAULT_TESTS + "test_an_upload_another_run_made_first_is_registered_again"],
+    },
+    {
+        "name": "a-missing-workspace-is-named",
+        "promise": "a workspace, resource group or subscription that does not exist is named as "
+                   "such, never reported as a missing model",
+        "file": RT + "calls.py",
+        "old": "    if scope is None:\n        return\n",
+        "new": "    if True:\n        return\n",
+        "tests": ["tests/runtime/test_register.py::"
+                  "test_a_workspace_that_does_not_exist_is_named_as_such",
+                  DEPLOY_TESTS + "test_a_workspace_that_does_not_exist_is_named_as_such",
+                  "tests/runtime/test_calls.py::"
+                  "test_a_404_that_does_not_name_the_workspace_is_checked_by_reading_it"],
     },
     {
         "name": "a-busy-resource-is-waited-out",

@@ -124,3 +124,35 @@ def test_enum_text_is_the_sdks_enum_value_and_leaves_strings_alone():
     assert azml_enum_text(JobStatus.COMPLETED) == "Completed"
     assert azml_enum_text(DatastoreType.AZURE_BLOB) == "AzureBlob"
     assert azml_enum_text("Succeeded") == "Succeeded"
+
+
+def test_a_404_that_does_not_name_the_workspace_is_checked_by_reading_it(standin):
+    # Whatever Azure ML answers for a model under a missing workspace, the run's client reads
+    # the workspace itself (ARM answers that read for a tracked resource): its 404 names
+    # workspace_name. With a workspace that exists, the 404 is about the thing read, and the
+    # workspace is read once per client.
+    from azure.ai.ml import MLClient
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from azml_components.runtime import azml_credential
+    from azml_components.runtime.calls import azml_get_or_none
+    from tests.helpers import ml_client, workspace
+
+    def vague():
+        raise ResourceNotFoundError("(UserError) Not found.")
+
+    ws = workspace()
+    missing = MLClient(azml_credential(), ws["subscription_id"], ws["resource_group"],
+                       "no-such-workspace")
+    with pytest.raises(ValueError, match="^workspace_name: workspace 'no-such-workspace' was "
+                                         "not found in resource group"):
+        azml_get_or_none("reading model m:1", vague, client=missing)
+    client = ml_client()
+    standin.clear_requests()
+    assert azml_get_or_none("reading model m:1", vague, client=client) is None
+    assert azml_get_or_none("reading model m:2", vague, client=client) is None
+    reads = [r for r in standin.requests()
+             if r["path"].lower().endswith(f"/workspaces/{ws['workspace_name']}".lower())]
+    assert [r["status"] for r in reads] == [200]
+    # Without the client, a 404 that does not name the workspace is the thing read's.
+    assert azml_get_or_none("reading model m:3", vague) is None

@@ -413,6 +413,27 @@ def test_bad_input_fails_before_any_write(models, standin, blue_endpoint, overri
     assert azure_writes(standin.requests()) == []
 
 
+# A scope that does not exist: ARM's own 404s (ResourceGroupNotFound, SubscriptionNotFound,
+# ResourceNotFound for the workspace), never "model_id: ... is not registered".
+MISSING_SCOPES = [
+    ({"workspace_name": "no-such-workspace"}, "^workspace_name: workspace 'no-such-workspace' "
+                                              "was not found in resource group"),
+    ({"resource_group": "no-such-rg"}, "^resource_group: resource group 'no-such-rg' was not "
+                                       "found in subscription"),
+    ({"subscription_id": "0f0f0f0f-0000-4000-8000-00000000beef"},
+     "^subscription_id: subscription '0f0f0f0f-0000-4000-8000-00000000beef' was not found"),
+]
+
+
+@pytest.mark.parametrize(("scope", "message"), MISSING_SCOPES,
+                         ids=[next(iter(s)) for s, _ in MISSING_SCOPES])
+def test_a_workspace_that_does_not_exist_is_named_as_such(models, standin, scope, message):
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        _deploy(models, "blue", unique("deploy-nows"), "blue", **scope)
+    assert azure_writes(standin.requests()) == []
+
+
 def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin):
     # deploy_model runs in a child process (tests.child_call); only that process is signalled.
     endpoint = unique("deploy-sigterm")

@@ -419,6 +419,52 @@ def test_concurrent_registrations_of_one_name_give_distinct_versions(standin, cl
         assert digest == hashlib.sha256(f"content of run {i}\n".encode()).hexdigest(), version
 
 
+def test_concurrent_registrations_of_the_same_files_return_one_version(
+        standin, client, tmp_path):
+    # 4 runs register the same bytes (each from its own artifact folder) at the same time. Each
+    # lists before any writes and may write a version of its own (Azure has no conditional
+    # create), then lists again: all 4 return the first version holding the files. Every
+    # version written holds exactly those files, none is deleted, and there are at most 4.
+    name = unique("flt-same")
+    runs = 4
+    content = b"the same weights\n" * 1000
+    results, errors = {}, []
+    start = threading.Barrier(runs)
+
+    def register(i: int) -> None:
+        folder = tmp_path / f"run{i}" / "model"
+        folder.mkdir(parents=True)
+        (folder / "weights.bin").write_bytes(content)
+        try:
+            start.wait(60)
+            results[i] = azml_register_model(**workspace(), model_name=name,
+                                             model_path=str(folder),
+                                             lineage={"kfp_run_id": f"run-{i}"})
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(f"run {i}: {error}")
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert errors == [] and len(results) == runs, errors
+    returned = {r["version"] for r in results.values()}
+    assert len(returned) == 1, results
+    (version,) = returned
+    listed = sorted(int(m.version) for m in client.models.list(name=name))
+    print(f"{runs} identical registrations: versions {listed}, all returned {version}")
+    assert 1 <= len(listed) <= runs and int(version) == listed[0], listed
+    # The run whose version it is says so; the others say they reused it.
+    assert sorted(r["reused"] for r in results.values()) == [False] + [True] * (runs - 1)
+    for listed_version in listed:
+        target = tmp_path / "download" / str(listed_version)
+        client.models.download(name, str(listed_version), download_path=str(target))
+        files = [p for p in Path(target).rglob("*") if p.is_file()]
+        assert [f.name for f in files] == ["weights.bin"], (listed_version, files)
+        assert files[0].read_bytes() == content, listed_version
+
+
 # --- writes to a busy endpoint: 409 "operation running" is waited out ---------------------------
 def _make_busy(standin, client, endpoint: str, seconds: float):
     # An update another caller started: the endpoint stays Updating for `seconds`.
@@ -531,6 +577,22 @@ def test_a_busy_blob_upload_is_retried_and_the_model_files_arrive_intact(
     print(f"register with one 503 on its blob upload: {time.monotonic() - started:.1f} s")
     assert result["version"] == "1" and not result["reused"]
     assert _blob_statuses(standin, "PUT", upload) == [503, 201]
+    client.models.download(name, "1", download_path=str(tmp_path / "down"))
+    _same_files(folder, tmp_path / "down" / name / "model")
+
+
+def test_an_upload_another_run_made_first_is_registered_again(standin, client, tmp_path):
+    # Two runs uploading the same files at the same moment: the later Put Blob is 409
+    # BlobAlreadyExists (the SDK uploads without overwrite). The registration is made again and
+    # finds the files (here the first answer is injected: the blob is then written).
+    folder = _model_folder(tmp_path)
+    name = unique("flt-blobrace")
+    upload = r"/LocalUpload/[0-9a-f]+/model/weights\.bin$"
+    standin.clear_requests()
+    standin.blob_fault("PUT", upload, status=409)
+    result = azml_register_model(**workspace(), model_name=name, model_path=str(folder))
+    assert result["version"] == "1" and not result["reused"]
+    assert _blob_statuses(standin, "PUT", upload) == [409, 201]
     client.models.download(name, "1", download_path=str(tmp_path / "down"))
     _same_files(folder, tmp_path / "down" / name / "model")
 

@@ -120,16 +120,125 @@ def test_bad_input_fails_before_any_request(standin, tmp_path, overrides, messag
     assert standin.requests() == []  # not even a read: the inputs are checked first
 
 
-def test_changing_an_existing_version_is_refused(standin, tmp_path):
-    reg_immutable = unique("reg-immutable")
+def _blob_writes(standin) -> list:
+    # Blob requests that write, from the relay's log (armed with a fault that matches nothing,
+    # so every blob tunnel opened from then on is relayed and logged).
+    return [r for r in standin.blob_requests() if r["method"] in ("PUT", "POST", "DELETE")]
+
+
+def _watch_blobs(standin) -> None:
+    standin.clear_requests()
+    standin.blob_fault("PUT", "^/nothing-matches-this$", status=503)
+
+
+def test_an_explicit_version_holding_the_same_files_is_reused_with_no_write(
+        standin, client, tmp_path):
+    # Versions are immutable: asking for version 1 with the files version 1 holds is version 1,
+    # as it is (its tags, description and properties untouched), with no write and no upload.
+    name = unique("reg-given-same")
+    model_dir, _, _ = write_custom_model(tmp_path / "a")
+    first = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                description="first", tags={"team": "a"},
+                                lineage={"kfp_run_id": "run-1"})
+    assert first["version"] == "1" and first["reused"] is False
+    before = client.models.get(name, version="1")
+    assert before.properties.get("azml_registration_id")
+    again_dir = tmp_path / "b" / "model"
+    shutil.copytree(model_dir, again_dir)
+    _watch_blobs(standin)
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(again_dir),
+                                model_version="1", description="second", tags={"team": "b"},
+                                lineage={"kfp_run_id": "run-2"})
+    log = standin.requests()
+    assert again["reused"] is True and again["version"] == "1"
+    assert again["path"] == first["path"] and again["tags"]["kfp_run_id"] == "run-1"
+    assert azure_writes(log) == []
+    assert not [r for r in log if "/datastores/" in r["path"]]  # no blob credentials asked for
+    assert _blob_writes(standin) == []
+    after = client.models.get(name, version="1")
+    assert after.properties == before.properties
+    assert after.tags == before.tags and after.description == "first"
+    assert [m.version for m in client.models.list(name=name)] == ["1"]
+
+
+def test_an_explicit_version_holding_other_files_fails_before_any_upload(
+        standin, client, tmp_path):
+    name = unique("reg-given-other")
     first, _, _ = write_custom_model(tmp_path / "a", alpha=0.1)
     second, _, _ = write_custom_model(tmp_path / "b", alpha=9.0)
-    azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(first),
-                        model_version="1")
-    with pytest.raises(RuntimeError,
-                       match=f"registering model '{reg_immutable}' version 1 failed: .*409"):
-        azml_register_model(**workspace(), model_name=reg_immutable, model_path=str(second),
+    azml_register_model(**workspace(), model_name=name, model_path=str(first),
+                        lineage={"kfp_run_id": "run-1"})
+    before = client.models.get(name, version="1")
+    _watch_blobs(standin)
+    with pytest.raises(ValueError, match=(
+            f"^model_version: version '1' of model '{name}' already exists with other "
+            "content")):
+        azml_register_model(**workspace(), model_name=name, model_path=str(second),
                             model_version="1")
+    log = standin.requests()
+    assert azure_writes(log) == []
+    assert not [r for r in log if "/datastores/" in r["path"]]
+    assert _blob_writes(standin) == []
+    after = client.models.get(name, version="1")
+    assert (after.properties, after.tags, after.path) == (before.properties, before.tags,
+                                                          before.path)
+    # The same files as another model type, or with other properties, are other content too;
+    # force_new_version cannot make an existing version new.
+    for other in ({"model_type": "triton_model"}, {"properties": {"stage": "x"}},
+                  {"force_new_version": True}):
+        with pytest.raises(ValueError, match=f"^model_version: version '1' of model '{name}' "
+                                             "already exists"):
+            azml_register_model(**workspace(), model_name=name, model_path=str(first),
+                                model_version="1", **other)
+    assert [m.version for m in client.models.list(name=name)] == ["1"]
+
+
+def test_an_explicit_version_from_model_uri_is_reused_or_refused(standin, client, tmp_path):
+    # model_uri: the same storage path is the same version; another path is other content.
+    name = unique("reg-given-uri")
+    model_dir, _, _ = write_custom_model(tmp_path)
+    first = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir),
+                                model_version="3")
+    short = "azureml://datastores/workspaceblobstore/paths/" + first["path"].split("/paths/")[1]
+    standin.clear_requests()
+    same = azml_register_model(**workspace(), model_name=name, model_uri=short,
+                               model_version="3")
+    assert same["reused"] is True and same["version"] == "3"
+    assert azure_writes(standin.requests()) == []
+    with pytest.raises(ValueError, match=f"^model_version: version '3' of model '{name}' "
+                                         "already exists with other content"):
+        azml_register_model(**workspace(), model_name=name, model_uri=short + "/model.joblib",
+                            model_version="3")
+    assert azure_writes(standin.requests()) == []
+
+
+@pytest.mark.parametrize("how", [{}, {"model_version": "3"}, {"force_new_version": True},
+                                 {"model_uri": "azureml://datastores/workspaceblobstore/paths/x"}])
+def test_a_workspace_that_does_not_exist_is_named_as_such(standin, tmp_path, how):
+    # The first read (the listing, the version asked for, or the datastore of model_uri) is a
+    # 404 for the workspace: the error names workspace_name, before anything is written.
+    model_dir, _, _ = write_custom_model(tmp_path)
+    arguments = {**workspace(), "workspace_name": "no-such-workspace",
+                 "model_name": unique("reg-nows"), "model_path": str(model_dir), **how}
+    if "model_uri" in how:
+        arguments["model_path"] = ""
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="^workspace_name: workspace 'no-such-workspace' was "
+                                         "not found in resource group"):
+        azml_register_model(**arguments)
+    log = standin.requests()
+    assert azure_writes(log) == []
+    assert [r["status"] for r in log if r["path"].startswith("/subscriptions/")][:1] == [404]
+
+
+def test_a_resource_group_that_does_not_exist_is_named_as_such(standin, tmp_path):
+    model_dir, _, _ = write_custom_model(tmp_path)
+    standin.clear_requests()
+    with pytest.raises(ValueError, match="^resource_group: resource group 'no-such-rg' was not "
+                                         "found"):
+        azml_register_model(**{**workspace(), "resource_group": "no-such-rg"},
+                            model_name=unique("reg-norg"), model_path=str(model_dir))
+    assert azure_writes(standin.requests()) == []
 
 
 def test_wrong_client_secret_is_reported_as_a_credential_problem(standin, tmp_path, monkeypatch):
@@ -221,6 +330,25 @@ def test_changed_content_or_forced_registers_a_new_version(standin, client, tmp_
                                  properties={"stage": "x"})
     assert reused["reused"] is True and reused["version"] == "4"
     assert sorted(int(m.version) for m in client.models.list(name=name)) == [1, 2, 3, 4, 5, 9]
+
+
+def test_a_renamed_file_with_the_same_bytes_is_a_new_version(standin, client, tmp_path):
+    # The SDK's content hash covers the files' names as well as their bytes (azure-ai-ml
+    # 1.35's get_object_hash / _get_dir_hash hashes each entry's name, then its content): a
+    # renamed file is other content, so it is registered as a new version, never reused.
+    name = unique("reg-renamed")
+    model_dir, _, _ = write_custom_model(tmp_path / "a")
+    first = azml_register_model(**workspace(), model_name=name, model_path=str(model_dir))
+    assert first["version"] == "1" and first["reused"] is False
+    renamed = tmp_path / "b" / "model"
+    renamed.mkdir(parents=True)
+    (renamed / "weights.joblib").write_bytes((model_dir / "model.joblib").read_bytes())
+    again = azml_register_model(**workspace(), model_name=name, model_path=str(renamed))
+    assert again["reused"] is False and again["version"] == "2"
+    assert again["path"] != first["path"]
+    target = tmp_path / "download"
+    client.models.download(name, "2", download_path=str(target))
+    assert [p.name for p in target.rglob("*") if p.is_file()] == ["weights.joblib"]
 
 
 def test_an_archived_version_is_not_reused(standin, client, tmp_path):

@@ -24,12 +24,15 @@ _FRAMING = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
 # How Azure Storage says a partition is over its targets: "Azure Storage begins to return error
 # code 503 (Server Busy) or error code 500 (Operation Timeout)" (learn.microsoft.com/azure/storage/
 # blobs/scalability-targets); the codes and messages are those of the Storage REST API's
-# "Common REST API error codes" (ServerBusy 503, OperationTimedOut 500). Storage documents no 429
-# for blobs; any other injected status gets the code InjectedFault.
+# "Common REST API error codes" (ServerBusy 503, OperationTimedOut 500). A 409 is the Blob
+# service's BlobAlreadyExists ("Blob service error codes"), the answer to a Put Blob with
+# If-None-Match: * (the SDK's upload without overwrite) when another client wrote the blob first.
+# Storage documents no 429 for blobs; any other injected status gets the code InjectedFault.
 _STORAGE_ERRORS = {
     503: ("ServerBusy", "The server is currently unable to receive requests. Please retry your "
                         "request."),
     500: ("OperationTimedOut", "The operation could not be completed within the permitted time."),
+    409: ("BlobAlreadyExists", "The specified blob already exists."),
 }
 
 

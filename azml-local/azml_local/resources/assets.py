@@ -232,52 +232,62 @@ def add_routes(router: Router, ctx: Context) -> None:
             body = request.json_object()
             props = properties_of(body)
             validate(kind, props)
-            cid = f"{ws['id']}/{kind}/{name}"
-            container = ctx.store.get(cid)
-            if container is None:
-                container = {
-                    "id": cid,
-                    "name": name,
-                    "type": f"Microsoft.MachineLearningServices/workspaces/{kind}",
-                    "properties": {"isArchived": False, "description": None, "tags": {},
-                                   "properties": {}},
-                    "systemData": system_data(None, caller(request)),
-                }
-                ctx.store.put(container)
-            vid = f"{container['id']}/versions/{version}"
-            previous = ctx.store.get(vid)
-            if previous is not None:
-                _check_immutable(kind, name, version, props, previous["properties"])
-            props = dict(props)
-            if kind == "models":
-                props.setdefault("modelType", "custom_model")
-                if props["modelType"] == "mlflow_model" and not props.get("flavors"):
-                    props["flavors"] = (
-                        previous["properties"]["flavors"]
-                        if previous
-                        else _mlflow_flavors(ctx, props["modelUri"])
-                    )
-                props.setdefault("flavors", {})  # the SDK iterates over it unconditionally
-            props.update(provisioningState="Succeeded", isArchived=props.get("isArchived", False))
-            props.setdefault("tags", {})
-            props.setdefault("properties", {})
-            private = previous[PRIVATE] if previous else {"order": next(_order) + _epoch()}
-            # The SDK's content hash (code lookups by ?hash= find an existing upload).
-            hash_value = (props.get("properties") or {}).get("hash_sha256")
-            if hash_value:
-                private["hash"] = hash_value
-            record = {
-                "id": vid if previous is None else previous["id"],
-                "name": version,
-                "type": f"Microsoft.MachineLearningServices/workspaces/{kind}/versions",
-                "properties": props,
-                "systemData": system_data(previous, caller(request)),
-                PRIVATE: private,
-            }
-            ctx.store.put(record)
-            return Response(200 if previous else 201, public(record))
+            # Reading the version and writing it is one step: concurrent PUTs of one version
+            # get one 201 and a 200 or 409 each after it (as Azure answers a PUT of an
+            # existing version, _check_immutable), never two 201s with the last one kept.
+            with ctx.store.lock:
+                return store_version(kind, ws, name, version, props, request)
 
         return handler
+
+    def store_version(
+        kind: str, ws: dict[str, Any], name: str, version: str, props: dict[str, Any],
+        request: Request,
+    ) -> Response:
+        cid = f"{ws['id']}/{kind}/{name}"
+        container = ctx.store.get(cid)
+        if container is None:
+            container = {
+                "id": cid,
+                "name": name,
+                "type": f"Microsoft.MachineLearningServices/workspaces/{kind}",
+                "properties": {"isArchived": False, "description": None, "tags": {},
+                               "properties": {}},
+                "systemData": system_data(None, caller(request)),
+            }
+            ctx.store.put(container)
+        vid = f"{container['id']}/versions/{version}"
+        previous = ctx.store.get(vid)
+        if previous is not None:
+            _check_immutable(kind, name, version, props, previous["properties"])
+        props = dict(props)
+        if kind == "models":
+            props.setdefault("modelType", "custom_model")
+            if props["modelType"] == "mlflow_model" and not props.get("flavors"):
+                props["flavors"] = (
+                    previous["properties"]["flavors"]
+                    if previous
+                    else _mlflow_flavors(ctx, props["modelUri"])
+                )
+            props.setdefault("flavors", {})  # the SDK iterates over it unconditionally
+        props.update(provisioningState="Succeeded", isArchived=props.get("isArchived", False))
+        props.setdefault("tags", {})
+        props.setdefault("properties", {})
+        private = previous[PRIVATE] if previous else {"order": next(_order) + _epoch()}
+        # The SDK's content hash (code lookups by ?hash= find an existing upload).
+        hash_value = (props.get("properties") or {}).get("hash_sha256")
+        if hash_value:
+            private["hash"] = hash_value
+        record = {
+            "id": vid if previous is None else previous["id"],
+            "name": version,
+            "type": f"Microsoft.MachineLearningServices/workspaces/{kind}/versions",
+            "properties": props,
+            "systemData": system_data(previous, caller(request)),
+            PRIVATE: private,
+        }
+        ctx.store.put(record)
+        return Response(200 if previous else 201, public(record))
 
     def delete_version(kind: str):
         def handler(request: Request) -> Response:

@@ -47,18 +47,34 @@ class Context:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, self.identity.subscription_id + WORKSPACE))
 
     def workspace(self, request: Request) -> dict[str, Any]:
-        """The workspace the path names (404 as ARM when it does not exist)."""
+        """The workspace the path names (404 as ARM when it does not exist).
+
+        ARM checks a request's scope before a resource provider sees it: a subscription it does
+        not know (or the caller cannot see) is 404 SubscriptionNotFound, a resource group that
+        does not exist 404 ResourceGroupNotFound, and a missing resource 404 ResourceNotFound
+        "The Resource '<type>/<name>' under resource group '<group>' was not found." (ARM docs:
+        "Troubleshoot common Azure deployment errors", "Resolve errors for resource not found").
+        Names compare without case, as ARM's do. One subscription and one resource group exist.
+        """
         p = request.params
         rid = WS.format(sub=p["sub"], rg=p["rg"], ws=p["ws"])
         found = self.store.get(rid)
-        if found is None:
+        if found is not None:
+            return found
+        if p["sub"].lower() != self.identity.subscription_id.lower():
             raise ApiError(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{PROVIDER}/workspaces/{p['ws']}' under resource group "
-                f"'{p['rg']}' was not found.",
+                404, "SubscriptionNotFound", f"The subscription '{p['sub']}' could not be found."
             )
-        return found
+        if p["rg"].lower() != RESOURCE_GROUP.lower():
+            raise ApiError(
+                404, "ResourceGroupNotFound", f"Resource group '{p['rg']}' could not be found."
+            )
+        raise ApiError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{PROVIDER}/workspaces/{p['ws']}' under resource group "
+            f"'{p['rg']}' was not found.",
+        )
 
 
 def system_data(previous: dict[str, Any] | None, who: str) -> dict[str, Any]:
