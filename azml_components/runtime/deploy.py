@@ -22,6 +22,7 @@ from azml_components.runtime.deployment_writes import (
 )
 from azml_components.runtime.endpoints import azml_endpoint_state
 from azml_components.runtime.links import azml_studio_url
+from azml_components.runtime.lookups import azml_read_registered_model
 from azml_components.runtime.records import (
     AzmlDeploymentOptions,
     AzmlDeploymentPlan,
@@ -149,18 +150,7 @@ def azml_read_deployment_state(
         "resource_limits": options.resource_limits,
     }
     target = azml_resolve_target(client, endpoint_name, wanted, state["endpoint"])
-    if model_id.startswith("azureml:"):
-        _, name, version = model_id.split(":")
-    else:
-        parts = model_id.split("/")
-        name, version = parts[-3], parts[-1]
-    model = azml_get_or_none(
-        f"reading model {model_id}", lambda: client.models.get(name, version=version),
-        client=client,
-    )
-    if model is None:
-        # Azure would refuse it only at the deployment's PUT, after the code was uploaded.
-        raise ValueError(f"model_id: {model_id!r} is not registered in this workspace")
+    model = azml_read_registered_model(client, model_id)
     if options.environment:
         azml_check_registered_environment(client, options.environment)
     code_path = options.code_path

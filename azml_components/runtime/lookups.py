@@ -12,8 +12,11 @@ def azml_read_registered_model(client, model_id: str):
     else:
         parts = model_id.split("/")
         name, version = parts[-3], parts[-1]
+    # A 404 is checked not to be about the workspace itself (azml_missing_scope). Azure would
+    # refuse a missing model only at the deployment's PUT, after the code was uploaded.
     model = azml_get_or_none(
-        f"reading model {model_id}", lambda: client.models.get(name, version=version)
+        f"reading model {model_id}", lambda: client.models.get(name, version=version),
+        client=client,
     )
     if model is None:
         raise ValueError(f"model_id: {model_id!r} is not registered in this workspace")
