@@ -169,6 +169,8 @@ def score_batch(
     input_uri: str = "",
     subscription_id: str = "",
     timeout_seconds: int = 3600,
+    pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    pipeline_task_name: str = dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("job_name", str)]):
     """Score a dataset with an Azure ML batch endpoint and return the predictions.
 
@@ -181,6 +183,15 @@ def score_batch(
     ``predictions`` path that is an existing file fail the task first. A failed job fails the
     task with the job's error; when the task is cancelled (SIGTERM) or times out, the Azure job
     is cancelled too.
+
+    A killed task (on a cluster a cancelled run's pod ends within about a second; a node can
+    die) leaves its Azure job running. The job is named after the KFP run, this task, the
+    endpoint, the deployment and the input, and carries the run and task in its properties
+    (``azml-kfp-run``, ``azml-kfp-task``), so a retry of the task with the same inputs takes
+    that job over, waiting for it or taking its result, instead of submitting a second one; a
+    job of the run that failed or was canceled is not taken (a new one is submitted). The
+    ``recover_batch_jobs`` component, as a ``dsl.ExitHandler`` exit task, cancels what a killed
+    run left running.
 
     Args:
         resource_group: Resource group of the Azure ML workspace.
@@ -195,6 +206,10 @@ def score_batch(
             data asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the job may take (and the upload, and the download).
+        pipeline_run_id: KFP run the job belongs to (pass dsl.PIPELINE_JOB_ID_PLACEHOLDER:
+            KFP fills it in only as a task argument). Without it every call submits a job.
+        pipeline_task_name: The task's name in the run (pass
+            dsl.PIPELINE_TASK_NAME_PLACEHOLDER); with pipeline_run_id it names the job.
 
     Returns:
         predictions: Folder with the job's output file (the deployment's output_file_name,
@@ -227,6 +242,8 @@ def score_batch(
         input_path=dataset.path if dataset is not None else "",
         input_uri=input_uri,
         timeout_seconds=timeout_seconds,
+        pipeline_run_id=pipeline_run_id,
+        pipeline_task_name=pipeline_task_name,
     )
     predictions.metadata.update(result)
     azml_write_report(

@@ -8,6 +8,10 @@ traffic or mirror move) is held in progress (a Hold fault: until the test releas
 long the machine takes); when that PUT arrives, the rollout process is waiting on Azure with the
 traffic already moved, and it is killed there. Azure then finishes the operation on its own:
 `slow_seconds` after the kill, the held operation is released.
+
+A batch job is killed the same way: `kill_score_batch_after_submission` SIGKILLs score_batch
+once the stand-in has logged the job's submission (the job exists in Azure from that POST on),
+so the job runs on with nobody waiting for it.
 """
 
 import json
@@ -23,6 +27,11 @@ import json, sys
 from azml_components.runtime.rollout import azml_safe_rollout
 azml_safe_rollout(**json.loads(sys.argv[1]))
 """
+SCORE_BATCH_SCRIPT = """
+import json, sys
+from azml_components.runtime.batch import azml_score_batch
+azml_score_batch(**json.loads(sys.argv[1]))
+"""
 DEPLOY_SCRIPT = """
 import json, sys
 from azml_components.runtime.deploy import azml_deploy_model
@@ -36,11 +45,18 @@ def _endpoint_puts(standin, endpoint: str, suffix: str = "") -> int:
                if r["method"] == "PUT" and r["path"].lower().endswith(path))
 
 
+def batch_job_submissions(standin, endpoint: str) -> int:
+    """Batch jobs submitted to `endpoint` (accepted POSTs to its jobs) in the request log."""
+    path = f"/batchendpoints/{endpoint}/jobs".lower()
+    return sum(1 for r in standin.requests()
+               if r["method"] == "POST" and r["path"].lower() == path and r["status"] < 400)
+
+
 def _wait(condition, what: str, process, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            raise AssertionError(f"the rollout ended (exit {process.returncode}) before {what}")
+            raise AssertionError(f"the child ended (exit {process.returncode}) before {what}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
@@ -92,3 +108,24 @@ def _kill_rollout(standin, arguments: dict, log: Path, slow_seconds: float, time
             process.kill()
             process.wait(30)
         standin.release_lro_holds(after_seconds=slow_seconds)
+
+
+def kill_score_batch_after_submission(standin, arguments: dict, log: Path,
+                                      timeout: float = 300) -> None:
+    """Start azml_score_batch(**arguments) in a child process and SIGKILL it once its batch job
+    was submitted: the Azure job keeps running, as after a killed pod."""
+    endpoint = arguments["endpoint_name"]
+    before = batch_job_submissions(standin, endpoint)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SCORE_BATCH_SCRIPT, json.dumps(arguments)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        _wait(lambda: batch_job_submissions(standin, endpoint) > before,
+              "the batch job's submission", process, timeout)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)

@@ -27,6 +27,7 @@ from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES_COMPU
 
 import azml_components
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
+from azml_components.runtime.batch_jobs import azml_recover_batch_jobs
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.endpoints import (
     azml_delete_deployment,
@@ -73,6 +74,7 @@ REGISTER, DEPLOY, ROLLOUT = "register_model", "deploy_model", "safe_rollout"
 TRAFFIC, INVOKE, DEL_DEP, DEL_EP = "set_traffic", "invoke_endpoint", "delete_deployment", \
     "delete_endpoint"
 RECOVER, BATCH, SCORE = "recover_rollout", "deploy_batch_model", "score_batch"
+RECOVER_BATCH = "recover_batch_jobs"
 
 GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
@@ -98,7 +100,10 @@ BASE: dict[Callable, dict] = {
                               "model_id": "@model_id", "options": "@batch_options",
                               "timeout_seconds": 300},
     azml_score_batch: {"endpoint_name": "@batch_endpoint", "output_dir": "@out",
-                       "input_uri": "@score_uri"},
+                       "input_uri": "@score_uri", "pipeline_run_id": "run-catalogue",
+                       "pipeline_task_name": "score-batch"},
+    azml_recover_batch_jobs: {"endpoint_name": "@batch_endpoint",
+                              "pipeline_run_id": "run-catalogue"},
     azml_model_id_input: {"registered_model": None, "model_id": "@model_id"},
     azml_payload_input: {"payload": "@payload", "payload_file": None},
     azml_endpoint_name_input: {"endpoint": None, "endpoint_name": "@endpoint"},
@@ -564,6 +569,17 @@ CATALOGUE: list[Row] = [
         "https URL"),
     *_workspace_rows(SCORE, azml_score_batch)[:1],
     *_missing_scope_rows(SCORE, azml_score_batch),
+    # KFP's run id and task name: an unfilled placeholder is no value, an overlong one an error.
+    Row(SCORE, azml_score_batch, {"pipeline_run_id": "run-" + "0" * 130}, "pipeline_run_id",
+        "at most 128"),
+    Row(SCORE, azml_score_batch, {"pipeline_task_name": "t" * 257}, "pipeline_task_name",
+        "at most 256"),
+    # --- recover_batch_jobs -----------------------------------------------------------------
+    *_online_name_rows(RECOVER_BATCH, azml_recover_batch_jobs, "endpoint_name")[:2],
+    *_timeout_rows(RECOVER_BATCH, azml_recover_batch_jobs)[:2],
+    Row(RECOVER_BATCH, azml_recover_batch_jobs, {"pipeline_run_id": "run-" + "0" * 130},
+        "pipeline_run_id", "at most 128"),
+    *_workspace_rows(RECOVER_BATCH, azml_recover_batch_jobs),
 ]
 
 

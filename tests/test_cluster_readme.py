@@ -77,7 +77,10 @@ def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
         placeholders = {"register-model": [("pipeline_run_id", "pipeline_job_uuid"),
                                            ("pipeline_name", "pipeline_job_name")],
                         "safe-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
-                        "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")]}
+                        "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "recover-batch-jobs": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "score-batch": [("pipeline_run_id", "pipeline_job_uuid"),
+                                        ("pipeline_task_name", "pipeline_task_name")]}
         expected[:0] = [f"pipeline input {name}: default '{{{{$.{value}}}}}' stays literal"
                         for name, value in placeholders.get(task, [])]
         assert len(problems) == len(expected), (path.name, problems)

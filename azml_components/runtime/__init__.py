@@ -12,6 +12,7 @@ import inspect
 from azml_components.runtime import (
     azure_client,
     batch,
+    batch_jobs,
     calls,
     deploy,
     deployment_options,
@@ -52,6 +53,7 @@ MODULES = (
     deployment_writes,  # create the endpoint if new, write the deployment, undo on failure
     deploy,  # deploy_model
     rollout,  # safe_rollout
+    batch_jobs,  # a batch job's identity: a retry takes its job over; recover_batch_jobs
     batch,  # deploy_batch_model and score_batch
 )
 

@@ -4,6 +4,11 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.batch_jobs import (
+    azml_batch_job_identity,
+    azml_find_batch_job,
+    azml_kfp_value,
+)
 from azml_components.runtime.calls import (
     azml_best_effort,
     azml_call,
@@ -388,13 +393,15 @@ def azml_wait_for_job(client, job_name: str, timeout_seconds: int, poll_seconds:
 
 def azml_check_score_inputs(
     endpoint_name: str, deployment_name: str, input_path: str, input_uri: str,
-    timeout_seconds: int,
+    timeout_seconds: int, pipeline_run_id: str = "", pipeline_task_name: str = "",
 ) -> None:
     # score_batch's input rules, no call to Azure. The fields are named as the component names
     # them: input_path is its dataset.
     import os
 
     azml_check_online_name("endpoint_name", endpoint_name)
+    azml_kfp_value("pipeline_run_id", pipeline_run_id, 128)
+    azml_kfp_value("pipeline_task_name", pipeline_task_name, 256)
     if deployment_name:
         azml_check_online_name("deployment_name", deployment_name)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
@@ -500,21 +507,57 @@ def azml_batch_deployment_to_run(client, endpoint_name: str, deployment_name: st
 
 
 def azml_start_batch_job(
-    client, endpoint_name: str, deployment_name: str, data, timeout_seconds: int
+    client, endpoint_name: str, deployment_name: str, data, timeout_seconds: int,
+    job_name: str = "", properties: Optional[dict] = None,
 ):
-    # Invoke the endpoint (a local input is uploaded by the SDK first); returns the job.
+    # Invoke the endpoint (a local input is uploaded by the SDK first); returns the job's name.
+    # job_name and properties, when given, name the job and set its property dictionary
+    # (runtime/batch_jobs.py says why and how).
+    named = {"job_name": job_name} if job_name else {}
+    if properties:
+        named["params_override"] = [{"properties": dict(properties)}]
     try:
         job = azml_wait(
             f"invoking batch endpoint {endpoint_name!r}",
             lambda: client.batch_endpoints.invoke(
-                endpoint_name=endpoint_name, deployment_name=deployment_name, input=data
+                endpoint_name=endpoint_name, deployment_name=deployment_name, input=data,
+                **named,
             ),
             timeout_seconds,
         )
     finally:
         azml_forget_invoke_headers()
     print(f"batch job {job.name} started on {endpoint_name}/{deployment_name}")
-    return job
+    return job.name
+
+
+def azml_batch_job_to_run(
+    client, endpoint_name: str, deployment_name: str, data, identity: Optional[dict],
+    timeout_seconds: int,
+) -> str:
+    # The name of the job to wait for: the one an earlier attempt of this task left (running or
+    # completed), else a new one. A submission that fails although a job of that name now
+    # exists with this task's properties (an answer lost on the way back and the POST sent
+    # again, or a concurrent retry of the task) takes that job.
+    if identity is None:
+        return azml_start_batch_job(client, endpoint_name, deployment_name, data,
+                                    timeout_seconds)
+    found, attempt = azml_find_batch_job(client, endpoint_name, identity["prefix"])
+    if found:
+        print(f"batch job {found}, submitted by an earlier attempt of this task, is taken over "
+              "instead of submitting another")
+        return found
+    job_name = f"{identity['prefix']}{attempt}"
+    try:
+        return azml_start_batch_job(client, endpoint_name, deployment_name, data,
+                                    timeout_seconds, job_name, identity["properties"])
+    except RuntimeError:
+        job = azml_get_or_none(f"reading batch job {job_name!r}", client.jobs.get, job_name)
+        mine = identity["properties"].items()
+        if job is None or not mine <= dict(getattr(job, "properties", None) or {}).items():
+            raise
+    print(f"batch job {job_name} exists although its submission failed; it is taken over")
+    return job_name
 
 
 def azml_batch_job_result(
@@ -566,15 +609,18 @@ def azml_score_batch(
     timeout_seconds: int = 3600,
     poll_seconds: float = 2.0,
     client=None,
+    pipeline_run_id: str = "",
+    pipeline_task_name: str = "",
 ) -> dict:
     # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
     # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
     # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
     # predictions into output_dir (made here). Every input is checked before the job is
     # submitted: an input with no files and an output_dir that is a file are refused. A failed
-    # job fails with its error.
+    # job fails with its error. With a KFP run id, a retry of the task takes the job an earlier
+    # attempt left running or completed instead of submitting another (runtime/batch_jobs.py).
     azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
-                            timeout_seconds)
+                            timeout_seconds, pipeline_run_id, pipeline_task_name)
     azml_prepare_output_dir(output_dir)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
@@ -583,9 +629,15 @@ def azml_score_batch(
     deployment_name, deployment = azml_batch_deployment_to_run(
         client, endpoint_name, deployment_name
     )
-    job = azml_start_batch_job(client, endpoint_name, deployment_name, data, timeout_seconds)
-    done = azml_wait_for_job(client, job.name, timeout_seconds, poll_seconds)
+    identity = azml_batch_job_identity(
+        pipeline_run_id, pipeline_task_name, endpoint_name, deployment_name, input_path,
+        input_uri, data.type,
+    )
+    job_name = azml_batch_job_to_run(
+        client, endpoint_name, deployment_name, data, identity, timeout_seconds
+    )
+    done = azml_wait_for_job(client, job_name, timeout_seconds, poll_seconds)
     return azml_batch_job_result(
-        client, job.name, done, endpoint_name, deployment_name, deployment, output_dir,
+        client, job_name, done, endpoint_name, deployment_name, deployment, output_dir,
         timeout_seconds,
     )

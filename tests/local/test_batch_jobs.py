@@ -258,3 +258,41 @@ def test_custom_outputs_are_refused(ml_client: MLClient, setup: dict, standin: L
     posts = [r["status"] for r in standin.requests()
              if r["method"] == "POST" and r["path"] == jobs]
     assert posts == [400]
+
+
+def test_a_named_job_carries_its_properties_and_its_name_is_unique(
+        ml_client: MLClient, setup: dict, standin: LocalAzureML, tmp_path: Path) -> None:
+    # The invocation's BatchJob.name and BatchJob.properties (dict[str, str], REST API
+    # v2020_09_01_dataplanepreview), as azure-ai-ml 1.35 sends them (job_name, params_override):
+    # the job has that name and carries the properties next to the batch run's own; the
+    # endpoint's job list names it. A second job of the name is refused, as is a property value
+    # that is not a string; neither makes a job.
+    folder = _folder(tmp_path, ["a.csv"])
+    name = unique("named-job")
+    given = {"azml-kfp-run": "run-1", "azml-kfp-task": "score-batch"}
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=str(folder)), job_name=name,
+        params_override=[{"properties": given}])
+    assert job.name == name
+    done = _wait(ml_client, name)
+    assert done.status == "Completed"
+    assert done.properties == {**given, "azureml.batchrun": "true"}
+    listed = {j.name: j.status for j in ml_client.batch_endpoints.list_jobs(setup["endpoint"])}
+    assert listed[name] == "Completed"
+    standin.clear_requests()
+    with pytest.raises(HttpResponseError) as taken:
+        ml_client.batch_endpoints.invoke(
+            endpoint_name=setup["endpoint"], deployment_name="lenient",
+            input=Input(type="uri_folder", path=str(folder)), job_name=name)
+    assert taken.value.status_code == 409
+    with pytest.raises(HttpResponseError, match="must map strings to strings") as refused:
+        ml_client.batch_endpoints.invoke(
+            endpoint_name=setup["endpoint"], deployment_name="lenient",
+            input=Input(type="uri_folder", path=str(folder)), job_name=unique("named-job"),
+            params_override=[{"properties": {"attempt": 2}}])
+    assert refused.value.status_code == 400
+    jobs = f"/batchEndpoints/{setup['endpoint']}/jobs"
+    assert [r["status"] for r in standin.requests()
+            if r["method"] == "POST" and r["path"] == jobs] == [409, 400]
+    assert len(list(ml_client.batch_endpoints.list_jobs(setup["endpoint"]))) == len(listed)

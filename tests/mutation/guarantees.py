@@ -476,6 +476,36 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_batch.py::test_sigterm_while_waiting_cancels_the_job"],
     },
     {
+        "name": "score-batch-rerun-submits-no-second-job",
+        "promise": "a retry of a killed score_batch task takes over the job it left (running "
+                   "or completed) instead of submitting a second one",
+        "file": RT + "batch.py",
+        "old": "    if found:\n        print(",
+        "new": "    if False:\n        print(",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_a_retry_takes_over_the_job_a_killed_attempt_left"],
+    },
+    {
+        "name": "score-batch-rerun-does-not-take-a-canceled-job",
+        "promise": "a job of the run that failed or was canceled is not taken over (a new one "
+                   "is submitted)",
+        "file": RT + "batch_jobs.py",
+        "old": "    taken = max((a for a in attempts if a[0] or a[1]), default=None)\n",
+        "new": "    taken = max(attempts, default=None)\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_recovery_cancels_the_killed_runs_job_and_leaves_other_runs_alone"],
+    },
+    {
+        "name": "recover-batch-jobs-cancels-the-runs-running-jobs",
+        "promise": "recover_batch_jobs cancels the batch jobs of its run still running on the "
+                   "endpoint, and no other run's",
+        "file": RT + "batch_jobs.py",
+        "old": "        if name.lower().startswith(prefix) and azml_batch_job_active(status):\n",
+        "new": "        if azml_batch_job_active(status):\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_recovery_cancels_the_killed_runs_job_and_leaves_other_runs_alone"],
+    },
+    {
         "name": "batch-error-threshold-checked-before-any-write",
         "promise": "error_threshold below -1 ... fail before anything is written",
         "file": RT + "batch.py",

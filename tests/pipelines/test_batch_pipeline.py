@@ -1,9 +1,11 @@
 """The batch example pipeline end to end through kfp.local against the stand-in (compiled YAML,
-as users upload it, under the KFP backend's artifact rules): an MLflow model over a table; and
-both batch components on a custom scoring script over a folder of CSV files, with a failing
-script failing its task with the job's error.
+as users upload it, under the KFP backend's artifact rules): an MLflow model over a table, with
+the exit task that cancels a killed run's batch jobs; and both batch components on a custom
+scoring script over a folder of CSV files, with a failing script failing its task with the
+job's error.
 """
 
+import json
 import shutil
 from pathlib import Path
 
@@ -54,13 +56,41 @@ def test_example_batch_pipeline_scores_the_held_out_table(standin, tmp_path):
         load_component_from_file(str(COMPILED))(
             resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
             endpoint_name=endpoint, model_name=f"{endpoint}-model")
-    assert rules.checked[-1] == "check-batch-predictions"  # it compared every row
+    # It compared every row; then the exit task ran and found nothing of this run running.
+    assert rules.checked[-2:] == ["check-batch-predictions", "recover-batch-jobs"]
+    (output,) = tmp_path.rglob("recover-batch-jobs/executor_output.json")
+    assert json.loads(output.read_text())["parameterValues"]["cancelled"] == []
     (predictions,) = [p for p in tmp_path.rglob("predictions/predictions.csv")]
     lines = predictions.read_text().splitlines()
     assert len(lines) == 89 and {line.rsplit(",", 1)[1] for line in lines} == {
         "held_out_0.csv", "held_out_1.csv"}
     client = ml_client()
     assert client.batch_endpoints.get(endpoint).defaults.deployment_name == "mlflow"
+    # The job carries the run and the task it was submitted by (the task arguments KFP fills).
+    (job,) = client.batch_endpoints.list_jobs(endpoint)
+    properties = client.jobs.get(job.name).properties
+    assert properties["azml-kfp-task"] == "score-batch"
+    assert properties["azml-kfp-run"] and not properties["azml-kfp-run"].startswith("{{$")
+
+
+def test_compiled_batch_pipeline_has_the_exit_task_for_its_own_run():
+    # The exit task runs when the handler's tasks are done, whatever their state; it and
+    # score_batch get the run id as a task argument (the KFP driver fills in only those), and
+    # score_batch its task name.
+    import yaml
+
+    spec = next(yaml.safe_load_all(COMPILED.read_text()))
+    root = spec["root"]["dag"]["tasks"]
+    exit_task = root["recover-batch-jobs"]
+    assert exit_task["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert exit_task["dependentTasks"] == ["exit-handler-1"]
+    handler = spec["components"][root["exit-handler-1"]["componentRef"]["name"]]
+    score = handler["dag"]["tasks"]["score-batch"]["inputs"]["parameters"]
+    run_id = {"runtimeValue": {"constant": "{{$.pipeline_job_uuid}}"}}
+    assert exit_task["inputs"]["parameters"]["pipeline_run_id"] == run_id
+    assert score["pipeline_run_id"] == run_id
+    assert score["pipeline_task_name"] == {
+        "runtimeValue": {"constant": "{{$.pipeline_task_name}}"}}
 
 
 def _custom_pipeline(tmp_path: Path, files: list) -> tuple:

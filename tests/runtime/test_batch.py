@@ -1,6 +1,7 @@
 """deploy_batch_model's and score_batch's runtime through the real SDK against the stand-in:
 input rules before any write, a custom scoring script over a folder of CSV files, a failing
-script's error, SIGTERM cancelling the Azure job.
+script's error, SIGTERM cancelling the Azure job; a killed score_batch's job taken over by its
+retry, and cancelled by recover_batch_jobs.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from azml_components.runtime.batch import (
     azml_deploy_batch_model,
     azml_score_batch,
 )
+from azml_components.runtime.batch_jobs import azml_recover_batch_jobs
 from azml_components.runtime.register import azml_register_model
-from tests import child_call
+from tests import child_call, crash
 from tests.helpers import (
     azure_writes,
     diabetes_rows,
@@ -55,6 +57,13 @@ def run(mini_batch):
     for path in mini_batch:
         if os.path.basename(path).startswith("slow"):
             time.sleep(120)
+        if os.path.basename(path).startswith("gated"):
+            # Held until the test opens the gate: a file of the same name in AZML_TEST_GATES.
+            gate = os.path.join(os.environ.get("AZML_TEST_GATES", "/nonexistent"),
+                                os.path.basename(path))
+            deadline = time.time() + 1800
+            while not os.path.exists(gate) and time.time() < deadline:
+                time.sleep(0.2)
         data = np.loadtxt(path, delimiter=",", ndmin=2)
         rows += [(os.path.basename(path), i, float(p)) for i, p in enumerate(model.predict(data))]
     return rows
@@ -332,3 +341,159 @@ def test_sigterm_while_waiting_cancels_the_job(client, custom, tmp_path):
     assert "cancelled by SIGTERM" in report["message"]
     assert "cancelling batch job" in report["message"] and "done" in report["message"]
     assert client.jobs.get(jobs[0].name).status == "Canceled"
+
+
+# --- a killed score_batch: its retry takes the job over, recover_batch_jobs cancels it -------
+ACTIVE = ("NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running",
+          "Finalizing")
+
+
+@pytest.fixture(scope="module")
+def gated(custom, tmp_path_factory) -> dict:
+    # A batch endpoint whose scoring script holds a file named gated* until the test opens its
+    # gate (a file of that name in `gates`): a job runs until the test says so, however fast or
+    # slow the machine is. No mini-batch timeout or retry cuts the wait short.
+    gates = tmp_path_factory.mktemp("gates")
+    endpoint = unique("gated")
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="blue",
+                            model_id=custom["model_id"], options=_options(
+                                custom["code"], environment_variables={
+                                    "AZML_TEST_GATES": str(gates)},
+                                retry_timeout_seconds=3600, max_retries=0))
+    return {"endpoint": endpoint, "gates": gates}
+
+
+def _job_names(client: MLClient, endpoint: str) -> set:
+    return {job.name for job in client.batch_endpoints.list_jobs(endpoint)}
+
+
+def _cancel_running_jobs(client: MLClient, endpoint: str) -> None:
+    # Clean-up: no job of the test keeps a scoring process waiting at its gate.
+    for job in client.batch_endpoints.list_jobs(endpoint):
+        if job.status in ACTIVE:
+            client.jobs.begin_cancel(job.name).result()
+
+
+def _job_reads(standin, job_name: str) -> int:
+    return sum(1 for r in standin.requests()
+               if r["method"] == "GET" and r["path"].endswith(f"/jobs/{job_name}"))
+
+
+def _until(condition, what: str, child, timeout: float = 300) -> None:
+    # Acts on observed state; the deadline only ends a test that would otherwise hang.
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert child.poll() is None, f"the child ended before {what}: {child_call.outcome(child)}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_retry_takes_over_the_job_a_killed_attempt_left(client, custom, gated, standin,
+                                                          tmp_path):
+    # score_batch is killed (SIGKILL, as a cancelled run's pod) once its job was submitted; the
+    # job runs on. A retry of the task (same run, task and input) submits no second job: it
+    # waits for that one and returns its predictions. Once the job completed, another retry
+    # takes its result at once.
+    endpoint = gated["endpoint"]
+    folder = _folder(tmp_path / "in", ["a.csv", "gated-retry.csv"])
+    task = {**workspace(), "endpoint_name": endpoint, "input_path": str(folder),
+            "poll_seconds": 0.5, "pipeline_run_id": unique("run"),
+            "pipeline_task_name": "score-batch"}
+    before = _job_names(client, endpoint)
+    standin.clear_requests()
+    try:
+        crash.kill_score_batch_after_submission(
+            standin, {**task, "output_dir": str(tmp_path / "killed")}, tmp_path / "killed.log")
+        (job_name,) = _job_names(client, endpoint) - before
+        first = client.jobs.get(job_name)
+        assert first.status in ACTIVE, first.status
+        # The job carries its run and task (its properties: the SDK sends no job tags).
+        assert first.properties["azml-kfp-run"] == task["pipeline_run_id"]
+        assert first.properties["azml-kfp-task"] == "score-batch"
+        reads = _job_reads(standin, job_name)
+        retry = child_call.start("azml_components.runtime.batch:azml_score_batch", **task,
+                                 output_dir=str(tmp_path / "retry"))
+        # The retry polls the killed attempt's job (or, wrongly, submits one of its own); then
+        # the jobs may finish.
+        _until(lambda: _job_reads(standin, job_name) > reads
+               or crash.batch_job_submissions(standin, endpoint) > 1,
+               "the retry waits on a job", retry)
+        (gated["gates"] / "gated-retry.csv").write_text("open")
+        report = child_call.outcome(retry)
+        again = azml_score_batch(**task, output_dir=str(tmp_path / "again"))
+    finally:
+        _cancel_running_jobs(client, endpoint)
+    assert report.get("result", {}).get("job_name") == job_name, report
+    assert report["result"]["status"] == "Completed"
+    assert again["job_name"] == job_name and again["status"] == "Completed"
+    assert crash.batch_job_submissions(standin, endpoint) == 1
+    for out in ("retry", "again"):
+        lines = (tmp_path / out / "predictions.csv").read_text().splitlines()
+        assert [line.split(",")[0] for line in lines] == ["a.csv"] * 2 + ["gated-retry.csv"] * 2
+        assert np.allclose([float(line.split(",")[2]) for line in lines],
+                           custom["model"].predict(diabetes_rows(4)))
+
+
+def test_recovery_cancels_the_killed_runs_job_and_leaves_other_runs_alone(
+        client, gated, standin, tmp_path):
+    # Two runs' score_batch tasks are killed with their jobs running. recover_batch_jobs for
+    # one run cancels that run's job only. A retry of that run's task then does not take the
+    # canceled job: it submits the next attempt, which completes.
+    endpoint = gated["endpoint"]
+    folder = _folder(tmp_path / "in", ["gated-recover.csv"])
+    task = {**workspace(), "endpoint_name": endpoint, "input_path": str(folder),
+            "poll_seconds": 0.5, "pipeline_task_name": "score-batch"}
+    killed, other = unique("run"), unique("run")
+    names = _job_names(client, endpoint)
+    try:
+        jobs = {}
+        for run in (killed, other):
+            crash.kill_score_batch_after_submission(
+                standin, {**task, "pipeline_run_id": run, "output_dir": str(tmp_path / run)},
+                tmp_path / f"{run}.log")
+            (jobs[run],) = _job_names(client, endpoint) - names
+            names.add(jobs[run])
+        # Nothing of a run without jobs there, nor on an endpoint that does not exist.
+        assert azml_recover_batch_jobs(**workspace(), endpoint_name=endpoint,
+                                       pipeline_run_id=unique("run")) == {"cancelled": []}
+        assert azml_recover_batch_jobs(**workspace(), endpoint_name=unique("gone"),
+                                       pipeline_run_id=killed) == {"cancelled": []}
+        recovered = azml_recover_batch_jobs(**workspace(), endpoint_name=endpoint,
+                                            pipeline_run_id=killed)
+        assert recovered == {"cancelled": [jobs[killed]]}
+        assert client.jobs.get(jobs[killed]).status == "Canceled"
+        assert client.jobs.get(jobs[other]).status in ACTIVE
+        # Running it again is safe: nothing of that run is left running.
+        assert azml_recover_batch_jobs(**workspace(), endpoint_name=endpoint,
+                                       pipeline_run_id=killed) == {"cancelled": []}
+        submitted = crash.batch_job_submissions(standin, endpoint)
+        (gated["gates"] / "gated-recover.csv").write_text("open")
+        retried = azml_score_batch(**task, pipeline_run_id=killed,
+                                   output_dir=str(tmp_path / "retried"))
+    finally:
+        _cancel_running_jobs(client, endpoint)
+    assert crash.batch_job_submissions(standin, endpoint) == submitted + 1
+    assert retried["status"] == "Completed"
+    assert retried["job_name"] == jobs[killed][:-len("1")] + "2", (retried, jobs)
+
+
+def test_two_attempts_of_a_task_at_once_make_one_job(client, gated, standin, tmp_path):
+    # Two attempts of one task started together (a retry while the first still runs): whichever
+    # submits second finds the name taken (Azure keeps job names unique in the workspace) and
+    # takes the first one's job, or finds it in the endpoint's list first. One job either way.
+    endpoint = gated["endpoint"]
+    folder = _folder(tmp_path / "in", ["a.csv"])
+    task = {**workspace(), "endpoint_name": endpoint, "input_path": str(folder),
+            "poll_seconds": 0.5, "pipeline_run_id": unique("run"),
+            "pipeline_task_name": "score-batch"}
+    submitted = crash.batch_job_submissions(standin, endpoint)
+    try:
+        children = [child_call.start("azml_components.runtime.batch:azml_score_batch", **task,
+                                     output_dir=str(tmp_path / f"out{i}")) for i in range(2)]
+        reports = [child_call.outcome(child) for child in children]
+    finally:
+        _cancel_running_jobs(client, endpoint)
+    names = {report.get("result", {}).get("job_name") for report in reports}
+    assert len(names) == 1 and None not in names, reports
+    assert all(report["result"]["status"] == "Completed" for report in reports)
+    assert crash.batch_job_submissions(standin, endpoint) == submitted + 1

@@ -12,6 +12,14 @@ What Azure ML does, and where it is written down:
   it as on any job (ARM jobs/{id}, jobs/{id}/cancel, run history runs/{id}/details).
 - Outputs land on the workspace's default datastore under azureml/<job>/score/ (the SDK's
   fallback search path for a job's named output, JobOperations._get_named_output_uri).
+- The invocation may name the job (`name`, azure-ai-ml's `job_name`) and give it a property
+  dictionary (BatchJob `properties`, dict[str, str], "The asset property dictionary": REST API
+  v2020_09_01_dataplanepreview, as azure-ai-ml's generated model of it shows; azure-ai-ml 1.35
+  sends it through invoke's `params_override` or `experiment_name`). The job carries those
+  properties next to the batch run's own (an entry never replaces those), and the endpoint's
+  job list shows them. Job names are unique in the workspace: a second job of a name is
+  refused. (BatchJob `tags` is in the spec too, but azure-ai-ml cannot send it: its
+  BatchJobSchema refuses the field; the stand-in does not keep them.)
 - The input's type is what it references: uri_file a single file, uri_folder a folder
   ("Data concepts in Azure Machine Learning", concept-data); a job output other than uri_file
   is refused with a 400 ("Job output type must be 'uri_file'.", MicrosoftDocs/azure-docs#118447).
@@ -90,11 +98,24 @@ def _batch_job_resource(body: dict[str, Any]) -> dict[str, Any]:
     private = body[PRIVATE]
     return {"id": body["id"], "name": body["name"],
             "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
-            "properties": {"status": body["properties"]["status"],
+            "properties": {"name": body["name"], "status": body["properties"]["status"],
                            "inputData": private["input"], "outputDataset": None,
                            "deploymentName": private["deployment"],
                            "endpointName": private["endpoint"],
+                           "properties": dict(body["properties"]["properties"]),
                            "interactionEndpoints": body["properties"]["services"]}}
+
+
+def _job_properties(props: dict[str, Any]) -> dict[str, str]:
+    # BatchJob.properties is dict[str, str] in the REST API spec: anything else does not
+    # deserialize, a 400.
+    value = props.get("properties")
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise bad_request("'properties.properties' must map strings to strings.")
+    return value
 
 
 def _bearer_ok(ctx: Context, request: Request) -> None:
@@ -169,6 +190,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         body = request.json_object()
         uri, kind = _input_uri(body)
         _refuse_outputs(body)
+        user_properties = _job_properties(body["properties"])
         ws_id = endpoint["id"].rsplit("/batchEndpoints/", 1)[0]
         job_name = (body["properties"].get("name") or body["properties"].get("jobName")
                     or f"batchjob-{uuid.uuid4()}")
@@ -187,7 +209,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                 "tags": {"azureml.batchrun": "true", "azureml.jobtype": "azureml.batchjob",
                          "azureml.endpointName": endpoint["name"],
                          "azureml.deploymentName": deployment["name"]},
-                "properties": {"azureml.batchrun": "true"},
+                "properties": {**user_properties, "azureml.batchrun": "true"},
                 "inputs": {}, "jobs": {}, "settings": {},
                 "outputs": {"score": {"jobOutputType": "uri_folder", "uri": output,
                                       "mode": "ReadWriteMount"}},
