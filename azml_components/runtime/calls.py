@@ -229,10 +229,10 @@ def azml_undo_and_raise(error: BaseException, lines: list, undo: list, timeout_s
     for what, function in undo:
         remaining = max(1, int(deadline - time.monotonic()))
         notes.append(azml_best_effort(what, function, remaining))
-    if any(note.endswith(")") and ": FAILED (" in note for note in notes):
+    if any(": FAILED (" in note for note in notes):
         notes.append(
-            f"The undo stopped after {timeout_seconds} s: the next run on this endpoint finishes "
-            "or undoes what is left, or delete it in Azure ML studio."
+            f"What the undo could not finish (it may take {timeout_seconds} s in all) is left: "
+            "the next run on this endpoint finishes or undoes it, or delete it in Azure ML studio."
         )
     message = "\n".join([*lines, *notes])
     if isinstance(error, (InterruptedError, TimeoutError)):

@@ -107,7 +107,16 @@ def test_undo_runs_every_step_reports_each_and_keeps_an_interrupt(error, raised)
         "putting traffic back: done",
         "deleting the deployment: FAILED (HTTP 500)",
         "deleting the endpoint: done",
+        # What failed is left for the next run, and the message says so.
+        "What the undo could not finish (it may take 5 s in all) is left: the next run on this "
+        "endpoint finishes or undoes it, or delete it in Azure ML studio.",
     ]
+
+
+def test_an_undo_that_finished_adds_no_leftover_line():
+    with pytest.raises(RuntimeError) as caught:
+        azml_undo_and_raise(KeyError("x"), ["deploy failed"], [("undo", lambda: None)], 5)
+    assert str(caught.value).splitlines() == ["deploy failed", "undo: done"]
 
 
 def test_enum_text_is_the_sdks_enum_value_and_leaves_strings_alone():

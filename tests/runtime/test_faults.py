@@ -226,7 +226,8 @@ def test_the_clean_up_after_a_timeout_is_bounded_and_names_what_it_left(standin,
             azml_deploy_model(**_deploy_arguments(setup, endpoint, "blue", timeout_seconds=2))
         message = str(raised.value)
         assert f"deleting endpoint '{endpoint}' created by this run: FAILED" in message, message
-        assert "The undo stopped after 30 s: the next run on this endpoint" in message, message
+        assert ("What the undo could not finish (it may take 30 s in all) is left: the next run "
+                "on this endpoint finishes or undoes it") in message, message
         state = client.online_endpoints.get(endpoint).provisioning_state
         assert str(getattr(state, "value", state)) == "Creating"  # still held: no wait on it
     finally:
