@@ -722,10 +722,11 @@ EQUIVALENT = {
     ("azml_check_model_id", 'r"VERSIONS/[^/]+",'):
         "the ARM id pattern is matched with re.IGNORECASE",
 }
-for _function, _call in (("azml_resolve_environment", "candidate"),
-                         ("azml_payload_input", "payload_file.path")):
+for _function, _call, _name in (("azml_resolve_environment", "candidate", "handle"),
+                                ("azml_payload_input", "payload_file.path", "handle"),
+                                ("azml_write_report", 'path, "w"', "out")):
     for _encoding in ("encoding=None", "", 'encoding="UTF-8"'):
-        EQUIVALENT[(_function, f"with open({_call}, {_encoding}) as handle:")] = (
+        EQUIVALENT[(_function, f"with open({_call}, {_encoding}) as {_name}:")] = (
             "'UTF-8' is the same codec as 'utf-8'; the default (None) is the locale's encoding, "
             "UTF-8 on the Linux images components and tests run on (Python coerces the C "
             "locale to UTF-8, PEP 538)")
