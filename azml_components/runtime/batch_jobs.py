@@ -19,19 +19,8 @@ from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import azml_call, azml_enum_text, azml_wait
+from azml_components.runtime.rollout_state import azml_kfp_value
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
-
-
-def azml_kfp_value(field: str, value: str, limit: int) -> str:
-    # A run or task placeholder as KFP filled it in, or "" when it did not: the backend fills
-    # {{$.pipeline_job_uuid}} and {{$.pipeline_task_name}} only when they are task arguments
-    # (2.5 and newer, backend/src/v2/driver/resolve.go); a component default stays literal.
-    text = str(value or "").strip()
-    if not text or text.startswith("{{$"):
-        return ""
-    if len(text) > limit:
-        raise ValueError(f"{field}: {text[:40]!r}... must be at most {limit} characters")
-    return text
 
 
 def azml_batch_job_run_prefix(run_id: str) -> str:

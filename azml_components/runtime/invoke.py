@@ -85,7 +85,7 @@ def azml_check_request(
 
 
 def azml_send_request(
-    client, answers: list, endpoint_name: str, request, deployment_name: str, retries: int = 3
+    client, endpoint_name: str, request, deployment_name: str, retries: int = 3
 ) -> dict:
     # One request through the SDK: status, body text, Azure's error (if any) and wall time.
     # A scoring answer of any status is an answer (the checks judge it); an error before the
@@ -102,6 +102,7 @@ def azml_send_request(
         json.dump(request, out)
 
     def attempt() -> tuple:
+        answers = client.azml_scoring_answers  # kept by the client's hook (azml_ml_client)
         answers.clear()
         azml_forget_invoke_headers()
         try:
@@ -234,7 +235,7 @@ def azml_call_endpoint(
     # One checked request (azml_check_request's result) through the run's client, and the
     # checks of its answer: invoke_endpoint's call, and each smoke test of safe_rollout.
     answer = azml_send_request(
-        client, client.azml_scoring_answers, endpoint_name, checked["request"], deployment_name
+        client, endpoint_name, checked["request"], deployment_name
     )
     response, problems = azml_check_answer(
         answer, checked, expected_status, expect_prediction_per_row, max_latency_ms

@@ -58,6 +58,18 @@ def azml_check_tags(field: str, tags: dict) -> None:
             raise ValueError(f"{field}: the value of tag {name!r} is longer than 256 characters")
 
 
+def azml_kfp_value(field: str, value: str, limit: int) -> str:
+    # A run or task placeholder as KFP filled it in, or "" when it did not: the backend fills
+    # {{$.pipeline_job_uuid}} and {{$.pipeline_task_name}} only when they are task arguments
+    # (2.5 and newer, backend/src/v2/driver/resolve.go); a component default stays literal.
+    text = str(value or "").strip()
+    if not text or text.startswith("{{$"):
+        return ""
+    if len(text) > limit:
+        raise ValueError(f"{field}: {text[:40]!r}... must be at most {limit} characters")
+    return text
+
+
 def azml_rollout_owner(pipeline_run_id: str) -> str:
     # Who owns a rollout: the KFP run id when KFP filled it in (the run's exit task and a retry
     # of the task then count as the owner), otherwise one of a kind for this process (only its
@@ -66,10 +78,8 @@ def azml_rollout_owner(pipeline_run_id: str) -> str:
     import socket
     import uuid
 
-    run_id = str(pipeline_run_id or "").strip()
-    if run_id and not run_id.startswith("{{$"):
-        if len(run_id) > 128:
-            raise ValueError(f"pipeline_run_id: {run_id[:40]!r}... must be at most 128 characters")
+    run_id = azml_kfp_value("pipeline_run_id", pipeline_run_id, 128)
+    if run_id:
         return run_id
     return f"{socket.gethostname()[:63]}/pid {os.getpid()}/{uuid.uuid4().hex[:8]}"
 
