@@ -36,7 +36,7 @@ def deploy_batch_model(
     instance_count: int = 1,
     max_concurrency_per_instance: int = 1,
     output_action: str = "append_row",
-    output_file_name: str = "predictions.csv",
+    output_file_name: str = "",
     max_retries: int = 3,
     retry_timeout_seconds: int = 30,
     error_threshold: int = -1,
@@ -45,6 +45,12 @@ def deploy_batch_model(
     set_default: bool = True,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
+    description: str = "",
+    tags: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    environment_name: str = "",
+    environment_version: str = "",
+    pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("invocation_uri", str)]):
     """Deploy a registered model to an Azure ML batch endpoint for batch scoring.
 
@@ -78,8 +84,12 @@ def deploy_batch_model(
         instance_count: Cluster nodes a job uses (at least 1, at most the cluster's maximum
             node count).
         max_concurrency_per_instance: Scoring processes per node (at least 1).
-        output_action: append_row (every run()'s rows go to one file) or summary_only.
-        output_file_name: Name of the append_row file, e.g. predictions.csv.
+        output_action: append_row (every run()'s rows go to one file) or summary_only (no
+            such file: the scoring script writes its own files to the folder named by the
+            AZUREML_BI_OUTPUT_PATH environment variable). Either way every file in that folder
+            is the job's output.
+        output_file_name: Name of the append_row file; empty means predictions.csv. Only with
+            append_row.
         max_retries: Retries of a failed or timed-out mini-batch (0 or more).
         retry_timeout_seconds: Seconds a mini-batch may take before it counts as failed.
         error_threshold: Failed files a job tolerates before it is aborted; -1 ignores all.
@@ -88,11 +98,22 @@ def deploy_batch_model(
         set_default: Make this deployment the endpoint's default.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take.
+        description: Description of the deployment.
+        tags: Tags of the deployment (at most 50 with the lineage tags; Azure's tag rules).
+        environment_name: Register the conda_file environment under this name (as the
+            environment block of a batch deployment YAML names it); empty leaves it
+            anonymous.
+        environment_version: Its version; empty means the latest version when that holds the
+            same image and conda file, else the next one. Needs environment_name.
+        pipeline_run_id: KFP run id recorded in the deployment's tags as kfp_run_id (filled in
+            by KFP).
+        pipeline_name: KFP pipeline job name recorded as kfp_pipeline (filled in by KFP).
 
     Returns:
         endpoint: The batch endpoint; its metadata carries endpoint_name, deployment_name,
             invocation_uri, default_deployment, endpoint_id, deployment_id, model_id, compute,
-            output_action, output_file_name, created_endpoint and studio_url.
+            output_action, output_file_name, description, tags, environment_id,
+            created_endpoint and studio_url.
         report: Markdown report: endpoint, deployment, model, settings and the studio link.
         invocation_uri: The endpoint's invocation URI (jobs are created by POSTing to it).
 
@@ -117,6 +138,10 @@ def deploy_batch_model(
         error_threshold=error_threshold,
         logging_level=logging_level,
         environment_variables=environment_variables,
+        description=description,
+        tags=tags,
+        environment_name=environment_name,
+        environment_version=environment_version,
     )
     azml_batch_options(**options)  # the rules that need no call, before the first call to Azure
     result = azml_deploy_batch_model(
@@ -129,6 +154,7 @@ def deploy_batch_model(
         options=options,
         set_default=set_default,
         timeout_seconds=timeout_seconds,
+        lineage={"kfp_run_id": pipeline_run_id, "kfp_pipeline": pipeline_name},
     )
     endpoint.metadata.update(result)
     azml_write_report(
@@ -141,7 +167,8 @@ def deploy_batch_model(
             "compute": compute,
             "default deployment": result["default_deployment"] or "(none)",
             "mini-batch size": mini_batch_size,
-            "output": f"{output_action} ({output_file_name})",
+            "output": f"{output_action} ({result['output_file_name'] or 'no file'})",
+            "environment": result["environment_id"] or "(MLflow: the model's own)",
             "error threshold": error_threshold,
             "endpoint created by this run": result["created_endpoint"],
             "endpoint in studio": result["studio_url"],
@@ -212,9 +239,11 @@ def score_batch(
             dsl.PIPELINE_TASK_NAME_PLACEHOLDER); with pipeline_run_id it names the job.
 
     Returns:
-        predictions: Folder with the job's output file (the deployment's output_file_name,
-            for append_row); its metadata carries job_name, status, endpoint_name,
-            deployment_name, files and studio_url (the job in Azure ML studio).
+        predictions: The job's whole output folder (its `score` output): the append_row
+            file (the deployment's output_file_name) and every file the scoring script wrote
+            to AZUREML_BI_OUTPUT_PATH; its metadata carries job_name, status, endpoint_name,
+            deployment_name, files (paths inside the folder) and studio_url (the job in Azure
+            ML studio).
         report: Markdown report: endpoint, deployment, job, input and the studio link.
         job_name: Name of the Azure ML batch job.
 
@@ -255,7 +284,7 @@ def score_batch(
             "job": result["job_name"],
             "status": result["status"],
             "input": input_uri or "the dataset input",
-            "output files": ", ".join(result["files"]) or "(none: summary_only)",
+            "output files": ", ".join(result["files"]) or "(none)",
             "job in studio": result["studio_url"],
         },
         {},

@@ -76,6 +76,8 @@ def train_register_batch_score(
             deployment_name=deployment_name,
             compute=compute,
             mini_batch_size=mini_batch_size,
+            pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            pipeline_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             **workspace,
         ))
         table = diabetes_held_out_table()

@@ -30,7 +30,10 @@ from azml_components.runtime.deployment_writes import (
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.lookups import azml_datastore_contents, azml_read_registered_model
 from azml_components.runtime.register import azml_datastore_path
+from azml_components.runtime.rollout_state import azml_check_tags
 from azml_components.runtime.validation import (
+    azml_check_asset_name,
+    azml_check_asset_version,
     azml_check_choice,
     azml_check_model_id,
     azml_check_online_name,
@@ -50,12 +53,16 @@ def azml_batch_options(
     instance_count: int = 1,
     max_concurrency_per_instance: int = 1,
     output_action: str = "append_row",
-    output_file_name: str = "predictions.csv",
+    output_file_name: str = "",
     max_retries: int = 3,
     retry_timeout_seconds: int = 30,
     error_threshold: int = -1,
     logging_level: str = "info",
     environment_variables: Optional[dict] = None,
+    description: str = "",
+    tags: Optional[dict] = None,
+    environment_name: str = "",
+    environment_version: str = "",
 ) -> dict:
     # The batch deployment's settings, checked as the REST API spec states them
     # (BatchDeploymentProperties: errorThreshold in [-1, int.MaxValue], outputAction AppendRow
@@ -75,17 +82,16 @@ def azml_batch_options(
     azml_check_range("error_threshold", error_threshold, -1)
     azml_check_choice("output_action", output_action, ["append_row", "summary_only"])
     azml_check_choice("logging_level", logging_level, ["debug", "info", "warning"])
-    if not isinstance(output_file_name, str) or not re.fullmatch(
-        r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", output_file_name
-    ):
-        raise ValueError(
-            f"output_file_name: {output_file_name!r} must be a file name (letters, digits, "
-            "'_', '-', '.'; no folders)"
-        )
+    output_file_name = azml_batch_output_file(output_action, output_file_name)
     variables = azml_string_map("environment_variables", environment_variables)
+    if not isinstance(description, str):
+        raise ValueError(f"description: {description!r} must be text")
+    tags = azml_string_map("tags", tags)
+    azml_check_tags("tags", tags)
     scoring_script = scoring_script if code_path else ""
     azml_check_code(code_path, scoring_script)
     env = azml_resolve_environment(code_path, conda_file, image, environment)
+    env.update(azml_environment_name(environment_name, environment_version, env))
     if bool(code_path) != bool(env.get("environment") or env.get("conda_file")):
         raise ValueError(
             "code / conda_file / environment: a scoring script needs an environment and an "
@@ -107,7 +113,55 @@ def azml_batch_options(
         "error_threshold": error_threshold,
         "logging_level": logging_level,
         "environment_variables": variables,
+        "description": description,
+        "tags": tags,
     }
+
+
+def azml_batch_output_file(output_action: str, output_file_name: str) -> str:
+    # The append_row file's name: empty means the REST API spec's default, predictions.csv
+    # (BatchDeploymentProperties.outputFileName, "Customized output file name for append_row
+    # output action"). summary_only writes no such file, and azure-ai-ml refuses a name with it
+    # ("When output_action is set to summary_only, the output_file_name need not to be
+    # specified.", 1.35 BatchDeployment._validate_output_action): "" for summary_only.
+    import re
+
+    if output_action == "summary_only":
+        if output_file_name:
+            raise ValueError(
+                f"output_file_name: {output_file_name!r} is only for output_action append_row; "
+                "leave it empty with summary_only (the scoring script writes its own files to "
+                "AZUREML_BI_OUTPUT_PATH)"
+            )
+        return ""
+    name = output_file_name or "predictions.csv"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", name):
+        raise ValueError(
+            f"output_file_name: {output_file_name!r} must be a file name (letters, digits, "
+            "'_', '-', '.'; no folders)"
+        )
+    return name
+
+
+def azml_environment_name(environment_name: str, environment_version: str, env: dict) -> dict:
+    # The name (and version) the conda environment is registered under, as the environment
+    # block of a batch deployment YAML names it (azureml-examples custom-outputs-parquet:
+    # `environment: {name, image, conda_file}`); asset name and version rules as for models.
+    # Without a version azure-ai-ml registers it as the latest version, or the next one when
+    # the latest holds other content (EnvironmentOperations.create_or_update).
+    if not environment_name:
+        if environment_version:
+            raise ValueError("environment_version: needs environment_name")
+        return {}
+    azml_check_asset_name("environment_name", environment_name)
+    if environment_version:
+        azml_check_asset_version("environment_version", environment_version)
+    if not env.get("conda_file"):
+        raise ValueError(
+            "environment_name: names the environment built from conda_file; give conda_file "
+            "(a registered environment is named by environment as azureml:NAME:VERSION)"
+        )
+    return {"name": environment_name, "version": environment_version}
 
 
 def azml_batch_deployment_entity(
@@ -132,14 +186,15 @@ def azml_batch_deployment_entity(
         kwargs["environment"] = environment["environment"]
     elif environment.get("conda_file"):
         kwargs["environment"] = Environment(
-            image=environment.get("image"), conda_file=environment["conda_file"]
+            image=environment.get("image"), conda_file=environment["conda_file"],
+            name=environment.get("name") or None, version=environment.get("version") or None,
         )
     settings = ModelBatchDeploymentSettings(
         mini_batch_size=options["mini_batch_size"],
         instance_count=options["instance_count"],
         max_concurrency_per_instance=options["max_concurrency_per_instance"],
         output_action=options["output_action"],
-        output_file_name=options["output_file_name"],
+        output_file_name=options["output_file_name"] or None,  # none with summary_only
         retry_settings=BatchRetrySettings(
             max_retries=options["max_retries"], timeout=options["retry_timeout_seconds"]
         ),
@@ -153,6 +208,8 @@ def azml_batch_deployment_entity(
         model=model_id,
         compute=options["compute"],
         settings=settings,
+        description=options["description"] or None,
+        tags=options["tags"] or None,
         **kwargs,
     )
 
@@ -185,16 +242,22 @@ def azml_check_batch_inputs(
     options: dict,
     set_default: bool,
     timeout_seconds: int,
+    lineage: Optional[dict] = None,
 ) -> dict:
     # deploy_batch_model's input rules, no call to Azure; returns the checked options
-    # (azml_batch_options).
+    # (azml_batch_options), their tags with the lineage added (as register_model adds it to the
+    # model's: last, so a run can always be traced; a placeholder KFP did not fill in is none).
     azml_check_online_name("endpoint_name", endpoint_name)
     azml_check_online_name("deployment_name", deployment_name)
     azml_check_model_id(model_id)
     azml_check_range("timeout_seconds", timeout_seconds, 1)
     if not isinstance(set_default, bool):
         raise ValueError(f"set_default: {set_default!r} must be true or false")
-    return azml_batch_options(**options)
+    checked = azml_batch_options(**options)
+    found = {k: str(v) for k, v in (lineage or {}).items() if v and not str(v).startswith("{{$")}
+    checked["tags"] = {**checked["tags"], **found}
+    azml_check_tags("tags", checked["tags"])
+    return checked
 
 
 def azml_check_batch_compute(client, compute: str, instance_count: int) -> None:
@@ -231,6 +294,26 @@ def azml_check_batch_workspace(client, model_id: str, options: dict) -> None:
     environment = options["environment"].get("environment")
     if environment:
         azml_check_registered_environment(client, environment)
+    azml_check_named_environment(client, options["environment"])
+
+
+def azml_check_named_environment(client, env: dict) -> None:
+    # An environment version given by name and version that exists must hold this content:
+    # versions are immutable, and the SDK registers it only after the endpoint was created.
+    name, version = env.get("name"), env.get("version")
+    if not (name and version):
+        return
+    found = azml_get_or_none(
+        f"reading environment {name}:{version}",
+        lambda: client.environments.get(name, version=version),
+        client=client,
+    )
+    if found is not None and (found.image != env.get("image")
+                              or found.conda_file != env.get("conda_file")):
+        raise ValueError(
+            f"environment_version: environment {name}:{version} exists with another image or "
+            "conda file; versions are immutable, give a new version (or none: the next one)"
+        )
 
 
 def azml_read_batch_state(client, endpoint_name: str, deployment_name: str) -> tuple:
@@ -301,6 +384,9 @@ def azml_batch_deployment_result(
         "compute": options["compute"],
         "output_action": options["output_action"],
         "output_file_name": options["output_file_name"],
+        "description": created.description or "",
+        "tags": dict(created.tags or {}),
+        "environment_id": str(getattr(created, "environment", "") or ""),
         "created_endpoint": created_endpoint,
         "studio_url": azml_studio_url(
             subscription, resource_group, workspace_name, "batch_endpoint", endpoint.name
@@ -319,15 +405,16 @@ def azml_deploy_batch_model(
     set_default: bool = True,
     timeout_seconds: int = 3600,
     client=None,
+    lineage: Optional[dict] = None,
 ) -> dict:
     # Create the batch endpoint if missing, create or update the model deployment, and make it
     # the endpoint's default when asked. A failed new deployment, and an endpoint this call
     # created, are deleted; an operation a crashed or cancelled run left running is waited out
     # (azml_write_deployment). Nothing is written before the inputs are checked, including what
     # they name in the workspace (compute, model, environment: azml_check_batch_workspace).
-    # options: the keyword arguments of azml_batch_options.
+    # options: the keyword arguments of azml_batch_options; lineage: tags naming the KFP run.
     options = azml_check_batch_inputs(
-        endpoint_name, deployment_name, model_id, options, set_default, timeout_seconds
+        endpoint_name, deployment_name, model_id, options, set_default, timeout_seconds, lineage
     )
     deployment = azml_batch_deployment_entity(endpoint_name, deployment_name, model_id, options)
     subscription = azml_subscription_id(subscription_id)
@@ -564,8 +651,9 @@ def azml_batch_job_result(
     client, job_name: str, done, endpoint_name: str, deployment_name: str, deployment,
     output_dir: str, timeout_seconds: int,
 ) -> dict:
-    # The ended job: a job that did not complete fails with its error; append_row predictions
-    # are downloaded into output_dir.
+    # The ended job: a job that did not complete fails with its error; its whole `score` output
+    # folder is downloaded into output_dir: the append_row file and whatever the scoring script
+    # wrote to AZUREML_BI_OUTPUT_PATH ("Customize outputs in batch deployments").
     import os
 
     status = azml_enum_text(done.status)
@@ -583,17 +671,19 @@ def azml_batch_job_result(
             f"batch job {job_name} on {endpoint_name}/{deployment_name} ended {status}: "
             f"{azml_batch_job_error(client, job_name)}\nstudio: {result['studio_url']}"
         )
-    if "append" in result["output_action"].lower():
-        from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+    from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
 
-        azml_wait(
-            f"downloading the predictions of batch job {job_name!r}",
-            lambda: download_artifact_from_aml_uri(
-                done.outputs["score"].path, output_dir, client.datastores
-            ),
-            timeout_seconds,
-        )
-    result["files"] = sorted(os.listdir(output_dir)) if os.path.isdir(output_dir) else []
+    azml_wait(
+        f"downloading the output of batch job {job_name!r}",
+        lambda: download_artifact_from_aml_uri(
+            done.outputs["score"].path, output_dir, client.datastores
+        ),
+        timeout_seconds,
+    )
+    result["files"] = sorted(
+        os.path.relpath(os.path.join(folder, name), output_dir)
+        for folder, _, names in os.walk(output_dir) for name in names
+    )
     return result
 
 

@@ -24,6 +24,7 @@ from azml_components.runtime.batch import (
     azml_score_batch,
 )
 from azml_components.runtime.batch_jobs import azml_recover_batch_jobs
+from azml_components.runtime.calls import azml_enum_text
 from azml_components.runtime.register import azml_register_model
 from tests import child_call, crash
 from tests.helpers import (
@@ -77,6 +78,33 @@ def run(mini_batch):
     raise RuntimeError("scoring exploded on purpose")
 '''
 
+# The shape of azureml-examples' custom-outputs-parquet/code/batch_driver.py: init() reads
+# AZUREML_BI_OUTPUT_PATH, run() writes one file per input file there (the input's rows with a
+# prediction column; CSV here, as the scoring environment has no parquet engine) and returns
+# the mini-batch.
+CUSTOM_OUTPUT_PY = '''
+import os
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+
+def init():
+    global model, output_path
+    output_path = os.environ["AZUREML_BI_OUTPUT_PATH"]
+    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+
+
+def run(mini_batch):
+    for file_path in mini_batch:
+        data = np.loadtxt(file_path, delimiter=",", ndmin=2)
+        scored = np.column_stack([data, model.predict(data)])
+        np.savetxt(os.path.join(output_path, Path(file_path).stem + ".scored.csv"), scored,
+                   delimiter=",")
+    return mini_batch
+'''
+
 
 @pytest.fixture(scope="module")
 def client(standin) -> MLClient:
@@ -92,10 +120,14 @@ def custom(standin, tmp_path_factory) -> dict:
     failing.mkdir()
     (failing / "score.py").write_text(FAILING_SCORE_PY)
     (failing / "conda.yaml").write_text((code_dir / "conda.yaml").read_text())
+    custom_output = root / "custom-output"
+    custom_output.mkdir()
+    (custom_output / "batch_driver.py").write_text(CUSTOM_OUTPUT_PY)
     registered = azml_register_model(**workspace(), model_name=unique("batch-model"),
                                      model_path=str(model_dir))
     return {"model": model, "model_id": registered["asset_id"], "code": str(code_dir),
-            "failing": str(failing)}
+            "failing": str(failing), "custom_output": str(custom_output),
+            "conda": (code_dir / "conda.yaml").read_text()}
 
 
 def _options(code: str, **changes) -> dict:
@@ -119,6 +151,9 @@ def _folder(root: Path, names: list) -> Path:
     ({"output_file_name": "out/p.csv"}, "output_file_name: 'out/p.csv' must be a file name"),
     ({"conda_file": ""}, "a scoring script needs an environment"),
     ({"max_retries": -1}, "max_retries: -1 must be at least 0"),
+    ({"output_action": "summary_only", "output_file_name": "p.csv"},
+     "output_file_name: 'p.csv' is only for output_action append_row"),
+    ({"environment_version": "2"}, "environment_version: needs environment_name"),
 ])
 def test_bad_deployment_inputs_fail_before_any_write(standin, custom, changes, message):
     standin.clear_requests()
@@ -243,6 +278,83 @@ def test_options_defaults_are_the_specs():
     options = azml_batch_options(compute=COMPUTE_NAME)
     assert (options["mini_batch_size"], options["error_threshold"], options["output_action"],
             options["output_file_name"]) == (10, -1, "append_row", "predictions.csv")
+    # summary_only has no append_row file: no name is sent (azure-ai-ml refuses one).
+    assert azml_batch_options(compute=COMPUTE_NAME,
+                              output_action="summary_only")["output_file_name"] == ""
+
+
+def test_the_custom_outputs_sample_deploys_and_its_files_are_the_predictions(
+        client, custom, tmp_path):
+    # azureml-examples cli/endpoints/batch/deploy-models/custom-outputs-parquet/deployment.yml,
+    # field for field (model, endpoint and compute are this workspace's; the conda file is the
+    # cached scoring environment's; description as the "Customize outputs" page's SDK tab):
+    # summary_only used to fail in the SDK ("the output_file_name need not to be specified").
+    endpoint = unique("heart-classifier")
+    environment = unique("batch-mlflow-xgboost")
+    options = {
+        "compute": COMPUTE_NAME, "code_path": custom["custom_output"],
+        "scoring_script": "batch_driver.py", "environment_name": environment,
+        "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest",
+        "conda_file": custom["conda"], "instance_count": 2, "max_concurrency_per_instance": 2,
+        "mini_batch_size": 2, "output_action": "summary_only", "max_retries": 3,
+        "retry_timeout_seconds": 300, "error_threshold": -1, "logging_level": "info",
+        "description": "A heart condition classifier based on XGBoost",
+        "tags": {"team": "heart", "stage": "test"},
+    }
+    result = azml_deploy_batch_model(
+        **workspace(), endpoint_name=endpoint, deployment_name="classifier-xgboost-custom",
+        model_id=custom["model_id"], options=options,
+        lineage={"kfp_run_id": "run-42", "kfp_pipeline": "{{$.pipeline_job_name}}"})
+    got = client.batch_deployments.get("classifier-xgboost-custom", endpoint)
+    assert azml_enum_text(got.output_action).lower() == "summary_only"
+    assert not got.output_file_name and result["output_file_name"] == ""
+    assert (got.mini_batch_size, got.max_concurrency_per_instance, got.error_threshold,
+            got.resources.instance_count, got.retry_settings.timeout,
+            got.retry_settings.max_retries) == (2, 2, -1, 2, 300, 3)
+    assert got.description == options["description"] == result["description"]
+    # The user's tags and the KFP run (a placeholder KFP did not fill in is left out).
+    assert got.tags == {"team": "heart", "stage": "test", "kfp_run_id": "run-42"}
+    assert f"/environments/{environment}/versions/1" in got.environment
+    registered = client.environments.get(environment, version="1")
+    assert registered.image == options["image"]
+    # A second deployment of the same environment reuses its version (same content).
+    azml_deploy_batch_model(**workspace(), endpoint_name=endpoint, deployment_name="again",
+                            model_id=custom["model_id"], options=options, set_default=False)
+    assert [e.version for e in client.environments.list(environment)] == ["1"]
+
+    names = ["a.csv", "b.csv", "c.csv"]
+    out = tmp_path / "out"
+    scored = azml_score_batch(**workspace(), endpoint_name=endpoint,
+                              input_path=str(_folder(tmp_path / "in", names)),
+                              output_dir=str(out), poll_seconds=0.5)
+    # The files the script wrote to AZUREML_BI_OUTPUT_PATH are the predictions output.
+    assert scored["files"] == ["a.scored.csv", "b.scored.csv", "c.scored.csv"]
+    rows = diabetes_rows(6)
+    for i, name in enumerate(scored["files"]):
+        table = np.loadtxt(out / name, delimiter=",", ndmin=2)
+        assert np.allclose(table[:, :-1], rows[2 * i:2 * i + 2])
+        assert np.allclose(table[:, -1], custom["model"].predict(rows[2 * i:2 * i + 2]))
+
+
+def test_a_registered_environment_names_the_deployments_environment(client, custom):
+    # environment as azureml:NAME:VERSION, as deploy_model takes it: no conda file, no new
+    # environment version.
+    import yaml
+    from azure.ai.ml.entities import Environment
+
+    name = unique("batch-env")
+    client.environments.create_or_update(Environment(
+        name=name, version="3", conda_file=yaml.safe_load(custom["conda"]),
+        image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"))
+    endpoint = unique("batch")
+    result = azml_deploy_batch_model(
+        **workspace(), endpoint_name=endpoint, deployment_name="blue",
+        model_id=custom["model_id"],
+        options=_options(custom["code"], conda_file="", environment=f"azureml:{name}:3"))
+    assert result["environment_id"].endswith(f"/environments/{name}/versions/3")
+    got = client.batch_deployments.get("blue", endpoint)
+    assert got.environment.endswith(f"/environments/{name}/versions/3")
+    assert [e.version for e in client.environments.list(name)] == ["3"]
 
 
 def test_deploy_and_score_a_folder_of_csv_files(client, custom, tmp_path):

@@ -9,7 +9,8 @@ Sources for the rules (Microsoft's):
   Warning), maxConcurrencyPerInstance, miniBatchSize ("For FileDataset, this is the number of
   files per mini-batch"), outputAction (AppendRow, SummaryOnly), outputFileName ("Customized
   output file name for append_row output action"), resources.instanceCount, retrySettings
-  (maxRetries, timeout as an ISO 8601 duration).
+  (maxRetries, timeout as an ISO 8601 duration), description (a string), and the tracked
+  resource's tags (tags.py).
 - "Authorization on batch endpoints" (learn.microsoft.com): batch endpoints support Microsoft
   Entra tokens only, so authMode is AADToken.
 - "Deploy models for scoring in batch endpoints": MLflow models need no scoring script or
@@ -135,6 +136,9 @@ def validate_deployment(ctx: Context, workspace_id: str, body: dict[str, Any]) -
         raise bad_request("'model.referenceType' must be Id (a registered model version).")
     field_of(model, "assetId", str)
     field_of(props, "environmentId", str, required=False)
+    # description: "Description of the endpoint deployment." (EndpointDeploymentPropertiesBase,
+    # a string); tags are the TrackedResource's, checked by tags.checked_tags.
+    field_of(props, "description", str, required=False)
     field_of(props, "codeConfiguration.scoringScript", str, required=False)
     field_of(props, "codeConfiguration.codeId", str, required=False)
     check_string_map(props, "environmentVariables")
@@ -156,6 +160,11 @@ def validate_deployment(ctx: Context, workspace_id: str, body: dict[str, Any]) -
                 raise bad_request(f"'{path}' must be one of {', '.join(allowed)}; it is "
                                   f"'{value}'.")
             props[path] = known[value.lower()]
+    # outputFileName: "Customized output file name for append_row output action." The spec
+    # states no rule for it with SummaryOnly (the property is kept and defaults to
+    # predictions.csv); azure-ai-ml refuses the pair before sending ("When output_action is set
+    # to summary_only, the output_file_name need not to be specified.", 1.35
+    # BatchDeployment._validate_output_action), so no SDK request carries it.
     name = field_of(props, "outputFileName", str, required=False)
     if name is not None and (not name.strip() or "/" in name or "\\" in name):
         raise bad_request(f"'outputFileName' must be a file name; it is '{name}'.")

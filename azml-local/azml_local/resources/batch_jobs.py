@@ -26,6 +26,8 @@ What Azure ML does, and where it is written down:
 Execution: the deployment's environment is built by the same cache as online deployments
 (environments.py), the model and code are laid out as for online deployments (provision.py),
 and serving/support/batch_driver.py runs init()/run(mini_batch) in that environment.
+The scoring processes get AZUREML_BI_OUTPUT_PATH, the job's output folder: files written there
+are the `score` output, with either output action ("Customize outputs in batch deployments").
 """
 
 from __future__ import annotations
@@ -429,8 +431,13 @@ def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
     config_path.write_text(json.dumps(config))
     from azml_local.serving import installer
 
+    # AZUREML_BI_OUTPUT_PATH is the job's output folder: what the scoring script writes there
+    # is the job's `score` output, next to the append_row file ("Customize outputs in batch
+    # deployments", learn.microsoft.com, how-to-deploy-model-custom-output; azureml-examples
+    # endpoints/batch/deploy-models/custom-outputs-parquet/code/batch_driver.py).
     env = {**installer.scoring_env(), **config["env_vars"], "AZUREML_MODEL_DIR":
-           config["model_dir"], "PYTHONUNBUFFERED": "1"}
+           config["model_dir"], "AZUREML_BI_OUTPUT_PATH": str(work / "output"),
+           "PYTHONUNBUFFERED": "1"}
     with open(work / "job_log.txt", "a") as out:
         process = subprocess.Popen(
             [str(Path(config["env_dir"]) / "bin" / "python"), str(SUPPORT / "batch_driver.py"),
@@ -453,12 +460,18 @@ def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
     _log(ctx, name, f"{result['succeeded']} succeeded, {result['failed']} failed")
     if result["status"] != "Completed":
         raise LroFailure(result["error"]["code"], result["error"]["message"])
-    if config["output_action"] == "AppendRow":
-        container = ctx.blob_container
-        blob = f"azureml/{name}/score/{config['output_file_name']}"
-        data = Path(config["output_file"]).read_bytes()
-        ctx.azurite.client().get_blob_client(container, blob).upload_blob(data, overwrite=True)
+    _upload_output(ctx, name, work / "output")
     _set(ctx, rid, status="Completed")
+
+
+def _upload_output(ctx: Context, name: str, output: Path) -> None:
+    # Every file of the output folder (the append_row file, and whatever the scoring script
+    # wrote to AZUREML_BI_OUTPUT_PATH, in its sub-folders too) becomes the `score` output.
+    client = ctx.azurite.client()
+    for path in sorted(p for p in output.rglob("*") if p.is_file()):
+        blob = f"azureml/{name}/score/{path.relative_to(output).as_posix()}"
+        client.get_blob_client(ctx.blob_container, blob).upload_blob(path.read_bytes(),
+                                                                     overwrite=True)
 
 
 def _cancel(ctx: Context, rid: str) -> None:
