@@ -509,7 +509,7 @@ CATALOGUE: list[Row] = [
         "logging_level", "debug, info, warning"),
     Row(BATCH, azml_deploy_batch_model, {"options": {"output_file_name": "out/preds.csv"}},
         "output_file_name", "no folders"),
-    Row(BATCH, azml_deploy_batch_model, {"options": {"output_file_name": ""}},
+    Row(BATCH, azml_deploy_batch_model, {"options": {"output_file_name": ".csv"}},
         "output_file_name", "must be a file name"),
     Row(BATCH, azml_deploy_batch_model, {"options": {"environment_variables": "A=1"}},
         "environment_variables", "mapping"),
@@ -537,6 +537,35 @@ CATALOGUE: list[Row] = [
     Row(BATCH, azml_deploy_batch_model, {"options": {"conda_file": "",
                                                       "environment": "@unregistered_env"}},
         "environment", "is not registered"),
+    # Issue 21 (summary_only, description, tags with lineage, a named conda environment).
+    Row(BATCH, azml_deploy_batch_model, {"options": {"output_action": "summary_only",
+                                                      "output_file_name": "predictions.csv"}},
+        "output_file_name", "only for output_action append_row"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"description": 5}}, "description",
+        "must be text"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"tags": "team=heart"}}, "tags", "mapping"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"tags": {f"t{i}": "v" for i in range(51)}}},
+        "tags", "at most 50"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"tags": {f"t{i}": "v" for i in range(49)}},
+                                         "lineage": {"kfp_run_id": "r", "kfp_pipeline": "p"}},
+        "tags", "at most 50"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"tags": {"team/ml": "heart"}}}, "tags",
+        "none of"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"tags": {"team": "x" * 257}}}, "tags",
+        "longer than 256"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"environment_name": "batch env"}},
+        "environment_name", "not a valid name"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"environment_version": "1"}},
+        "environment_version", "needs environment_name"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"environment_name": "batch-env",
+                                                      "environment_version": "v 1"}},
+        "environment_version", "not a valid version"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"conda_file": "", "environment_name": "e",
+                                                      "environment": "azureml:sklearn-env:1"}},
+        "environment_name", "give conda_file"),
+    Row(BATCH, azml_deploy_batch_model, {"options": {"environment_name": "@registered_env",
+                                                      "environment_version": "1"}},
+        "environment_version", "versions are immutable"),
     *_workspace_rows(BATCH, azml_deploy_batch_model)[:1],
     *_missing_scope_rows(BATCH, azml_deploy_batch_model),
     # --- score_batch ------------------------------------------------------------------------
@@ -632,6 +661,13 @@ def resources(standin, tmp_path_factory) -> dict:
     with ContainerClient(account, store.container_name,
                          credential=store.credentials.account_key) as container:
         container.upload_blob(score_blob, rows.encode(), overwrite=True)
+    # An environment version whose content (a bare image, no conda file) differs from the
+    # batch rows' conda environment.
+    from azure.ai.ml.entities import Environment
+
+    registered_env = unique("catalogue-env")
+    ml_client().environments.create_or_update(Environment(
+        name=registered_env, version="1", image="mcr.microsoft.com/azureml/minimal-ubuntu22.04"))
     # Blob writes of the fixture end in an earlier second than any case starts.
     time.sleep(1.1)
     return {
@@ -652,6 +688,7 @@ def resources(standin, tmp_path_factory) -> dict:
         "empty_script_code": str(empty_script),
         "missing_long_uri": long_uri,
         "unregistered_env": f"azureml:{unique('no-env')}:1",
+        "registered_env": registered_env,
         "unregistered_model": f"azureml:{unique('no-model')}:1",
         "unregistered_model_arm_id": registered["arm_id"].rsplit("/", 1)[0] + "/99",
         "registered_artifact": SimpleNamespace(metadata={"asset_id": registered["asset_id"]}),

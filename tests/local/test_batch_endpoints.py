@@ -16,6 +16,7 @@ from azure.ai.ml.entities import (
     ModelBatchDeployment,
     ModelBatchDeploymentSettings,
 )
+from azure.ai.ml.exceptions import ValidationException
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from tests.helpers import azure_writes, unique, write_custom_model
@@ -77,6 +78,33 @@ def test_endpoint_and_deployment_lifecycle(ml_client: MLClient, assets: dict) ->
     ml_client.batch_endpoints.begin_delete(name).result()
     with pytest.raises(ResourceNotFoundError):
         ml_client.batch_endpoints.get(name)
+
+
+def test_summary_only_description_and_tags(ml_client: MLClient, assets: dict,
+                                           standin: LocalAzureML) -> None:
+    # summary_only with no file name deploys; the SDK itself refuses a file name with it
+    # (BatchDeployment._validate_output_action) before the deployment's PUT, though only after
+    # it uploaded the code (deploy_batch_model refuses the pair first). description and tags
+    # (BatchDeploymentProperties.description, the tracked resource's tags) read back.
+    name = unique("bep")
+    ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=name)).result()
+    standin.clear_requests()
+    with pytest.raises(ValidationException, match="output_file_name need not to be specified"):
+        ml_client.batch_deployments.begin_create_or_update(
+            deployment(name, assets, output_action="summary_only", output_file_name="p.csv"))
+    assert not [r for r in azure_writes(standin.requests()) if "/batchEndpoints/" in r["path"]]
+    dep = deployment(name, assets, output_action="summary_only")
+    dep.description, dep.tags = "scores heart data", {"team": "heart"}
+    ml_client.batch_deployments.begin_create_or_update(dep).result()
+    got = ml_client.batch_deployments.get(dep.name, name)
+    assert got.output_action.lower() == "summary_only" and got.output_file_name is None
+    assert (got.description, got.tags) == ("scores heart data", {"team": "heart"})
+    # ARM's tag rules hold for batch deployments too (tags.py).
+    dep.tags = {"a/b": "1"}
+    with pytest.raises(HttpResponseError, match="reserved characters") as refused:
+        ml_client.batch_deployments.begin_create_or_update(dep)
+    assert refused.value.status_code == 400
+    assert ml_client.batch_deployments.get(dep.name, name).tags == {"team": "heart"}
 
 
 def test_default_must_exist(ml_client: MLClient) -> None:

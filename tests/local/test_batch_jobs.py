@@ -60,6 +60,25 @@ def run(mini_batch):
     return rows
 '''
 
+# Writes one file per input file to AZUREML_BI_OUTPUT_PATH (in a sub-folder), and returns the
+# rows as SCORE_PY does ("Customize outputs in batch deployments").
+WRITER_PY = SCORE_PY + '''
+
+_run = run
+
+
+def run(mini_batch):
+    rows = _run(mini_batch)
+    folder = os.path.join(os.environ["AZUREML_BI_OUTPUT_PATH"], "per-file")
+    os.makedirs(folder, exist_ok=True)
+    for path in mini_batch:
+        name = os.path.basename(path)
+        mine = [str(row[2]) for row in rows if row[0] == name]
+        with open(os.path.join(folder, name + ".txt"), "w") as handle:
+            handle.write("\\n".join(mine))
+    return rows
+'''
+
 
 @pytest.fixture(scope="module")
 def setup(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -71,6 +90,8 @@ def setup(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> dict
     joblib.dump(model, root / "model" / "model.joblib")
     (root / "code").mkdir()
     (root / "code" / "score.py").write_text(SCORE_PY)
+    (root / "writer").mkdir()
+    (root / "writer" / "score.py").write_text(WRITER_PY)
     registered = ml_client.models.create_or_update(Model(name=unique("bjm"), path=str(root /
                                                                                        "model")))
     env = ml_client.environments.create_or_update(Environment(
@@ -79,13 +100,13 @@ def setup(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> dict
     endpoint = unique("bj")
     ml_client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint)).result()
 
-    def deploy(name: str, **settings) -> str:
+    def deploy(name: str, code: str = "code", **settings) -> str:
         retry = BatchRetrySettings(max_retries=settings.pop("max_retries"),
                                    timeout=settings.pop("timeout", 30))
         settings = {"mini_batch_size": 2, "retry_settings": retry, **settings}
         ml_client.batch_deployments.begin_create_or_update(ModelBatchDeployment(
             name=name, endpoint_name=endpoint, model=registered, environment=env,
-            code_configuration=CodeConfiguration(code=str(root / "code"),
+            code_configuration=CodeConfiguration(code=str(root / code),
                                                  scoring_script="score.py"),
             compute=COMPUTE_NAME, settings=ModelBatchDeploymentSettings(**settings))).result()
         return name
@@ -93,6 +114,8 @@ def setup(ml_client: MLClient, tmp_path_factory: pytest.TempPathFactory) -> dict
     deploy("strict", error_threshold=0, max_retries=1)
     deploy("lenient", error_threshold=-1, output_file_name="scores.csv", max_retries=0)
     deploy("tolerant", error_threshold=2, max_retries=0, timeout=2)
+    deploy("writer", code="writer", max_retries=0)
+    deploy("summary", code="writer", max_retries=0, output_action="summary_only")
     return {"endpoint": endpoint, "model": model, "root": root}
 
 
@@ -144,6 +167,28 @@ def test_append_row_writes_every_mini_batch(ml_client: MLClient, setup: dict,
     expected = setup["model"].predict(diabetes_rows(10))
     assert np.allclose([float(line.split(",")[2]) for line in lines], expected)
     assert job.name in [j.name for j in ml_client.batch_endpoints.list_jobs(setup["endpoint"])]
+
+
+@pytest.mark.parametrize(("deployment", "appended"), [("writer", ["predictions.csv"]),
+                                                      ("summary", [])])
+def test_files_the_script_writes_to_its_output_path_are_the_score_output(
+        ml_client: MLClient, setup: dict, tmp_path: Path, deployment: str,
+        appended: list) -> None:
+    # AZUREML_BI_OUTPUT_PATH is the job's output folder ("Customize outputs in batch
+    # deployments"): what the script writes there, sub-folders too, is the `score` output, next
+    # to the append_row file; summary_only writes no append_row file.
+    names = ["a.csv", "b.csv", "c.csv"]
+    done = _wait(ml_client, _invoke(ml_client, setup, deployment,
+                                    _folder(tmp_path, names)).name)
+    assert done.status == "Completed"
+    out = tmp_path / "out"
+    download_artifact_from_aml_uri(done.outputs["score"].path, str(out), ml_client.datastores)
+    found = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert found == sorted(appended + [f"per-file/{n}.txt" for n in names])
+    expected = setup["model"].predict(diabetes_rows(6))
+    written = [float(v) for n in names
+               for v in (out / "per-file" / f"{n}.txt").read_text().splitlines()]
+    assert np.allclose(written, expected)
 
 
 def test_error_threshold_aborts_the_job(ml_client: MLClient, setup: dict,

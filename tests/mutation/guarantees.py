@@ -551,6 +551,49 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_batch.py::"
                   "test_a_failing_scoring_script_fails_with_the_jobs_error"],
     },
+    # Issue 21: batch deployment settings and custom outputs.
+    {
+        "name": "score-batch-returns-the-whole-output-folder",
+        "promise": "predictions is the job's whole output folder: the append_row file and "
+                   "every file the scoring script wrote to AZUREML_BI_OUTPUT_PATH",
+        "file": RT + "batch.py",
+        "old": "    from azure.ai.ml._artifacts._artifact_utilities import "
+               "download_artifact_from_aml_uri\n\n    azml_wait(\n",
+        "new": "    if \"append\" not in result[\"output_action\"].lower():\n"
+               "        result[\"files\"] = []\n        return result\n"
+               "    from azure.ai.ml._artifacts._artifact_utilities import "
+               "download_artifact_from_aml_uri\n\n    azml_wait(\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_the_custom_outputs_sample_deploys_and_its_files_are_the_predictions"],
+    },
+    {
+        "name": "local-mode-batch-jobs-have-an-output-path",
+        "promise": "local mode gives the scoring script AZUREML_BI_OUTPUT_PATH; files written "
+                   "there are the job's score output",
+        "file": "azml-local/azml_local/resources/batch_jobs.py",
+        "old": "    _upload_output(ctx, name, work / \"output\")\n",
+        "new": "    _upload_output(ctx, name, work / \"no-output\")\n",
+        "tests": ["tests/local/test_batch_jobs.py::"
+                  "test_files_the_script_writes_to_its_output_path_are_the_score_output"],
+    },
+    {
+        "name": "summary-only-sends-no-output-file-name",
+        "promise": "output_action summary_only deploys (no output_file_name is sent)",
+        "file": RT + "batch.py",
+        "old": "        output_file_name=options[\"output_file_name\"] or None,",
+        "new": "        output_file_name=options[\"output_file_name\"] or \"predictions.csv\",",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_the_custom_outputs_sample_deploys_and_its_files_are_the_predictions"],
+    },
+    {
+        "name": "batch-deployment-tags-carry-the-kfp-run",
+        "promise": "the KFP run is added to the batch deployment's tags as it is to the model's",
+        "file": RT + "batch.py",
+        "old": "    checked[\"tags\"] = {**checked[\"tags\"], **found}\n",
+        "new": "    checked[\"tags\"] = dict(checked[\"tags\"])\n",
+        "tests": ["tests/runtime/test_batch.py::"
+                  "test_the_custom_outputs_sample_deploys_and_its_files_are_the_predictions"],
+    },
     {
         "name": "register-retries-a-version-another-run-took",
         "promise": "N concurrent registrations of one name give N versions (a version another "
