@@ -194,6 +194,14 @@ def score_batch(
     deployment_name: str = "",
     dataset: Optional[dsl.Input[dsl.Dataset]] = None,
     input_uri: str = "",
+    # This job's own settings (issue 21, item 11): each replaces the deployment's when given.
+    mini_batch_size: Optional[int] = None,
+    instance_count: Optional[int] = None,
+    error_threshold: Optional[int] = None,
+    max_retries: Optional[int] = None,
+    retry_timeout_seconds: Optional[int] = None,
+    output_file_name: str = "",
+    output_path: str = "",
     subscription_id: str = "",
     timeout_seconds: int = 3600,
     pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
@@ -220,6 +228,12 @@ def score_batch(
     ``recover_batch_jobs`` component, as a ``dsl.ExitHandler`` exit task, cancels what a killed
     run left running.
 
+    The job can change its deployment's settings for itself, as ``az ml batch-endpoint invoke``
+    does (mini-batch size, instance count, error threshold, retry settings, output file name
+    and output path); the job runs with the deployment's environment variables. A Dataset
+    input is uploaded under its content hash: the same data is uploaded once and scored from
+    the same place by every run.
+
     Args:
         resource_group: Resource group of the Azure ML workspace.
         workspace_name: Name of the Azure ML workspace.
@@ -230,7 +244,22 @@ def score_batch(
             this or input_uri.
         input_uri: Data already in Azure: an azureml://datastores/.../paths/... URI (a file,
             or a folder of files, as the datastore shows; end it with '/' for a folder), a
-            data asset as azureml:NAME:VERSION, or an https URL. Give this or dataset.
+            data asset as azureml:NAME:VERSION (of type uri_file or uri_folder), or an https
+            URL. Give this or dataset.
+        mini_batch_size: Files per run() call for this job (at least 1); empty: the
+            deployment's.
+        instance_count: Cluster nodes this job uses (at least 1, at most the cluster's
+            maximum); empty: the deployment's.
+        error_threshold: Failed files this job tolerates before it is aborted (-1 ignores
+            all); empty: the deployment's.
+        max_retries: Retries of a failed or timed-out mini-batch in this job (0 or more);
+            empty: the deployment's.
+        retry_timeout_seconds: Seconds a mini-batch of this job may take (at least 1); empty:
+            the deployment's.
+        output_file_name: Name of this job's append_row file; empty: the deployment's.
+        output_path: A datastore folder, azureml://datastores/NAME/paths/FOLDER, where this
+            job writes its append_row file (FOLDER/output file name); empty: the job's own
+            folder on the default datastore.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long the job may take (and the upload, and the download).
         pipeline_run_id: KFP run the job belongs to (pass dsl.PIPELINE_JOB_ID_PLACEHOLDER:
@@ -240,9 +269,11 @@ def score_batch(
 
     Returns:
         predictions: The job's whole output folder (its `score` output): the append_row
-            file (the deployment's output_file_name) and every file the scoring script wrote
-            to AZUREML_BI_OUTPUT_PATH; its metadata carries job_name, status, endpoint_name,
-            deployment_name, files (paths inside the folder) and studio_url (the job in Azure
+            file (the deployment's or the job's output_file_name) and every file the scoring
+            script wrote to AZUREML_BI_OUTPUT_PATH (with output_path: only the job's output
+            file); its metadata carries job_name, status, endpoint_name, deployment_name,
+            output_file_name, output_uri (where the job wrote it), job_settings (the settings
+            this job gave), files (paths inside the folder) and studio_url (the job in Azure
             ML studio).
         report: Markdown report: endpoint, deployment, job, input and the studio link.
         job_name: Name of the Azure ML batch job.
@@ -273,6 +304,15 @@ def score_batch(
         timeout_seconds=timeout_seconds,
         pipeline_run_id=pipeline_run_id,
         pipeline_task_name=pipeline_task_name,
+        overrides=dict(
+            mini_batch_size=mini_batch_size,
+            instance_count=instance_count,
+            error_threshold=error_threshold,
+            max_retries=max_retries,
+            retry_timeout_seconds=retry_timeout_seconds,
+            output_file_name=output_file_name,
+            output_path=output_path,
+        ),
     )
     predictions.metadata.update(result)
     azml_write_report(
@@ -285,6 +325,9 @@ def score_batch(
             "status": result["status"],
             "input": input_uri or "the dataset input",
             "output files": ", ".join(result["files"]) or "(none)",
+            "output": result["output_uri"],
+            "job settings": ", ".join(f"{k}={v}" for k, v in result["job_settings"].items())
+            or "(the deployment's)",
             "job in studio": result["studio_url"],
         },
         {},

@@ -12,7 +12,9 @@ import inspect
 from azml_components.runtime import (
     azure_client,
     batch,
+    batch_inputs,
     batch_jobs,
+    batch_overrides,
     calls,
     deploy,
     deployment_options,
@@ -54,6 +56,8 @@ MODULES = (
     deploy,  # deploy_model
     rollout,  # safe_rollout
     batch_jobs,  # a batch job's identity: a retry takes its job over; recover_batch_jobs
+    batch_inputs,  # a batch job's input: a data asset read first, a dataset uploaded once
+    batch_overrides,  # a batch job's own settings in place of its deployment's
     batch,  # deploy_batch_model and score_batch
 )
 

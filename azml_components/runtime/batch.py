@@ -4,10 +4,16 @@
 from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
+from azml_components.runtime.batch_inputs import azml_data_asset_kind, azml_upload_once
 from azml_components.runtime.batch_jobs import (
     azml_batch_job_identity,
     azml_find_batch_job,
     azml_kfp_value,
+)
+from azml_components.runtime.batch_overrides import (
+    azml_batch_job_overrides,
+    azml_check_output_path,
+    azml_override_kwargs,
 )
 from azml_components.runtime.calls import (
     azml_best_effort,
@@ -29,6 +35,7 @@ from azml_components.runtime.deployment_writes import (
 )
 from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.lookups import azml_datastore_contents, azml_read_registered_model
+from azml_components.runtime.records import AzmlBatchJobOverrides
 from azml_components.runtime.register import azml_datastore_path
 from azml_components.runtime.rollout_state import azml_check_tags
 from azml_components.runtime.validation import (
@@ -530,14 +537,14 @@ def azml_check_batch_input_exists(client, input_uri: str) -> str:
     # An azureml:// datastore path of this workspace must hold files: Azure starts the job
     # anyway and fails it later, when the job reads its input. Returns the input's type as the
     # datastore shows it: "uri_file" (a file at the path; a path ending in '/' asks for a
-    # folder), "uri_folder" (files under it), "" when not looked into. Reads only. Data assets
-    # (azureml:NAME:VERSION) are read by the SDK before it submits the job; https URLs are not
-    # looked into.
+    # folder), "uri_folder" (files under it), "" when not looked into. Reads only. A data asset
+    # (azureml:NAME:VERSION) must exist and its type is the input's (azml_data_asset_kind);
+    # https URLs are not looked into.
     located = azml_datastore_path(
         input_uri, client.subscription_id, client.resource_group_name, client.workspace_name
     )
     if located is None:
-        return ""
+        return azml_data_asset_kind(client, input_uri)
     datastore, path = located
     found = azml_datastore_contents(client, datastore, path, input_uri)
     if found is None:
@@ -595,14 +602,17 @@ def azml_batch_deployment_to_run(client, endpoint_name: str, deployment_name: st
 
 def azml_start_batch_job(
     client, endpoint_name: str, deployment_name: str, data, timeout_seconds: int,
-    job_name: str = "", properties: Optional[dict] = None,
+    job_name: str = "", properties: Optional[dict] = None, settings: Optional[dict] = None,
 ):
-    # Invoke the endpoint (a local input is uploaded by the SDK first); returns the job's name.
-    # job_name and properties, when given, name the job and set its property dictionary
-    # (runtime/batch_jobs.py says why and how).
-    named = {"job_name": job_name} if job_name else {}
+    # Invoke the endpoint; returns the job's name. job_name and properties, when given, name the
+    # job and set its property dictionary (runtime/batch_jobs.py says why and how); settings
+    # are the job's own settings (azml_override_kwargs: params_override and outputs).
+    named = dict(settings or {})
+    named["params_override"] = list(named.get("params_override", []))
+    if job_name:
+        named["job_name"] = job_name
     if properties:
-        named["params_override"] = [{"properties": dict(properties)}]
+        named["params_override"].append({"properties": dict(properties)})
     try:
         job = azml_wait(
             f"invoking batch endpoint {endpoint_name!r}",
@@ -620,7 +630,7 @@ def azml_start_batch_job(
 
 def azml_batch_job_to_run(
     client, endpoint_name: str, deployment_name: str, data, identity: Optional[dict],
-    timeout_seconds: int,
+    timeout_seconds: int, settings: Optional[dict] = None,
 ) -> str:
     # The name of the job to wait for: the one an earlier attempt of this task left (running or
     # completed), else a new one. A submission that fails although a job of that name now
@@ -628,7 +638,7 @@ def azml_batch_job_to_run(
     # again, or a concurrent retry of the task) takes that job.
     if identity is None:
         return azml_start_batch_job(client, endpoint_name, deployment_name, data,
-                                    timeout_seconds)
+                                    timeout_seconds, settings=settings)
     found, attempt = azml_find_batch_job(client, endpoint_name, identity["prefix"])
     if found:
         print(f"batch job {found}, submitted by an earlier attempt of this task, is taken over "
@@ -637,7 +647,7 @@ def azml_batch_job_to_run(
     job_name = f"{identity['prefix']}{attempt}"
     try:
         return azml_start_batch_job(client, endpoint_name, deployment_name, data,
-                                    timeout_seconds, job_name, identity["properties"])
+                                    timeout_seconds, job_name, identity["properties"], settings)
     except RuntimeError:
         job = azml_get_or_none(f"reading batch job {job_name!r}", client.jobs.get, job_name)
         mine = identity["properties"].items()
@@ -649,12 +659,16 @@ def azml_batch_job_to_run(
 
 def azml_batch_job_result(
     client, job_name: str, done, endpoint_name: str, deployment_name: str, deployment,
-    output_dir: str, timeout_seconds: int,
+    output_dir: str, timeout_seconds: int, settings: Optional[AzmlBatchJobOverrides] = None,
 ) -> dict:
     # The ended job: a job that did not complete fails with its error; its whole `score` output
     # folder is downloaded into output_dir: the append_row file and whatever the scoring script
-    # wrote to AZUREML_BI_OUTPUT_PATH ("Customize outputs in batch deployments").
+    # wrote to AZUREML_BI_OUTPUT_PATH ("Customize outputs in batch deployments"). settings: the
+    # job's own (a file name or output_path given for the job is the job's output file, and
+    # only that file is downloaded: the folder around it is the user's).
     import os
+
+    settings = settings or AzmlBatchJobOverrides()
 
     status = azml_enum_text(done.status)
     result = {
@@ -664,7 +678,9 @@ def azml_batch_job_result(
         "deployment_name": deployment_name,
         "studio_url": done.studio_url or "",
         "output_action": azml_enum_text(deployment.output_action),
-        "output_file_name": deployment.output_file_name or "",
+        "output_file_name": settings.output_file_name or deployment.output_file_name or "",
+        "output_uri": str(done.outputs["score"].path or "") if "score" in done.outputs else "",
+        "job_settings": {k: v for k, v in settings._asdict().items() if v not in (None, "")},
     }
     if status != "Completed":
         raise RuntimeError(
@@ -701,33 +717,49 @@ def azml_score_batch(
     client=None,
     pipeline_run_id: str = "",
     pipeline_task_name: str = "",
+    overrides: Optional[dict] = None,
 ) -> dict:
     # Invoke the batch endpoint (its default deployment, or deployment_name) on a local file or
-    # folder (uploaded by the SDK) or on data already in Azure (azureml:// datastore path,
-    # azureml:NAME:VERSION data asset, https URL), wait for the job, and download the
-    # predictions into output_dir (made here). Every input is checked before the job is
-    # submitted: an input with no files and an output_dir that is a file are refused. A failed
-    # job fails with its error. With a KFP run id, a retry of the task takes the job an earlier
-    # attempt left running or completed instead of submitting another (runtime/batch_jobs.py).
+    # folder (uploaded once per content: azml_upload_once) or on data already in Azure
+    # (azureml:// datastore path, azureml:NAME:VERSION data asset, https URL), wait for the job,
+    # and download the predictions into output_dir (made here). overrides: the keyword
+    # arguments of azml_batch_job_overrides, this job's own settings. Every input is checked
+    # before the first write (the upload, the job): an input with no files, a data asset or
+    # output datastore that does not exist and an output_dir that is a file are refused. A
+    # failed job fails with its error. With a KFP run id, a retry of the task takes the job an
+    # earlier attempt left running or completed instead of submitting another
+    # (runtime/batch_jobs.py).
+    import os
+
     azml_check_score_inputs(endpoint_name, deployment_name, input_path, input_uri,
                             timeout_seconds, pipeline_run_id, pipeline_task_name)
+    settings = azml_batch_job_overrides(**(overrides or {}))
     azml_prepare_output_dir(output_dir)
     if client is None:  # else the run's one MLClient, made by the component
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
     kind = azml_check_batch_input_exists(client, input_uri) if input_uri else ""
-    data = azml_batch_input(input_path, input_uri, kind)
+    azml_check_output_path(client, settings)
     deployment_name, deployment = azml_batch_deployment_to_run(
         client, endpoint_name, deployment_name
     )
+    if settings.instance_count is not None:  # as deploy_batch_model's instance_count
+        compute = str(deployment.compute or "").rstrip("/").rsplit("/", 1)[-1]
+        azml_check_batch_compute(client, compute, settings.instance_count)
+    if input_path:  # the first write
+        kind = "uri_folder" if os.path.isdir(input_path) else "uri_file"
+        input_uri = azml_upload_once(client, input_path, timeout_seconds)
+    data = azml_batch_input("", input_uri, kind)
     identity = azml_batch_job_identity(
-        pipeline_run_id, pipeline_task_name, endpoint_name, deployment_name, input_path,
-        input_uri, data.type,
+        pipeline_run_id, pipeline_task_name, endpoint_name, deployment_name, input_uri,
+        data.type, settings,
     )
     job_name = azml_batch_job_to_run(
-        client, endpoint_name, deployment_name, data, identity, timeout_seconds
+        client, endpoint_name, deployment_name, data, identity, timeout_seconds,
+        azml_override_kwargs(settings, deployment),
     )
     done = azml_wait_for_job(client, job_name, timeout_seconds, poll_seconds)
-    return azml_batch_job_result(
+    result = azml_batch_job_result(
         client, job_name, done, endpoint_name, deployment_name, deployment, output_dir,
-        timeout_seconds,
+        timeout_seconds, settings,
     )
+    return {**result, "input_uri": input_uri}

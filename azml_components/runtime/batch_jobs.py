@@ -1,13 +1,13 @@
 # A batch job's identity, so that a killed score_batch leaves nothing a retry cannot find. On a
 # KFP cluster a cancel ends the pod within about a second and a node can die: the Azure job the
 # task submitted keeps running, and a retry of the task would submit a second one. So a job of a
-# KFP run is named from what it is: the run, the task, the endpoint, the deployment and the
-# input (azml-<run>-<key>-<attempt>, hashes). A retry lists the endpoint's jobs and takes the
-# one a killed attempt left (still running, or completed) instead of submitting another; a job
-# that failed or was canceled is not taken (the next attempt number is submitted). Azure keeps
-# job names unique in the workspace, so even a submission whose answer was lost (the SDK sends
-# the POST again) cannot make two. The recover_batch_jobs component cancels the jobs a killed
-# run left running, as a pipeline's dsl.ExitHandler clean-up.
+# KFP run is named from what it is: the run, the task, the endpoint, the deployment, the input and
+# the job's own settings (azml-<run>-<key>-<attempt>, hashes). A retry lists the endpoint's jobs
+# and takes the one a killed attempt left (still running, or completed) instead of submitting
+# another; a job that failed or was canceled is not taken (the next attempt number is submitted).
+# Azure keeps job names unique in the workspace, so even a submission whose answer was lost (the
+# SDK sends the POST again) cannot make two. The recover_batch_jobs component cancels the jobs a
+# killed run left running, as a pipeline's dsl.ExitHandler clean-up.
 #
 # What Azure offers (azure-ai-ml 1.35): batch_endpoints.invoke(job_name=...) names the job (the
 # REST body's BatchJob.name) and params_override=[{"properties": {...}}] gives it properties
@@ -19,6 +19,7 @@ from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import azml_call, azml_enum_text, azml_wait
+from azml_components.runtime.records import AzmlBatchJobOverrides
 from azml_components.runtime.rollout_state import azml_kfp_value
 from azml_components.runtime.validation import azml_check_online_name, azml_check_range
 
@@ -31,41 +32,20 @@ def azml_batch_job_run_prefix(run_id: str) -> str:
     return "azml-" + hashlib.sha256(run_id.encode()).hexdigest()[:12] + "-"
 
 
-def azml_batch_input_fingerprint(input_path: str, input_uri: str) -> str:
-    # What the job scores, as a hash: the URI as given, or a local file's bytes, or a local
-    # folder's files (relative path and bytes of each). The same data under another local path
-    # (a retry's fresh mount) is the same input.
-    import hashlib
-    import os
-
-    digest = hashlib.sha256()
-    if input_uri:
-        digest.update(b"uri\0" + input_uri.encode())
-        return digest.hexdigest()
-    if os.path.isfile(input_path):
-        files = [(os.path.basename(input_path), input_path)]
-    else:
-        files = sorted(
-            (os.path.relpath(os.path.join(folder, name), input_path).replace(os.sep, "/"),
-             os.path.join(folder, name))
-            for folder, _, names in os.walk(input_path)
-            for name in names
-        )
-    for relative, path in files:
-        digest.update(b"file\0" + relative.encode() + b"\0")
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def azml_batch_job_identity(
     pipeline_run_id: str, pipeline_task_name: str, endpoint_name: str, deployment_name: str,
-    input_path: str, input_uri: str, kind: str,
+    input_uri: str, kind: str, settings: Optional[AzmlBatchJobOverrides] = None,
 ) -> Optional[dict]:
     # The name prefix and properties of this task's job, or None without a KFP run id (then
     # nothing ties the job to a run, and every call submits one, as before). The key covers
-    # everything a job's result depends on: the task, endpoint, deployment, input and its type.
+    # everything a job's result depends on: the task, endpoint, deployment, input and its type,
+    # and the job's own settings. The input is a URI: a local dataset is scored from where it
+    # was uploaded, LocalUpload/<content hash>/ (azml_upload_once), so the same data under
+    # another local path (a retry's fresh mount) is the same input. The settings are in the key
+    # because they change the result (mini_batch_size groups the files per run() call,
+    # error_threshold decides whether the job fails, the output file name and path where the
+    # predictions land): a job found under this key was submitted with these same settings, so
+    # taking it over returns what this call asked for.
     import hashlib
     import json
 
@@ -73,8 +53,9 @@ def azml_batch_job_identity(
     task = azml_kfp_value("pipeline_task_name", pipeline_task_name, 256)
     if not run_id:
         return None
-    inputs = azml_batch_input_fingerprint(input_path, input_uri)
-    key = json.dumps([task, endpoint_name.lower(), deployment_name.lower(), kind, inputs])
+    inputs = hashlib.sha256(b"uri\0" + input_uri.encode()).hexdigest()
+    own = list(settings or AzmlBatchJobOverrides())
+    key = json.dumps([task, endpoint_name.lower(), deployment_name.lower(), kind, inputs, own])
     prefix = azml_batch_job_run_prefix(run_id) + hashlib.sha256(key.encode()).hexdigest()[:16]
     return {
         "prefix": prefix + "-",

@@ -56,3 +56,15 @@ class AzmlRolloutTarget(NamedTuple):
     deployment_name: str
     model_id: str
 
+
+
+class AzmlBatchJobOverrides(NamedTuple):
+    # score_batch's settings for its one job, each replacing the deployment's (None or "": the
+    # deployment's); runtime/batch_overrides.py checks them and says how they reach Azure.
+    mini_batch_size: Optional[int] = None
+    instance_count: Optional[int] = None
+    error_threshold: Optional[int] = None
+    max_retries: Optional[int] = None
+    retry_timeout_seconds: Optional[int] = None
+    output_file_name: str = ""
+    output_path: str = ""

@@ -141,3 +141,15 @@ def azml_string_map(field: str, value: Optional[dict]) -> dict:
         # Non-string values are kept as compact JSON rather than Python reprs.
         result[key] = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
     return result
+
+
+def azml_check_file_name(field: str, value: str) -> str:
+    # A file name, no folders: a batch deployment's or job's outputFileName (the REST API spec's
+    # "Customized output file name for append_row output action").
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", value):
+        raise ValueError(
+            f"{field}: {value!r} must be a file name (letters, digits, '_', '-', '.'; no folders)"
+        )
+    return value

@@ -221,3 +221,42 @@ def test_asset_names_the_spec_refuses_are_400(ml_client: MLClient, tmp_path: Pat
     with pytest.raises(HttpResponseError) as info:
         ml_client.models.create_or_update(Model(name=name, path=tmp_path / "m.txt", version="1"))
     assert info.value.status_code == 400
+
+
+def test_data_assets_register_version_and_list(ml_client: MLClient, tmp_path: Path,
+                                               standin: LocalAzureML) -> None:
+    # workspaces/{ws}/data/{name}/versions/{version} (REST API spec 2024-04-01,
+    # DataVersions_*): a uri_folder and a uri_file version of local files (the SDK uploads
+    # them), an auto-incremented version (the container's nextVersion), the list, and Azure's
+    # rules: immutable content, dataType one of uri_file/uri_folder/mltable.
+    from azure.ai.ml.entities import Data
+
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / "a.csv").write_text("1,2\n")
+    name = _name("data")
+    first = ml_client.data.create_or_update(
+        Data(name=name, version="1", type=AssetTypes.URI_FOLDER, path=str(folder)))
+    assert first.type == AssetTypes.URI_FOLDER
+    assert "/paths/LocalUpload/" in first.path
+    second = ml_client.data.create_or_update(
+        Data(name=name, type=AssetTypes.URI_FILE, path=str(folder / "a.csv")))
+    assert second.version == "2"
+    assert second.type == AssetTypes.URI_FILE
+    assert ml_client.data.get(name, version="1").path == first.path
+    assert {d.version for d in ml_client.data.list(name=name)} == {"1", "2"}
+    assert name in {d.name for d in ml_client.data.list()}
+    with pytest.raises(HttpResponseError) as changed:
+        ml_client.data.create_or_update(
+            Data(name=name, version="1", type=AssetTypes.URI_FILE, path=str(folder / "a.csv")))
+    assert changed.value.status_code == 409
+    with pytest.raises(HttpResponseError) as missing:
+        ml_client.data.get(name, version="9")
+    assert missing.value.status_code == 404
+    rest = ml_client.data._operation
+    body = first._to_rest_object()
+    body.properties.data_type = "csv"
+    with pytest.raises(HttpResponseError, match="dataType") as bad_type:
+        rest.create_or_update(name=name, version="7", workspace_name=ml_client.workspace_name,
+                              resource_group_name=ml_client.resource_group_name, body=body)
+    assert bad_type.value.status_code == 400

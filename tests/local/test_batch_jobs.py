@@ -56,7 +56,8 @@ def run(mini_batch):
         if name.startswith("slow"):
             time.sleep(60)
         data = np.loadtxt(path, delimiter=",", ndmin=2)
-        rows += [(name, i, float(p)) for i, p in enumerate(model.predict(data))]
+        rows += [(name, i, float(p), len(mini_batch))
+                 for i, p in enumerate(model.predict(data))]
     return rows
 '''
 
@@ -279,30 +280,132 @@ def test_an_input_of_the_other_type_fails_the_job(ml_client: MLClient, setup: di
         assert _wait(ml_client, job.name).status == "Completed", right
 
 
+def _jobs_posted(standin: LocalAzureML, setup: dict) -> list:
+    jobs = f"/batchEndpoints/{setup['endpoint']}/jobs"
+    return [r["status"] for r in standin.requests()
+            if r["method"] == "POST" and r["path"] == jobs]
+
+
 @pytest.mark.parametrize(("output", "message"), [
     ("uri_folder", "Job output type must be 'uri_file'"),
-    ("uri_file", "only to its default location"),
+    ("no-such-store", "names datastore 'no-such-store', which the workspace does not have"),
+    ("folder/", "must name a file"),
 ])
-def test_custom_outputs_are_refused(ml_client: MLClient, setup: dict, standin: LocalAzureML,
-                                    tmp_path: Path, output: str, message: str) -> None:
-    # Azure refuses a uri_folder output with a 400 (MicrosoftDocs/azure-docs#118447); the
-    # stand-in, which writes predictions only to the job's default output, refuses a uri_file one
-    # too instead of ignoring it. No job is created.
+def test_outputs_azure_refuses_are_400(ml_client: MLClient, setup: dict, standin: LocalAzureML,
+                                       tmp_path: Path, output: str, message: str) -> None:
+    # Azure refuses a uri_folder output with a 400 (MicrosoftDocs/azure-docs#118447); a uri_file
+    # output must be a file on a datastore of the workspace. No job is created.
     folder = _folder(tmp_path, ["a.csv"])
-    path = "azureml://datastores/workspaceblobstore/paths/" + unique("custom-out")
-    if output == "uri_file":
-        path += "/p.csv"
+    store = "no-such-store" if output == "no-such-store" else "workspaceblobstore"
+    path = f"azureml://datastores/{store}/paths/" + unique("custom-out")
+    path += "/" if output == "folder/" else "/p.csv"
     standin.clear_requests()
     with pytest.raises(HttpResponseError, match=message) as refused:
         ml_client.batch_endpoints.invoke(
             endpoint_name=setup["endpoint"], deployment_name="lenient",
             input=Input(type="uri_folder", path=str(folder)),
-            outputs={"score": Output(type=output, path=path)})
+            outputs={"score": Output(type="uri_folder" if output == "uri_folder" else "uri_file",
+                                     path=path)})
     assert refused.value.status_code == 400
-    jobs = f"/batchEndpoints/{setup['endpoint']}/jobs"
-    posts = [r["status"] for r in standin.requests()
-             if r["method"] == "POST" and r["path"] == jobs]
-    assert posts == [400]
+    assert _jobs_posted(standin, setup) == [400]
+
+
+def test_a_jobs_own_settings_replace_the_deployments(ml_client: MLClient, setup: dict,
+                                                     tmp_path: Path) -> None:
+    # The invocation's miniBatchSize, outputFileName and uri_file output (BatchJob, REST API
+    # v2020_09_01_dataplanepreview; azure-ai-ml's params_override and outputs) replace the
+    # "lenient" deployment's (2 files per run(), scores.csv, the job's own folder) for this job
+    # only: each row carries the size of the mini-batch run() was given.
+    folder = _folder(tmp_path, ["a.csv", "b.csv", "c.csv"])
+    uri = f"azureml://datastores/workspaceblobstore/paths/{unique('out')}/ones.csv"
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=str(folder)),
+        params_override=[{"mini_batch_size": 1}, {"compute": {"instance_count": 1}}],
+        outputs={"score": Output(type="uri_file", path=uri)})
+    done = _wait(ml_client, job.name)
+    assert done.status == "Completed"
+    assert done.outputs["score"].path == uri
+    download_artifact_from_aml_uri(uri, str(tmp_path / "own"), ml_client.datastores)
+    lines = (tmp_path / "own" / "ones.csv").read_text().splitlines()
+    assert {line.split(",")[3] for line in lines} == {"1"}
+    assert len(lines) == 6
+    # The deployment itself is unchanged: the next job groups 2 files per run() again, into
+    # its own folder under the job's file name.
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=str(folder)),
+        params_override=[{"output_file_name": "named.csv"}])
+    done = _wait(ml_client, job.name)
+    download_artifact_from_aml_uri(done.outputs["score"].path, str(tmp_path / "dep"),
+                                   ml_client.datastores)
+    lines = (tmp_path / "dep" / "named.csv").read_text().splitlines()
+    assert [line.split(",")[3] for line in lines] == ["2"] * 4 + ["1"] * 2
+
+
+def test_a_jobs_error_threshold_and_timeout_replace_the_deployments(
+        ml_client: MLClient, setup: dict, tmp_path: Path) -> None:
+    # "lenient" ignores every failure (-1) and waits 30 s per mini-batch; this job tolerates
+    # none and gives a mini-batch 1 s, without retries: the slow file fails it.
+    folder = _folder(tmp_path, ["a.csv", "slow.csv"])
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=str(folder)),
+        params_override=[{"error_threshold": 0}, {"mini_batch_size": 1},
+                         {"retry_settings": {"max_retries": 0, "timeout": 1}}])
+    assert _wait(ml_client, job.name, 120).status == "Failed"
+    with pytest.raises(JobException, match=r"error_threshold \(0\)(.|\n)*did not finish"):
+        ml_client.jobs.stream(job.name)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"mini_batch_size": 0}, "'miniBatchSize' must be at least 1"),
+    ({"error_threshold": -2}, "'errorThreshold' must be at least -1"),
+    ({"compute": {"instance_count": 0}}, "'compute.instanceCount' must be at least 1"),
+    ({"compute": {"instance_count": 99}}, "can scale to"),
+    ({"retry_settings": {"max_retries": -1}}, "'retrySettings.maxRetries' must be at least 0"),
+    ({"output_file_name": "out/p.csv"}, "'outputFileName' must be a file name"),
+])
+def test_job_settings_azure_refuses_are_400(ml_client: MLClient, setup: dict,
+                                            standin: LocalAzureML, tmp_path: Path,
+                                            override: dict, message: str) -> None:
+    # The deployment's rules (BatchDeploymentProperties, REST API spec 2024-04-01) hold for a
+    # job's own settings; no job is created.
+    folder = _folder(tmp_path, ["a.csv"])
+    standin.clear_requests()
+    with pytest.raises(HttpResponseError, match=message) as refused:
+        ml_client.batch_endpoints.invoke(
+            endpoint_name=setup["endpoint"], deployment_name="lenient",
+            input=Input(type="uri_folder", path=str(folder)), params_override=[override])
+    assert refused.value.status_code == 400
+    assert _jobs_posted(standin, setup) == [400]
+
+
+def test_a_data_asset_input_is_scored(ml_client: MLClient, setup: dict, tmp_path: Path) -> None:
+    # azureml:NAME:VERSION reaches the job as the version's ARM id (azure-ai-ml's
+    # _resolve_input); the job reads the files the version references. A version that does
+    # not exist fails the job.
+    from azure.ai.ml.entities import Data
+
+    folder = _folder(tmp_path, ["a.csv", "b.csv"])
+    name = unique("bjdata")
+    ml_client.data.create_or_update(Data(name=name, version="1", type="uri_folder",
+                                         path=str(folder)))
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=f"azureml:{name}:1"))
+    done = _wait(ml_client, job.name)
+    assert done.status == "Completed"
+    download_artifact_from_aml_uri(done.outputs["score"].path, str(tmp_path / "out"),
+                                   ml_client.datastores)
+    lines = (tmp_path / "out" / "scores.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["a.csv"] * 2 + ["b.csv"] * 2
+    job = ml_client.batch_endpoints.invoke(
+        endpoint_name=setup["endpoint"], deployment_name="lenient",
+        input=Input(type="uri_folder", path=f"azureml:{name}:2"))
+    assert _wait(ml_client, job.name).status == "Failed"
+    with pytest.raises(JobException, match=f"data asset {name}:2 could not be found"):
+        ml_client.jobs.stream(job.name)
 
 
 def test_a_named_job_carries_its_properties_and_its_name_is_unique(

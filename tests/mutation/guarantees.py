@@ -534,6 +534,25 @@ GUARANTEES: list[dict] = [
                   "test_an_input_uri_with_nothing_there_submits_no_job"],
     },
     {
+        "name": "score-batch-dataset-is-uploaded-once",
+        "promise": "A dataset is uploaded under LocalUpload/<the SDK's content hash>/ ... The "
+                   "same files are found there and not uploaded again, and are scored from the "
+                   "same URI",
+        "file": RT + "batch_inputs.py",
+        "old": "            show_progress=False, asset_hash=content_hash,\n",
+        "new": "            show_progress=False, asset_hash=__import__('uuid').uuid4().hex,\n",
+        "tests": ["tests/runtime/test_batch.py::test_a_dataset_is_uploaded_once_per_content"],
+    },
+    {
+        "name": "score-batch-job-setting-reaches-the-job",
+        "promise": "A job can change its deployment's settings for itself (mini_batch_size: "
+                   "the files per run() call)",
+        "file": RT + "batch_overrides.py",
+        "old": "        params.append({\"mini_batch_size\": overrides.mini_batch_size})\n",
+        "new": "        pass\n",
+        "tests": ["tests/runtime/test_batch.py::test_a_jobs_own_settings_reach_the_job"],
+    },
+    {
         "name": "score-batch-refuses-a-predictions-file-before-the-job",
         "promise": "a predictions path that is a file ... no batch job was submitted",
         "file": RT + "batch.py",

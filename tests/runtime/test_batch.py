@@ -66,7 +66,8 @@ def run(mini_batch):
             while not os.path.exists(gate) and time.time() < deadline:
                 time.sleep(0.2)
         data = np.loadtxt(path, delimiter=",", ndmin=2)
-        rows += [(os.path.basename(path), i, float(p)) for i, p in enumerate(model.predict(data))]
+        rows += [(os.path.basename(path), i, float(p), len(mini_batch))
+                 for i, p in enumerate(model.predict(data))]
     return rows
 '''
 FAILING_SCORE_PY = '''
@@ -272,6 +273,105 @@ def test_a_predictions_path_that_is_a_file_submits_no_job(scoring_endpoint, stan
     assert azure_writes(requests) == []
     # Nor was the dataset uploaded (an upload starts by reading the datastore's credentials).
     assert not [r for r in requests if "/datastores/" in r["path"]]
+
+
+def test_a_jobs_own_settings_reach_the_job(client, custom, scoring_endpoint, tmp_path):
+    # The deployment groups 2 files per run() and writes predictions.csv into the job's folder;
+    # this job asks for 1 file per run(), its own file name and its own datastore folder, as
+    # `az ml batch-endpoint invoke --mini-batch-size --output-file-name --output-path` does.
+    # Each row carries the size of the mini-batch run() was given.
+    folder = _folder(tmp_path / "in", ["a.csv", "b.csv", "c.csv"])
+    where = unique("own-output")
+    scored = azml_score_batch(
+        **workspace(), endpoint_name=scoring_endpoint, input_path=str(folder),
+        output_dir=str(tmp_path / "out"), poll_seconds=0.5,
+        overrides={"mini_batch_size": 1, "output_file_name": "ones.csv",
+                   "output_path": _datastore_uri(where) + "/", "error_threshold": 0,
+                   "max_retries": 1, "retry_timeout_seconds": 60, "instance_count": 1},
+    )
+    assert scored["status"] == "Completed" and scored["files"] == ["ones.csv"]
+    assert scored["output_uri"] == _datastore_uri(f"{where}/ones.csv")
+    assert scored["job_settings"]["mini_batch_size"] == 1
+    lines = (tmp_path / "out" / "ones.csv").read_text().splitlines()
+    assert [line.split(",")[3] for line in lines] == ["1"] * 6
+    # The file is where the job was told to write it, and the deployment kept its settings.
+    assert client.batch_deployments.get("blue", scoring_endpoint).mini_batch_size == 2
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"output_path": _datastore_uri("x").replace("workspaceblobstore", "no-such-store")},
+     "output_path: datastore 'no-such-store' is not a datastore of this workspace"),
+    ({"instance_count": MAX_NODES + 1}, f"instance_count: {MAX_NODES + 1} must be at most"),
+])
+def test_job_settings_that_name_the_workspace_are_read_first(scoring_endpoint, standin,
+                                                             tmp_path, overrides, message):
+    folder = _folder(tmp_path / "in", ["a.csv"])
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint, input_path=str(folder),
+                         output_dir=str(tmp_path / "out"), overrides=overrides)
+    assert azure_writes(standin.requests()) == []
+
+
+def _blobs(client: MLClient, prefix: str) -> dict:
+    from azure.storage.blob import ContainerClient
+
+    store = client.datastores.get("workspaceblobstore", include_secrets=True)
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    with ContainerClient(account, store.container_name,
+                         credential=store.credentials.account_key) as container:
+        return {b.name: (b.etag, b.last_modified)
+                for b in container.list_blobs(name_starts_with=prefix)}
+
+
+def test_a_dataset_is_uploaded_once_per_content(client, scoring_endpoint, tmp_path):
+    # The same files under another local path (the next run's artifact) are the same content:
+    # scored from the same LocalUpload/<the SDK's content hash>/ folder, not uploaded again.
+    first = _folder(tmp_path / "run1" / "rows", ["a.csv", "b.csv"])
+    second = _folder(tmp_path / "run2" / "rows", ["a.csv", "b.csv"])
+    scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                              input_path=str(first), output_dir=str(tmp_path / "o1"),
+                              poll_seconds=0.5)
+    uri = scored["input_uri"]
+    assert "/paths/LocalUpload/" in uri and uri.endswith("/rows/")
+    prefix = uri.split("/paths/", 1)[1]
+    uploaded = _blobs(client, prefix)
+    assert {name.rsplit("/", 1)[-1] for name in uploaded} == {"a.csv", "b.csv"}
+    again = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                             input_path=str(second), output_dir=str(tmp_path / "o2"),
+                             poll_seconds=0.5)
+    assert again["input_uri"] == uri and again["job_name"] != scored["job_name"]
+    assert _blobs(client, prefix) == uploaded  # no blob written again
+    (second / "b.csv").write_text("1,2,3,4,5,6,7,8,9,10\n")  # other content: another folder
+    changed = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                               input_path=str(second), output_dir=str(tmp_path / "o3"),
+                               poll_seconds=0.5)
+    assert changed["input_uri"] != uri
+
+
+def test_a_data_asset_input_is_scored(client, custom, scoring_endpoint, standin, tmp_path):
+    # azureml:NAME:VERSION end to end: the version is read first (its type is the input's),
+    # a missing version is refused before anything is written.
+    from azure.ai.ml.entities import Data
+
+    name = unique("score-data")
+    folder = _folder(tmp_path / "in", ["a.csv", "b.csv"])
+    client.data.create_or_update(Data(name=name, version="1", type="uri_folder",
+                                      path=str(folder)))
+    client.data.create_or_update(Data(name=name, version="2", type="uri_file",
+                                      path=str(folder / "b.csv")))
+    for version, count in (("1", 4), ("2", 2)):
+        out = tmp_path / f"out{version}"
+        scored = azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                                  input_uri=f"azureml:{name}:{version}", output_dir=str(out),
+                                  poll_seconds=0.5)
+        assert scored["status"] == "Completed"
+        assert len((out / "predictions.csv").read_text().splitlines()) == count
+    standin.clear_requests()
+    with pytest.raises(ValueError, match=f"input_uri: data asset '{name}' has no version '3'"):
+        azml_score_batch(**workspace(), endpoint_name=scoring_endpoint,
+                         input_uri=f"azureml:{name}:3", output_dir=str(tmp_path / "o3"))
+    assert azure_writes(standin.requests()) == []
 
 
 def test_options_defaults_are_the_specs():

@@ -1,4 +1,4 @@
-"""Versioned assets: models, codes, environments (containers + versions, uploads, flavors)."""
+"""Versioned assets: models, codes, environments, data (containers + versions, uploads, flavors)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,13 @@ from azml_local.resources.context import (
     system_data,
 )
 
-KINDS = {"models": "Model", "codes": "Code", "environments": "Environment"}
+KINDS = {"models": "Model", "codes": "Code", "environments": "Environment", "data": "Data"}
+# Data assets: the REST API spec (Microsoft.MachineLearningServices stable 2024-04-01, mfe.json,
+# DataVersions_CreateOrUpdate at workspaces/{ws}/data/{name}/versions/{version}) defines
+# DataVersionBase with `dataType` (the discriminator, enum DataType: uri_file, uri_folder,
+# mltable) and `dataUri` ("Uri of the data", pattern [a-zA-Z0-9_]) required; the containers
+# (DataContainer) carry `dataType` too and list `latestVersion`/`nextVersion` as the others do.
+DATA_TYPES = ("uri_file", "uri_folder", "mltable")
 # What makes a version's content; changing it on an existing version is a 409 (Azure assets are
 # immutable), while description/tags/properties/stage stay updatable. Source: the REST API spec
 # (stable 2024-04-01, mfe.json) says of an asset's `properties`: "Properties can be added, but
@@ -35,6 +41,7 @@ CONTENT = {
     "models": ("modelUri", "modelType"),
     "codes": ("codeUri",),
     "environments": ("image", "condaFile", "build", "inferenceConfig", "osType"),
+    "data": ("dataUri", "dataType"),
 }
 # Asset names: the REST API spec (Microsoft.MachineLearningServices stable 2024-04-01, mfe.json,
 # ModelVersions_CreateOrUpdate and the codes/environments twins) gives the `name` path parameter
@@ -83,7 +90,7 @@ def _check_immutable(
         key for key in CONTENT[kind]
         if props.get(key) is not None and props.get(key) != before.get(key)
     ]
-    if changed == ["modelUri"] or changed == ["codeUri"]:
+    if changed in (["modelUri"], ["codeUri"], ["dataUri"]):
         raise ApiError(409, "UserError", "Asset paths cannot be updated.")
     if changed:
         raise ApiError(
@@ -216,6 +223,13 @@ def add_routes(router: Router, ctx: Context) -> None:
             field_of(props, "flavors", dict, required=False)
         elif kind == "codes":
             field_of(props, "codeUri", str)
+        elif kind == "data":
+            data_type = field_of(props, "dataType", str)
+            if data_type not in DATA_TYPES:
+                raise bad_request(f"'properties.dataType' must be one of "
+                                  f"{', '.join(DATA_TYPES)}; it is '{data_type}'.")
+            if not re.search(r"[a-zA-Z0-9_]", field_of(props, "dataUri", str)):
+                raise bad_request("'properties.dataUri' must be a URI.")
         else:
             image = field_of(props, "image", str, required=False)
             build = field_of(props, "build", dict, required=False)
@@ -255,6 +269,8 @@ def add_routes(router: Router, ctx: Context) -> None:
                                "properties": {}},
                 "systemData": system_data(None, caller(request)),
             }
+            if kind == "data":
+                container["properties"]["dataType"] = props["dataType"]
             ctx.store.put(container)
         vid = f"{container['id']}/versions/{version}"
         previous = ctx.store.get(vid)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -48,8 +49,8 @@ from azml_local.infra.lro import LroFailure, now_iso
 from azml_local.infra.state import PRIVATE, public
 from azml_local.infra.web import ApiError, Request, Response, Router, bad_request
 from azml_local.resources import batch_endpoints, compute_clusters
-from azml_local.resources.assets import resolve_blob
-from azml_local.resources.context import WS, Context
+from azml_local.resources.assets import DATASTORE_PATH, resolve_blob
+from azml_local.resources.context import WS, Context, field_of
 
 log = logging.getLogger("standin")
 SUPPORT = Path(__file__).resolve().parent.parent / "serving" / "support"
@@ -145,12 +146,20 @@ def _input_uri(body: dict[str, Any]) -> tuple[str, str]:
     return uri, kind
 
 
-def _refuse_outputs(body: dict[str, Any]) -> None:
-    # Azure answers a batch job output that is not a file with a 400 validation error: "Job
-    # output type must be 'uri_file'." for OutputData.Values[i].JobOutputType (as Azure answered
-    # in MicrosoftDocs/azure-docs#118447 and Azure/azure-sdk-for-python#35242). The stand-in
-    # writes a job's predictions only to its default place (azureml/<job>/score/), so it refuses
-    # a uri_file output too, which Azure would honour: stricter, never silently ignored.
+def _output_uri(ctx: Context, ws_id: str, body: dict[str, Any]) -> str | None:
+    """Where the job writes its append_row file when the invocation says (outputData), or None.
+
+    Azure answers a batch job output that is not a file with a 400 validation error: "Job
+    output type must be 'uri_file'." for OutputData.Values[i].JobOutputType (as Azure answered
+    in MicrosoftDocs/azure-docs#118447 and Azure/azure-sdk-for-python#35242). A uri_file output
+    is the predictions file itself ("Create jobs and input data for batch endpoints", Configure
+    the output location: `outputs={"score": Output(type=AssetTypes.URI_FILE, path=...)}`; the
+    SDK's conversion of the CLI's --output-path and --output-file-name, convert_v1_dataset_to_v2,
+    makes the same uri_file output). The stand-in takes an azureml:// path on a datastore of
+    the workspace, and one output (a model deployment has one, "score"); the deprecated
+    OutputDataset (datastoreId + path) is refused: the SDK sends it only for an ARM datastore
+    id, which the stand-in does not resolve (stricter, never silently ignored).
+    """
     props = body["properties"]
     outputs = props.get("OutputData") or props.get("outputData") or {}
     if not isinstance(outputs, dict):
@@ -162,9 +171,66 @@ def _refuse_outputs(body: dict[str, Any]) -> None:
                 "The Job request provided has the following validation errors. Please resolve "
                 f"them and try again. OutputData.Values[{index}].JobOutputType: Job output type "
                 f"must be 'uri_file'. (attempted: {kind!r})")
-    if outputs or props.get("OutputDataset") or props.get("outputDataset"):
-        raise bad_request("The stand-in writes a batch job's output only to its default "
-                          "location (the job's 'score' output); give no output data.")
+    if props.get("OutputDataset") or props.get("outputDataset"):
+        raise bad_request("'properties.outputDataset' is deprecated; the stand-in takes the "
+                          "job's output as one uri_file 'outputData' entry.")
+    if not outputs:
+        return None
+    if len(outputs) > 1:
+        raise bad_request("A model deployment's job has one output ('score'); "
+                          f"'properties.outputData' names {len(outputs)}.")
+    (uri,) = (entry.get("uri") for entry in outputs.values())
+    match = DATASTORE_PATH.search(uri or "")
+    if not isinstance(uri, str) or not uri.startswith("azureml://") or not match:
+        raise bad_request(f"The job's output uri must be an azureml:// datastore path to a "
+                          f"file; it is {uri!r}.")
+    if ctx.store.get(f"{ws_id}/datastores/{match.group(1)}") is None:
+        raise bad_request(f"The job's output names datastore '{match.group(1)}', which the "
+                          "workspace does not have.")
+    if not match.group(2).strip("/") or uri.endswith("/"):
+        raise bad_request(f"The job's uri_file output must name a file; {uri!r} is a folder.")
+    return uri
+
+
+def _job_settings(ctx: Context, body: dict[str, Any], deployment: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The invocation's own settings, in the deployment's terms, checked as the deployment's.
+
+    BatchJob (REST API v2020_09_01_dataplanepreview, as azure-ai-ml's generated model of it
+    shows) carries miniBatchSize, compute (ComputeConfiguration: instanceCount), errorThreshold
+    ("Range is [-1, int.MaxValue] ... -1 value indicates, ignore all failures"), retrySettings
+    (maxRetries, timeout) and outputFileName; each replaces the deployment's for this job
+    (`az ml batch-endpoint invoke --mini-batch-size --instance-count --output-file-name`,
+    "Deploy models for scoring in batch endpoints": overwrite the deployment's settings per
+    job). The rules are the deployment's (batch_endpoints.validate_deployment).
+    """
+    props = body["properties"]
+    settings = {key: field_of(props, key, kind, required=False) for key, kind in (
+        ("miniBatchSize", int), ("errorThreshold", int), ("outputFileName", str))}
+    count = field_of(props, "compute.instanceCount", int, required=False)
+    retry = field_of(props, "retrySettings", dict, required=False) or {}
+    for path, value, low in (("miniBatchSize", settings["miniBatchSize"], 1),
+                             ("errorThreshold", settings["errorThreshold"], -1),
+                             ("compute.instanceCount", count, 1),
+                             ("retrySettings.maxRetries",
+                              field_of(retry, "maxRetries", int, required=False), 0)):
+        if value is not None and value < low:
+            raise bad_request(f"'{path}' must be at least {low}; it is {value}.")
+    cluster = ctx.store.get(deployment["properties"]["compute"])
+    nodes = cluster["properties"]["properties"]["scaleSettings"]["maxNodeCount"]
+    if count is not None and count > nodes:
+        raise bad_request(f"'compute.instanceCount' {count} is more than the compute "
+                          f"'{cluster['name']}' can scale to ({nodes} nodes).")
+    name = settings["outputFileName"]
+    if name is not None and (not name.strip() or "/" in name or "\\" in name):
+        raise bad_request(f"'outputFileName' must be a file name; it is '{name}'.")
+    timeout = field_of(retry, "timeout", str, required=False)
+    if timeout is not None and not batch_endpoints.duration_seconds(timeout):
+        raise bad_request(f"'retrySettings.timeout' must be a positive ISO 8601 duration "
+                          f"(e.g. PT30S); it is '{timeout}'.")
+    settings["instanceCount"] = count
+    settings["retrySettings"] = {k: v for k, v in retry.items() if v is not None} or None
+    return {k: v for k, v in settings.items() if v is not None}
 
 
 def add_routes(router: Router, ctx: Context) -> None:
@@ -191,13 +257,17 @@ def add_routes(router: Router, ctx: Context) -> None:
                               f"{deployment['properties']['provisioningState']}).")
         body = request.json_object()
         uri, kind = _input_uri(body)
-        _refuse_outputs(body)
-        user_properties = _job_properties(body["properties"])
         ws_id = endpoint["id"].rsplit("/batchEndpoints/", 1)[0]
+        custom_output = _output_uri(ctx, ws_id, body)
+        settings = _job_settings(ctx, body, deployment)
+        user_properties = _job_properties(body["properties"])
         job_name = (body["properties"].get("name") or body["properties"].get("jobName")
                     or f"batchjob-{uuid.uuid4()}")
         rid = job_id(ws_id, job_name)
         output = f"azureml://datastores/workspaceblobstore/paths/azureml/{job_name}/score/"
+        score = ({"jobOutputType": "uri_file", "uri": custom_output, "mode": "Upload"}
+                 if custom_output else {"jobOutputType": "uri_folder", "uri": output,
+                                        "mode": "ReadWriteMount"})
         record = {
             "id": rid, "name": job_name,
             "type": "Microsoft.MachineLearningServices/workspaces/jobs",
@@ -213,11 +283,11 @@ def add_routes(router: Router, ctx: Context) -> None:
                          "azureml.deploymentName": deployment["name"]},
                 "properties": {**user_properties, "azureml.batchrun": "true"},
                 "inputs": {}, "jobs": {}, "settings": {},
-                "outputs": {"score": {"jobOutputType": "uri_folder", "uri": output,
-                                      "mode": "ReadWriteMount"}},
+                "outputs": {"score": score},
             },
             PRIVATE: {"endpoint": endpoint["name"], "deployment": deployment["name"],
                       "input": {"uri": uri, "jobInputType": kind}, "start": now_iso(),
+                      "settings": settings, "output": custom_output,
                       "token": secrets.token_urlsafe(16), "error": None},
         }
         with ctx.store.lock:
@@ -335,7 +405,7 @@ def _prepare(ctx: Context, job: dict[str, Any], deployment: dict[str, Any],
     from azml_local.serving import provision
     from azml_local.serving.environments import ProvisionError, for_mlflow_model, from_conda_file
 
-    props = deployment["properties"]
+    props = _with_job_settings(ctx, job, deployment["properties"])
     model = provision._asset(ctx, props["model"]["assetId"], "Model")
     model_dir = provision._model_dir(work, model)
     model_dir.mkdir(parents=True)
@@ -371,14 +441,73 @@ def _prepare(ctx: Context, job: dict[str, Any], deployment: dict[str, Any],
             "mini_batch_size": props["miniBatchSize"],
             "error_threshold": props["errorThreshold"], "output_action": props["outputAction"],
             "output_file_name": props["outputFileName"],
+            "output_blob": _output_blob(ctx, job),
             "max_retries": props["retrySettings"]["maxRetries"],
             "timeout_seconds": batch_endpoints.duration_seconds(props["retrySettings"]["timeout"]),
             "output_file": str(work / "output" / props["outputFileName"]),
             "result_file": str(work / "result.json")}
 
 
+def _with_job_settings(ctx: Context, job: dict[str, Any], props: dict[str, Any]
+                       ) -> dict[str, Any]:
+    """The deployment's settings with the invocation's own in their place (_job_settings)."""
+    settings = dict(job[PRIVATE].get("settings") or {})
+    retry = settings.pop("retrySettings", None) or {}
+    count = settings.pop("instanceCount", None)
+    merged = {**props, **settings,
+              "retrySettings": {**props["retrySettings"], **retry}}
+    # One machine runs every job here: the instance count is kept and logged, not spread.
+    instances = count or (props.get("resources") or {}).get("instanceCount") or 1
+    _log(ctx, job["name"], f"Settings: mini_batch_size {merged['miniBatchSize']}, "
+         f"error_threshold {merged['errorThreshold']}, retry {merged['retrySettings']}, "
+         f"output file {merged['outputFileName']}, instance_count {instances}")
+    return merged
+
+
+def _output_blob(ctx: Context, job: dict[str, Any]) -> list[str] | None:
+    """(container, blob) of the invocation's uri_file output, or None (the default place)."""
+    uri = job[PRIVATE].get("output")
+    if not uri:
+        return None
+    match = DATASTORE_PATH.search(uri)
+    ws_id = job["id"].rsplit("/jobs/", 1)[0]
+    store = ctx.store.get(f"{ws_id}/datastores/{match.group(1)}")
+    return [store["properties"]["containerName"], match.group(2).strip("/")]
+
+
+_DATA_ASSET = re.compile(r"^(?:azureml:)?(/subscriptions/.+/workspaces/[^/]+)/data/([^/]+)"
+                         r"/versions/([^/]+)$", re.IGNORECASE)
+
+
+def _data_asset_uri(ctx: Context, job: dict[str, Any], uri: str) -> str:
+    """The dataUri of the data asset version an input names by its ARM id, else `uri`.
+
+    azure-ai-ml 1.35 sends an azureml:NAME:VERSION input as the version's ARM id
+    (BatchEndpointOperations._resolve_input: OperationOrchestrator.get_asset_arm_id,
+    VERSIONED_RESOURCE_ID_FORMAT, workspaces/{ws}/data/{name}/versions/{version}). The job
+    reads the files the version references; a version that does not exist, or is not files
+    (mltable: "Create jobs and input data for batch endpoints" gives model deployments
+    uri_file and uri_folder data assets), fails the job with a UserError.
+    """
+    match = _DATA_ASSET.match(uri)
+    if not match:
+        return uri
+    workspace, name, version = match.groups()
+    ws_id = job["id"].rsplit("/jobs/", 1)[0]
+    asset = (ctx.store.get(f"{ws_id}/data/{name}/versions/{version}")
+             if workspace.lower() == ws_id.lower() else None)
+    if asset is None:
+        raise LroFailure("UserError", f"The input data asset {name}:{version} could not be "
+                         "found in the workspace.")
+    if asset["properties"]["dataType"] not in ("uri_file", "uri_folder"):
+        raise LroFailure("UserError", f"The input data asset {name}:{version} is of type "
+                         f"{asset['properties']['dataType']}; a model deployment reads "
+                         "uri_file or uri_folder data.")
+    return asset["properties"]["dataUri"]
+
+
 def _fetch_input(ctx: Context, job: dict[str, Any], dest: Path) -> list[str]:
-    uri = job[PRIVATE]["input"]["uri"]
+    uri = _data_asset_uri(ctx, job, job[PRIVATE]["input"]["uri"])
     if uri.lower().startswith(("http://", "https://")) and "/datastores/" not in uri:
         raise LroFailure("UserError", f"The input '{uri}' is a public URL; the stand-in only "
                          "reads inputs from the workspace's datastores.")
@@ -460,18 +589,25 @@ def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
     _log(ctx, name, f"{result['succeeded']} succeeded, {result['failed']} failed")
     if result["status"] != "Completed":
         raise LroFailure(result["error"]["code"], result["error"]["message"])
-    _upload_output(ctx, name, work / "output")
+    _upload_output(ctx, name, work / "output", config)
     _set(ctx, rid, status="Completed")
 
 
-def _upload_output(ctx: Context, name: str, output: Path) -> None:
+def _upload_output(ctx: Context, name: str, output: Path, config: dict[str, Any]) -> None:
     # Every file of the output folder (the append_row file, and whatever the scoring script
-    # wrote to AZUREML_BI_OUTPUT_PATH, in its sub-folders too) becomes the `score` output.
+    # wrote to AZUREML_BI_OUTPUT_PATH, in its sub-folders too) becomes the `score` output. An
+    # invocation's uri_file output (_output_blob) names the append_row file's place; the other
+    # files go beside it.
+    container, folder = ctx.blob_container, f"azureml/{name}/score"
+    placed = config.get("output_blob")
+    if placed:
+        container, folder = placed[0], placed[1].rpartition("/")[0]
     client = ctx.azurite.client()
     for path in sorted(p for p in output.rglob("*") if p.is_file()):
-        blob = f"azureml/{name}/score/{path.relative_to(output).as_posix()}"
-        client.get_blob_client(ctx.blob_container, blob).upload_blob(path.read_bytes(),
-                                                                     overwrite=True)
+        blob = f"{folder}/{path.relative_to(output).as_posix()}".lstrip("/")
+        if placed and str(path) == config["output_file"]:
+            blob = placed[1]
+        client.get_blob_client(container, blob).upload_blob(path.read_bytes(), overwrite=True)
 
 
 def _cancel(ctx: Context, rid: str) -> None:
