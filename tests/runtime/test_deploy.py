@@ -457,7 +457,14 @@ def test_sigterm_while_waiting_stops_and_leaves_traffic(models, client, standin)
     assert report["error"] == "InterruptedError", report
     assert "cancelled by SIGTERM" in report["message"]
     assert report["handler_restored"] is True  # the caller's SIGTERM handler is back
-    assert client.online_endpoints.get(endpoint).traffic == {"blue": 100}
+    traffic = client.online_endpoints.get(endpoint).traffic
+    assert {name: share for name, share in traffic.items() if share} == {"blue": 100}
+    # The undo after SIGTERM has a bounded allowance (azml_cleanup_seconds): on a busy machine
+    # the slow deployment may outlast it, and then the error names what is left.
+    if any(d.name == "green" for d in client.online_deployments.list(endpoint)):
+        assert "is left" in report["message"], report
+    else:
+        assert traffic == {"blue": 100}
 
 
 def test_code_folder_inside_the_model(standin, tmp_path):
