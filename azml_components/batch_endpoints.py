@@ -195,11 +195,11 @@ def score_batch(
     dataset: Optional[dsl.Input[dsl.Dataset]] = None,
     input_uri: str = "",
     # This job's own settings (issue 21, item 11): each replaces the deployment's when given.
-    mini_batch_size: Optional[int] = None,
-    instance_count: Optional[int] = None,
-    error_threshold: Optional[int] = None,
-    max_retries: Optional[int] = None,
-    retry_timeout_seconds: Optional[int] = None,
+    mini_batch_size: int = 0,
+    instance_count: int = 0,
+    error_threshold: int = -2,
+    max_retries: int = -1,
+    retry_timeout_seconds: int = 0,
     output_file_name: str = "",
     output_path: str = "",
     subscription_id: str = "",
@@ -246,15 +246,15 @@ def score_batch(
             or a folder of files, as the datastore shows; end it with '/' for a folder), a
             data asset as azureml:NAME:VERSION (of type uri_file or uri_folder), or an https
             URL. Give this or dataset.
-        mini_batch_size: Files per run() call for this job (at least 1); empty: the
+        mini_batch_size: Files per run() call for this job (at least 1); 0: the
             deployment's.
         instance_count: Cluster nodes this job uses (at least 1, at most the cluster's
-            maximum); empty: the deployment's.
+            maximum); 0: the deployment's.
         error_threshold: Failed files this job tolerates before it is aborted (-1 ignores
-            all); empty: the deployment's.
+            all); -2: the deployment's.
         max_retries: Retries of a failed or timed-out mini-batch in this job (0 or more);
-            empty: the deployment's.
-        retry_timeout_seconds: Seconds a mini-batch of this job may take (at least 1); empty:
+            -1: the deployment's.
+        retry_timeout_seconds: Seconds a mini-batch of this job may take (at least 1); 0:
             the deployment's.
         output_file_name: Name of this job's append_row file; empty: the deployment's.
         output_path: A datastore folder, azureml://datastores/NAME/paths/FOLDER, where this
@@ -304,12 +304,14 @@ def score_batch(
         timeout_seconds=timeout_seconds,
         pipeline_run_id=pipeline_run_id,
         pipeline_task_name=pipeline_task_name,
+        # Each number's "the deployment's" value (KFP has no empty int input: kfp.local turns
+        # an Optional[int] left out into int(None)) becomes None; any other value is checked.
         overrides=dict(
-            mini_batch_size=mini_batch_size,
-            instance_count=instance_count,
-            error_threshold=error_threshold,
-            max_retries=max_retries,
-            retry_timeout_seconds=retry_timeout_seconds,
+            mini_batch_size=None if mini_batch_size == 0 else mini_batch_size,
+            instance_count=None if instance_count == 0 else instance_count,
+            error_threshold=None if error_threshold == -2 else error_threshold,
+            max_retries=None if max_retries == -1 else max_retries,
+            retry_timeout_seconds=None if retry_timeout_seconds == 0 else retry_timeout_seconds,
             output_file_name=output_file_name,
             output_path=output_path,
         ),

@@ -93,7 +93,7 @@ def test_compiled_batch_pipeline_has_the_exit_task_for_its_own_run():
         "runtimeValue": {"constant": "{{$.pipeline_task_name}}"}}
 
 
-def _custom_pipeline(tmp_path: Path, files: list) -> tuple:
+def _custom_pipeline(tmp_path: Path, files: list, **score_args) -> tuple:
     root = tmp_path / "imported"  # under the pipeline root, as the KFP launcher requires
     model_dir, code_dir, model = write_custom_model(tmp_path / "made")
     (code_dir / "score.py").write_text(SCORE_PY)
@@ -116,7 +116,7 @@ def _custom_pipeline(tmp_path: Path, files: list) -> tuple:
             code=dsl.importer(artifact_uri=str(code), artifact_class=dsl.Artifact).output,
             conda_file="conda.yaml", **ws)
         score_batch(endpoint=deployed.outputs["endpoint"], dataset=dsl.importer(
-            artifact_uri=str(data), artifact_class=dsl.Dataset).output, **ws)
+            artifact_uri=str(data), artifact_class=dsl.Dataset).output, **ws, **score_args)
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
     return custom_batch, model, endpoint
@@ -142,3 +142,16 @@ def test_a_failing_scoring_script_fails_the_task_with_the_jobs_error(standin, tm
     out = capfd.readouterr()
     assert "ended Failed" in out.out + out.err
     assert "this file cannot be scored" in out.out + out.err
+
+
+def test_a_jobs_own_error_threshold_replaces_the_deployments(standin, tmp_path):
+    # The deployment fails a job on its first failed file (error_threshold 0) and scores two
+    # files per run() call; this one job (score_batch's settings, as `az ml batch-endpoint
+    # invoke --mini-batch-size 1 --set error_threshold=-1`) scores one file per call and
+    # tolerates every failed file, so the task completes with the good file's predictions.
+    pipeline, _, _ = _custom_pipeline(tmp_path, ["a.csv", "bad.csv"], error_threshold=-1,
+                                      mini_batch_size=1)
+    with kfp_backend_rules():
+        pipeline()
+    (predictions,) = [p for p in tmp_path.rglob("predictions/predictions.csv")]
+    assert [line.split(",")[0] for line in predictions.read_text().splitlines()] == ["a.csv"] * 2
