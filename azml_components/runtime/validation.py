@@ -141,3 +141,16 @@ def azml_string_map(field: str, value: Optional[dict]) -> dict:
         # Non-string values are kept as compact JSON rather than Python reprs.
         result[key] = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
     return result
+
+
+def azml_whole_numbers(value):
+    # A dict or list input as KFP hands it over: protobuf's Struct holds every number as a
+    # double, so {"min_instances": 1} arrives as 1.0. Whole floats become ints again (at any
+    # depth), so the range checks see what the user wrote.
+    if isinstance(value, dict):
+        return {key: azml_whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [azml_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
