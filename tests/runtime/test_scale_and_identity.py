@@ -282,3 +282,26 @@ def test_local_mode_refuses_a_bad_or_missing_user_assigned_identity(client, reso
     with pytest.raises(HttpResponseError, match=message):
         client.online_endpoints.begin_create_or_update(
             ManagedOnlineEndpoint(name=unique("ident"), identity=identity)).result()
+
+
+def test_a_rollout_removes_the_autoscale_of_what_it_deletes(model, monitor):
+    from azml_components.runtime.rollout import azml_safe_rollout
+    from tests.helpers import data_payload, diabetes_rows
+
+    endpoint = unique("scale-roll")
+    _deploy(model, endpoint, "blue", autoscale=AUTOSCALE)
+    options = {"code_path": model["code"], "conda_file": "conda.yaml", "autoscale": AUTOSCALE}
+    rollout = {**workspace(), "endpoint_name": endpoint, "model_id": model["model_id"],
+               "payload": data_payload(diabetes_rows(2)), "options": options,
+               "traffic_steps": [100], "timeout_seconds": 300}
+    # A rollout whose smoke test fails is undone: its deployment goes, with its setting.
+    with pytest.raises(RuntimeError, match="smoke test"):
+        azml_safe_rollout(**rollout, deployment_name="green", expected_status=418)
+    assert set(_settings_for(monitor, endpoint)) == {azml_autoscale_setting_name(endpoint,
+                                                                                 "blue")}
+    # A rollout that retires blue (remove_old) deletes blue's setting with it.
+    done = azml_safe_rollout(**rollout, deployment_name="green", remove_old=True)
+    assert done["removed"] == ["blue"]
+    assert set(_settings_for(monitor, endpoint)) == {azml_autoscale_setting_name(endpoint,
+                                                                                 "green")}
+    azml_delete_endpoint(**workspace(), endpoint_name=endpoint)
