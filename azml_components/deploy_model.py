@@ -114,7 +114,9 @@ def deploy_model(
             scoring_uri, swagger_uri, auth_mode, traffic, mirror_traffic, previous_traffic,
             endpoint_id, deployment_id, model_id, endpoint_kind (managed or kubernetes),
             compute (the Kubernetes compute, empty when managed), instance_type, unchanged
-            (nothing was written) and studio_url (Azure ML studio link).
+            (nothing was written), autoscale_setting (its name, empty without autoscale),
+            endpoint_identity, endpoint_principal_id (a system-assigned identity's) and
+            studio_url (Azure ML studio link).
         report: Markdown report: endpoint, its kind and compute, scoring URI, traffic before
             and after, the model and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.
