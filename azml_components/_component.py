@@ -70,6 +70,16 @@ def _exec_into_python(component):
     return component
 
 
+def packages_for(reached: list) -> list:
+    """Return the packages a component installs.
+
+    The Azure SDKs, and Azure Monitor's when the component reaches the autoscale runtime
+    (runtime/autoscale.py): only those components install it.
+    """
+    monitor = any(f.__module__ == "azml_components.runtime.autoscale" for f in reached)
+    return [*pins.AZURE_PACKAGES, *(pins.MONITOR_PACKAGES if monitor else [])]
+
+
 def azure_component(func):
     """``@dsl.component`` with our base image, pinned Azure packages and the runtime it calls.
 
@@ -81,7 +91,7 @@ def azure_component(func):
     component = dsl.component(
         func,
         base_image=pins.BASE_IMAGE,
-        packages_to_install=pins.AZURE_PACKAGES,
+        packages_to_install=packages_for(reached),
         additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
     return _exec_into_python(_with_records(component, [f for f in reached if inspect.isclass(f)]))

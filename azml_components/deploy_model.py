@@ -38,6 +38,10 @@ def deploy_model(
     resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    autoscale: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    scale_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    identity_type: str = "",
+    user_assigned_identities: list = [],  # noqa: B006 - KFP reads defaults; never mutated
     # </settings>
     traffic_percent: int = 100,
     subscription_id: str = "",
@@ -85,6 +89,22 @@ def deploy_model(
         resource_limits: Kubernetes only: container resource limits (same keys).
         auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
         environment_variables: Extra environment variables for the scoring container.
+        autoscale: Managed only: an Azure Monitor autoscale setting on the deployment, e.g.
+            {"min_instances": 1, "max_instances": 5, "default_instances": 1, "rules": [{"metric":
+            "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction":
+            "Increase", "change": 1, "cooldown": "PT5M"}]}; a rule may also give time_window
+            (default PT5M), time_grain (PT1M), statistic (Average) and time_aggregation (Average).
+            Empty leaves the deployment's autoscale as it is; the setting is deleted with the
+            deployment.
+        scale_settings: Kubernetes only: the deployment's scale_settings as in its YAML, e.g.
+            {"type": "target_utilization", "min_instances": 1, "max_instances": 3,
+            "polling_interval": 10, "target_utilization_percentage": 70}; empty means Azure's
+            default (a fixed instance_count).
+        identity_type: Managed identity of a new endpoint: system_assigned or user_assigned; empty
+            is Azure's default (system_assigned).
+        user_assigned_identities: With identity_type user_assigned: the ARM ids of the user-assigned
+            managed identities the endpoint uses
+            (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).
         traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take.
@@ -94,7 +114,9 @@ def deploy_model(
             scoring_uri, swagger_uri, auth_mode, traffic, mirror_traffic, previous_traffic,
             endpoint_id, deployment_id, model_id, endpoint_kind (managed or kubernetes),
             compute (the Kubernetes compute, empty when managed), instance_type, unchanged
-            (nothing was written) and studio_url (Azure ML studio link).
+            (nothing was written), autoscale_setting (its name, empty without autoscale),
+            endpoint_identity, endpoint_principal_id (a system-assigned identity's) and
+            studio_url (Azure ML studio link).
         report: Markdown report: endpoint, its kind and compute, scoring URI, traffic before
             and after, the model and Azure ML studio links.
         scoring_uri: The endpoint's scoring URI.

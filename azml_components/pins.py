@@ -12,11 +12,16 @@ AZURE_IDENTITY = "azure-identity==1.27.0"
 #: What every Azure-facing component installs at container start.
 AZURE_PACKAGES = [AZURE_AI_ML, AZURE_IDENTITY]
 
+#: Azure Monitor's management SDK: the autoscale settings of managed online deployments
+#: (runtime/autoscale.py). Only the components that reach that module install it.
+AZURE_MGMT_MONITOR = "azure-mgmt-monitor==7.0.0"
+MONITOR_PACKAGES = [AZURE_MGMT_MONITOR]
+
 #: The kfp the components are compiled with (pyproject's dependency); kfp installs it at start.
 KFP = "kfp==2.17.3"
 
 #: What the prebuilt image (image/Dockerfile) holds, so image-mode components install nothing.
-IMAGE_PACKAGES = [*AZURE_PACKAGES, KFP]
+IMAGE_PACKAGES = [*AZURE_PACKAGES, *MONITOR_PACKAGES, KFP]
 
 #: What the example training component installs.
 EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1.1"]

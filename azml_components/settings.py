@@ -86,6 +86,27 @@ ONLINE_DEPLOYMENT = [
             "Endpoint authentication for a new endpoint: key or aml_token."),
     Setting("environment_variables", "dict", "{}",
             "Extra environment variables for the scoring container."),
+    # Scale and endpoint identity (issue 21, items 3 and 5).
+    Setting("autoscale", "dict", "{}",
+            "Managed only: an Azure Monitor autoscale setting on the deployment, e.g. "
+            '{"min_instances": 1, "max_instances": 5, "default_instances": 1, "rules": '
+            '[{"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": '
+            '70, "direction": "Increase", "change": 1, "cooldown": "PT5M"}]}; a rule may also '
+            "give time_window (default PT5M), time_grain (PT1M), statistic (Average) and "
+            "time_aggregation (Average). Empty leaves the deployment's autoscale as it is; "
+            "the setting is deleted with the deployment."),
+    Setting("scale_settings", "dict", "{}",
+            "Kubernetes only: the deployment's scale_settings as in its YAML, e.g. "
+            '{"type": "target_utilization", "min_instances": 1, "max_instances": 3, '
+            '"polling_interval": 10, "target_utilization_percentage": 70}; empty means '
+            "Azure's default (a fixed instance_count)."),
+    Setting("identity_type", "str", '""',
+            "Managed identity of a new endpoint: system_assigned or user_assigned; empty is "
+            "Azure's default (system_assigned)."),
+    Setting("user_assigned_identities", "list", "[]",
+            "With identity_type user_assigned: the ARM ids of the user-assigned managed "
+            "identities the endpoint uses (/subscriptions/.../providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/NAME)."),
 ]
 
 # The smoke test of invoke_endpoint and of each safe_rollout step (runtime: azml_check_request).

@@ -155,6 +155,17 @@ def _timeout_rows(component: str, function: Callable) -> list:
     ]
 
 
+# A good autoscale rule (Microsoft's how-to: scale out by CPU); a row changes one key.
+SCALE_RULE = {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70,
+              "direction": "Increase"}
+USER_IDENTITY = ("/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/"
+                 "providers/Microsoft.ManagedIdentity/userAssignedIdentities/scorer")
+
+
+def _autoscale(**rule) -> dict:
+    return {"min_instances": 1, "max_instances": 3, "rules": [{**SCALE_RULE, **rule}]}
+
+
 R, D, S = azml_register_model, azml_deploy_model, azml_safe_rollout
 CATALOGUE: list[Row] = [
     # --- register_model ------------------------------------------------------------------
@@ -322,6 +333,87 @@ CATALOGUE: list[Row] = [
     Row(DEPLOY, D, {"options": {"code_path": "", "conda_file": ""}}, "code",
         "needs a code folder"),
     Row(DEPLOY, D, {"options": {"conda_file": ""}}, "environment", "give conda_file"),
+    # scale and endpoint identity (issue 21, items 3 and 5)
+    Row(DEPLOY, D, {"options": {"autoscale": "min=1"}}, "autoscale", "must be a mapping"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(), "compute": "aks-cluster"}},
+        "autoscale", "scale_settings (target_utilization)"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min": 1}}}, "autoscale", "unknown keys"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"max_instances": 2}}}, "autoscale.min_instances",
+        WHOLE),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 0, "max_instances": 2}}},
+        "autoscale.min_instances", "at least 1"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 3, "max_instances": 2}}},
+        "autoscale.max_instances", "at least 3"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 1, "max_instances": 2,
+                                              "default_instances": 3}}},
+        "autoscale.default_instances", "between 1 and 2"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 1, "max_instances": 2,
+                                              "rules": "cpu > 70"}}},
+        "autoscale.rules", "at most 10"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 1, "max_instances": 2,
+                                              "rules": [SCALE_RULE] * 11}}},
+        "autoscale.rules", "at most 10"),
+    Row(DEPLOY, D, {"options": {"autoscale": {"min_instances": 1, "max_instances": 2,
+                                              "rules": ["cpu > 70"]}}},
+        "autoscale.rules[0]", "must be a mapping"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(scale="out")}}, "autoscale.rules[0]",
+        "unknown keys"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(metric="Percentage CPU")}},
+        "autoscale.rules[0].metric", "is not a metric of an online deployment"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(operator=">")}},
+        "autoscale.rules[0].operator", "is not one of"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(direction="Out")}},
+        "autoscale.rules[0].direction", "is not one of"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(statistic="Median")}},
+        "autoscale.rules[0].statistic", "is not one of"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(time_aggregation="Mean")}},
+        "autoscale.rules[0].time_aggregation", "is not one of"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(threshold="70")}},
+        "autoscale.rules[0].threshold", "must be a number"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(change=0)}},
+        "autoscale.rules[0].change", "at least 1"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(time_grain="PT5M")}},
+        "autoscale.rules[0].time_grain", "must be PT1M"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(time_window="PT1M")}},
+        "autoscale.rules[0].time_window", "between PT5M and PT12H"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(cooldown="5 minutes")}},
+        "autoscale.rules[0].cooldown", "ISO 8601 duration"),
+    Row(DEPLOY, D, {"options": {"autoscale": _autoscale(cooldown="P8D")}},
+        "autoscale.rules[0].cooldown", "between PT1M and P7D"),
+    Row(DEPLOY, D, {"options": {"scale_settings": "fast"}}, "scale_settings",
+        "must be a mapping"),
+    Row(DEPLOY, D, {"options": {"scale_settings": {"type": "target"}}}, "scale_settings.type",
+        "default, target_utilization"),
+    Row(DEPLOY, D, {"options": {"scale_settings": {"type": "default", "max_instances": 2}}},
+        "scale_settings", "takes no other keys"),
+    Row(DEPLOY, D, {"options": {"scale_settings": {"type": "target_utilization"}}},
+        "scale_settings", "Kubernetes deployments only"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "scale_settings": {
+        "type": "target_utilization", "min_instances": 0}}},
+        "scale_settings.min_instances", "at least 1"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "scale_settings": {
+        "type": "target_utilization", "min_instances": 3, "max_instances": 2}}},
+        "scale_settings.max_instances", "at least 3"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "scale_settings": {
+        "type": "target_utilization", "polling_interval": "PT10S"}}},
+        "scale_settings.polling_interval", WHOLE),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "scale_settings": {
+        "type": "target_utilization", "target_utilization_percentage": 0}}},
+        "scale_settings.target_utilization_percentage", "at least 1"),
+    Row(DEPLOY, D, {"options": {"compute": "aks-cluster", "scale_settings": {
+        "type": "target_utilization", "cooldown": 60}}}, "scale_settings", "unknown keys"),
+    Row(DEPLOY, D, {"options": {"identity_type": "SystemAssigned"}}, "identity_type",
+        "system_assigned, user_assigned"),
+    Row(DEPLOY, D, {"options": {"identity_type": "user_assigned"}}, "user_assigned_identities",
+        "required with identity_type user_assigned"),
+    Row(DEPLOY, D, {"options": {"user_assigned_identities": [USER_IDENTITY]}},
+        "user_assigned_identities", "only with identity_type user_assigned"),
+    Row(DEPLOY, D, {"options": {"identity_type": "user_assigned",
+                                "user_assigned_identities": ["my-identity"]}},
+        "user_assigned_identities", "is not the ARM id of a user-assigned identity"),
+    Row(DEPLOY, D, {"options": {"identity_type": "user_assigned",
+                                "user_assigned_identities": USER_IDENTITY}},
+        "user_assigned_identities", "must be a list"),
     *_workspace_rows(DEPLOY, D),
     *_missing_scope_rows(DEPLOY, D),
     Row(DEPLOY, azml_model_id_input, {"registered_model": "@registered_artifact"},
@@ -332,6 +424,11 @@ CATALOGUE: list[Row] = [
         "registered_model", "no asset_id"),
     # --- safe_rollout -----------------------------------------------------------------------
     Row(ROLLOUT, S, {"traffic_steps": [10, 50]}, "traffic_steps", "end at 100"),
+    Row(ROLLOUT, S, {"options": {"autoscale": _autoscale(metric="CPU")}},
+        "autoscale.rules[0].metric", "is not a metric"),
+    Row(ROLLOUT, S, {"options": {"scale_settings": {"type": "target_utilization"}}},
+        "scale_settings", "Kubernetes deployments only"),
+    Row(ROLLOUT, S, {"options": {"identity_type": "managed"}}, "identity_type", "is not one of"),
     Row(ROLLOUT, S, {"traffic_steps": [50, 10, 100]}, "traffic_steps", "rise strictly"),
     Row(ROLLOUT, S, {"traffic_steps": [50, 50, 100]}, "traffic_steps", "rise strictly"),
     Row(ROLLOUT, S, {"traffic_steps": []}, "traffic_steps", "end at 100"),

@@ -33,11 +33,12 @@ def test_pyproject_pins_equal_component_pins():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     assert sorted(extras["azure"]) == sorted(pins.AZURE_PACKAGES)
+    assert sorted(extras["monitor"]) == sorted(pins.MONITOR_PACKAGES)
     assert sorted(extras["example"]) == sorted(pins.EXAMPLE_PACKAGES)
 
 
 def test_every_pin_is_exact():
-    for requirement in pins.AZURE_PACKAGES + pins.EXAMPLE_PACKAGES:
+    for requirement in pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.EXAMPLE_PACKAGES:
         name, _, version = requirement.partition("==")
         assert name and version and version[0].isdigit(), requirement
 

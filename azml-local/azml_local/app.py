@@ -17,6 +17,7 @@ from azml_local.infra.state import Store
 from azml_local.infra.web import ApiError, Request, Response, Router, serve
 from azml_local.resources import (
     assets,
+    autoscale,
     batch_endpoints,
     batch_jobs,
     compute_clusters,
@@ -85,6 +86,7 @@ class Service:
         kubernetes_computes.add_routes(self.router, self.ctx)
         batch_endpoints.add_routes(self.router, self.ctx)
         batch_jobs.add_routes(self.router, self.ctx)
+        autoscale.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         compute_clusters.seed(self.ctx, workspace.workspace_id(self.ctx))

@@ -10,6 +10,7 @@
 import inspect
 
 from azml_components.runtime import (
+    autoscale,
     azure_client,
     batch,
     batch_inputs,
@@ -44,6 +45,7 @@ MODULES = (
     links,  # Azure ML studio links
     inputs,  # component inputs that come as an artifact or a string
     report,  # the Markdown report
+    autoscale,  # Azure Monitor autoscale settings of managed online deployments
     lookups,  # what an input names in the workspace, looked up before the first write
     traffic,  # traffic rules, planning and writing
     endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint

@@ -1,6 +1,12 @@
 # Deploying a registered model to a managed online endpoint, in phases: check the inputs (no
 # call to Azure), read the workspace, plan every write, then apply the plan; a failed step
 # undoes what this call created (azml_undo_and_raise).
+from azml_components.runtime.autoscale import (
+    azml_apply_autoscale,
+    azml_autoscale_setting_name,
+    azml_online_deployment_id,
+    azml_remove_autoscale,
+)
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_call,
@@ -34,6 +40,7 @@ from azml_components.runtime.targets import (
     azml_new_endpoint,
     azml_resolve_target,
     azml_resource_values,
+    azml_scale_settings_of,
 )
 from azml_components.runtime.traffic import (
     azml_check_traffic,
@@ -189,6 +196,9 @@ def azml_plan_deployment(
     kept = endpoint.auth_mode if endpoint is not None else ""
     if kept and kept.lower() != options.auth_mode.lower():
         print(f"Note: endpoint {endpoint.name!r} keeps its auth_mode {kept!r}")
+    if endpoint is not None and options.identity_type:
+        print(f"Note: endpoint {endpoint.name!r} keeps its managed identity (identity_type "
+              "applies to a new endpoint)")
     names = [d.name for d in state.deployments]
     traffic = azml_plan_traffic(state.traffic, deployment_name, traffic_percent)
     mirror = {
@@ -305,6 +315,7 @@ def azml_deployment_unchanged(
         and live.instance_count == deployment.instance_count
         and dict(live.environment_variables or {}) == dict(deployment.environment_variables or {})
         and azml_same_resources(live, deployment, plan.target)
+        and azml_scale_settings_of(live) == azml_scale_settings_of(deployment)
     )
     if not same_settings:
         return False
@@ -347,8 +358,10 @@ def azml_apply_deployment(
     if plan.create_endpoint:
         new_endpoint = azml_new_endpoint(
             endpoint_name, options.auth_mode, {"created_by": "azml-components"},
-            plan.target["compute"],
+            plan.target["compute"], options,
         )
+    name = deployment.name
+    autoscaled = bool(options.autoscale)
     azml_write_deployment(
         client.online_endpoints,
         client.online_deployments,
@@ -359,6 +372,12 @@ def azml_apply_deployment(
         timeout_seconds,
         notes=["Traffic was not changed."],
         logs=lambda: azml_deployment_logs(client, endpoint_name, deployment.name),
+        # The autoscale setting goes on once the deployment succeeded; an undo removes it first.
+        then=(lambda: azml_apply_autoscale(client, endpoint_name, name, options.autoscale))
+        if autoscaled else None,
+        before_delete=(lambda: azml_remove_autoscale(
+            client, azml_online_deployment_id(client, endpoint_name, name)
+        )) if autoscaled else None,
     )
 
 
@@ -436,6 +455,10 @@ def azml_deploy_from_state(
         # The live deployment and traffic already are what was asked: nothing to write.
         endpoint = state.endpoint
         created = next(d for d in state.deployments if d.name.lower() == deployment_name.lower())
+        # Only a changed autoscale setting is written (none asked: left as it is).
+        unchanged = not azml_apply_autoscale(
+            client, endpoint_name, created.name, options.autoscale
+        )
     else:
         azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
         azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
@@ -461,6 +484,10 @@ def azml_deploy_from_state(
         "endpoint_kind": plan.target["kind"],
         "compute": plan.target["compute"],
         "instance_type": created.instance_type or "",
+        "autoscale_setting": azml_autoscale_setting_name(endpoint.name, created.name)
+        if options.autoscale else "",
+        "endpoint_identity": azml_enum_text(getattr(endpoint.identity, "type", "") or ""),
+        "endpoint_principal_id": getattr(endpoint.identity, "principal_id", None) or "",
         "studio_url": azml_studio_url(
             client.subscription_id, client.resource_group_name, client.workspace_name,
             "endpoint", endpoint.name,

@@ -4,8 +4,13 @@
 # built and checked by azml_deployment_options before any call to Azure.
 from typing import Optional
 
+from azml_components.runtime.autoscale import azml_check_autoscale
 from azml_components.runtime.records import AzmlDeploymentOptions
-from azml_components.runtime.targets import azml_check_target
+from azml_components.runtime.targets import (
+    azml_check_identity,
+    azml_check_scale_settings,
+    azml_check_target,
+)
 from azml_components.runtime.validation import (
     azml_check_choice,
     azml_check_range,
@@ -28,6 +33,10 @@ def azml_deployment_options(
     resource_limits: Optional[dict] = None,
     auth_mode: str = "key",
     environment_variables: Optional[dict] = None,
+    autoscale: Optional[dict] = None,
+    scale_settings: Optional[dict] = None,
+    identity_type: str = "",
+    user_assigned_identities: Optional[list] = None,
     # </settings>
 ) -> AzmlDeploymentOptions:
     # The options of the deployment deploy_model and safe_rollout create, checked here, before
@@ -44,6 +53,9 @@ def azml_deployment_options(
     # Kubernetes compute's instance type (default: the cluster's) and optional resources.
     target = azml_check_target(compute, instance_type, resource_requests, resource_limits)
     variables = azml_string_map("environment_variables", environment_variables)
+    scale = azml_check_scale_settings(scale_settings, target["compute"])
+    autoscaled = azml_check_autoscale(autoscale, target["compute"])
+    identities = azml_check_identity(identity_type, user_assigned_identities)
     if code_in_model:
         if code_path:
             raise ValueError("code / code_in_model: give at most one")
@@ -63,6 +75,9 @@ def azml_deployment_options(
         "resource_requests": target["resource_requests"],
         "resource_limits": target["resource_limits"],
         "environment_variables": variables,
+        "autoscale": autoscaled,
+        "scale_settings": scale,
+        "user_assigned_identities": identities,
     }
     return AzmlDeploymentOptions(**checked)
 

@@ -27,6 +27,7 @@ def azml_write_deployment(
     notes: Optional[list] = None,
     logs=None,
     then=None,
+    before_delete=None,  # run before the undo deletes the deployment (online: its autoscale)
 ) -> None:
     # new_endpoint: the endpoint entity to create, None when the endpoint exists. kind: "" for
     # online, "batch" for batch (it names the resources in messages). notes: lines a failure's
@@ -46,7 +47,9 @@ def azml_write_deployment(
                 lambda: azml_when_idle(
                     f"deleting {prefix}deployment {name!r}",
                     lambda: deployments.get(name, endpoint_name),
-                    lambda: deployments.begin_delete(name, endpoint_name).result(),
+                    lambda: azml_delete_after(
+                        before_delete, lambda: deployments.begin_delete(name, endpoint_name)
+                    ),
                     600,
                 ),
             )
@@ -92,6 +95,13 @@ def azml_write_deployment(
             undo,
             azml_cleanup_seconds(error, timeout_seconds),
         )
+
+
+def azml_delete_after(before, begin_delete) -> None:
+    # before() (when given), then the deletion begin_delete() starts, waited for.
+    if before is not None:
+        before()
+    begin_delete().result()
 
 
 def azml_read_deployment_back(

@@ -1,6 +1,7 @@
 # An online endpoint's state (one read and one listing) and the changes made to a whole
 # endpoint: setting its traffic, deleting a deployment, deleting the endpoint.
 
+from azml_components.runtime.autoscale import azml_remove_autoscale
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import azml_call, azml_get_or_none, azml_when_idle
 from azml_components.runtime.traffic import (
@@ -131,6 +132,9 @@ def azml_delete_deployment(
     if {k.lower(): v for k, v in mirror.items()}.get(deployment_name.lower()):
         mirror = {k: v for k, v in mirror.items() if k.lower() != deployment_name.lower()}
         azml_set_traffic(client, endpoint, live, mirror, timeout_seconds)
+    # Azure keeps an autoscale setting whose target is deleted: it goes first.
+    for name in azml_remove_autoscale(client, deployment.id):
+        print(f"Deleted autoscale setting {name} of deployment {deployment_name}")
     azml_when_idle(
         f"deleting deployment {endpoint_name}/{deployment_name}",
         lambda: client.online_deployments.get(deployment_name, endpoint_name),
@@ -163,6 +167,9 @@ def azml_delete_endpoint(
             print(f"Endpoint {endpoint_name} does not exist; nothing to do")
             return False
         raise ValueError(f"endpoint_name: {endpoint_name!r} does not exist")
+    # The autoscale settings of its deployments first (Azure keeps them).
+    for name in azml_remove_autoscale(client, endpoint.id):
+        print(f"Deleted autoscale setting {name} of endpoint {endpoint_name}")
     azml_when_idle(
         f"deleting endpoint {endpoint_name}",
         lambda: client.online_endpoints.get(endpoint_name),

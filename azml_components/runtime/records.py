@@ -22,6 +22,10 @@ class AzmlDeploymentOptions(NamedTuple):
     resource_limits: Optional[dict] = None
     auth_mode: str = "key"
     environment_variables: Optional[dict] = None
+    autoscale: Optional[dict] = None
+    scale_settings: Optional[dict] = None
+    identity_type: str = ""
+    user_assigned_identities: Optional[list] = None
     # </settings>
 
 

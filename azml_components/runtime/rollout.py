@@ -5,6 +5,7 @@
 # (runtime/rollout_state.py) lets a later run or an exit task undo a rollout whose process died.
 from typing import Optional
 
+from azml_components.runtime.autoscale import azml_online_deployment_id, azml_remove_autoscale
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_cleanup_seconds,
@@ -132,7 +133,7 @@ def azml_begin_rollout(
         endpoint = azml_new_endpoint(
             endpoint_name, options.auth_mode,
             azml_tags_with_rollout({"created_by": "azml-components"}, record),
-            options.compute,
+            options.compute, options,
         )
         what = f"creating endpoint {endpoint_name!r} with the rollout record"
     else:
@@ -246,6 +247,8 @@ def azml_remove_old_deployments(
     removed = []
     for name, share in before.items():
         if share and name.lower() != deployment_name.lower():
+            # Its autoscale setting first (Azure keeps a setting whose target is deleted).
+            azml_remove_autoscale(client, azml_online_deployment_id(client, endpoint_name, name))
             azml_wait(
                 f"deleting old deployment {name}",
                 lambda name=name: client.online_deployments.begin_delete(

@@ -17,6 +17,7 @@
 # the same PUT that carries the traffic.
 from typing import Optional
 
+from azml_components.runtime.autoscale import azml_online_deployment_id, azml_remove_autoscale
 from azml_components.runtime.azure_client import azml_ml_client
 from azml_components.runtime.calls import (
     azml_call,
@@ -266,6 +267,8 @@ def azml_undo_recorded_rollout(
         )
     new = {d.lower(): d for d in deployments}.get(record["deployment"].lower())
     if new is not None:
+        # Its autoscale setting first (Azure keeps a setting whose target is deleted).
+        azml_remove_autoscale(client, azml_online_deployment_id(client, endpoint_name, new))
         azml_when_idle(
             f"deleting deployment {new!r} of the unfinished rollout",
             lambda: client.online_deployments.get(new, endpoint_name),

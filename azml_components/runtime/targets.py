@@ -4,6 +4,7 @@
 # the compute, its instance types and the endpoint's kind are read before any write.
 
 from azml_components.runtime.calls import azml_get_or_none
+from azml_components.runtime.validation import azml_check_range, azml_whole_numbers
 
 
 def azml_check_target(
@@ -175,14 +176,99 @@ def azml_resource_values(resources: dict) -> dict:
     return values
 
 
-def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str):
-    # The endpoint entity to create: Kubernetes on `compute`, or managed.
+def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str, options=None):
+    # The endpoint entity to create: Kubernetes on `compute`, or managed; with the managed
+    # identity options (an AzmlDeploymentOptions) ask for, else Azure's default.
     from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
 
+    identity = azml_identity_configuration(options)
     if compute:
         return KubernetesOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags,
-                                        compute=compute)
-    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags)
+                                        compute=compute, identity=identity)
+    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags, identity=identity)
+
+
+def azml_check_identity(identity_type: str, user_assigned_identities) -> list:
+    # The endpoint's managed identity: system_assigned or user_assigned (the SDK's
+    # IdentityConfiguration types for endpoints, REST ManagedServiceIdentity), the second with
+    # one or more user-assigned identities by ARM id (Microsoft.ManagedIdentity/
+    # userAssignedIdentities; a name is 3-128 letters, digits, '-' or '_', starting with a
+    # letter or digit: Azure's resource naming rules). Returns the ids.
+    import re
+
+    if identity_type not in ("", "system_assigned", "user_assigned"):
+        raise ValueError(f"identity_type: {identity_type!r} is not one of system_assigned, "
+                         "user_assigned (or empty for Azure's default, system_assigned)")
+    ids = user_assigned_identities or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("user_assigned_identities: must be a list of ARM ids")
+    if identity_type == "user_assigned" and not ids:
+        raise ValueError("user_assigned_identities: required with identity_type user_assigned")
+    if ids and identity_type != "user_assigned":
+        raise ValueError("user_assigned_identities: only with identity_type user_assigned")
+    pattern = (r"/subscriptions/[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}/resourceGroups/"
+               r"[-\w.()]{1,90}/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/"
+               r"[A-Za-z0-9][-\w]{2,127}")
+    for item in ids:
+        if not re.fullmatch(pattern, item, re.IGNORECASE):
+            raise ValueError(
+                f"user_assigned_identities: {item!r} is not the ARM id of a user-assigned "
+                "identity (/subscriptions/GUID/resourceGroups/GROUP/providers/"
+                "Microsoft.ManagedIdentity/userAssignedIdentities/NAME)"
+            )
+    return ids
+
+
+def azml_identity_configuration(options):
+    # The SDK's IdentityConfiguration for options' identity, None for Azure's default.
+    if options is None or not options.identity_type:
+        return None
+    from azure.ai.ml.entities import IdentityConfiguration, ManagedIdentityConfiguration
+
+    return IdentityConfiguration(
+        type=options.identity_type,
+        user_assigned_identities=[ManagedIdentityConfiguration(resource_id=i)
+                                  for i in options.user_assigned_identities or []] or None,
+    )
+
+
+def azml_check_scale_settings(scale_settings, compute: str) -> dict:
+    # Kubernetes scale_settings as the deployment YAML writes them: type default, or
+    # target_utilization with min_instances, max_instances, polling_interval (seconds) and
+    # target_utilization_percentage (REST API spec 2024-04-01, TargetUtilizationScaleSettings;
+    # the SDK's TargetUtilizationScaleSettings). Managed deployments take the default only (the
+    # SDK: "ManagedOnlineEndpoint supports DefaultScaleSettings only"; they autoscale through
+    # Azure Monitor). The bounds are the cluster autoscaler's (Kubernetes HPA: at least one
+    # replica, max not below min, a target above 0%), polling at least 1 s (the spec: precision
+    # as low as seconds). Returns the settings with Azure's defaults filled in (1, 1, 1 s, 70%).
+    if not scale_settings:
+        return {}
+    if not isinstance(scale_settings, dict):
+        raise ValueError("scale_settings: must be a mapping such as {'type': "
+                         "'target_utilization', 'min_instances': 1, 'max_instances': 3}")
+    scale_settings = azml_whole_numbers(scale_settings)
+    kind = scale_settings.get("type")
+    if kind not in ("default", "target_utilization"):
+        raise ValueError(f"scale_settings.type: {kind!r} is not one of default, "
+                         "target_utilization")
+    if kind == "default":
+        if set(scale_settings) != {"type"}:
+            raise ValueError("scale_settings: type default takes no other keys")
+        return {}
+    if not compute:
+        raise ValueError("scale_settings: target_utilization applies to Kubernetes deployments "
+                         "only (give compute); a managed deployment autoscales with autoscale")
+    keys = {"min_instances": 1, "max_instances": 1, "polling_interval": 1,
+            "target_utilization_percentage": 70}
+    unknown = sorted(set(scale_settings) - set(keys) - {"type"})
+    if unknown:
+        raise ValueError(f"scale_settings: unknown keys {unknown} (known: {sorted(keys)})")
+    checked = {**keys, **scale_settings}
+    for key in keys:
+        azml_check_range(f"scale_settings.{key}", checked[key], 1)
+    azml_check_range("scale_settings.max_instances", checked["max_instances"],
+                     checked["min_instances"])
+    return checked
 
 
 def azml_deployment_class(kind: str, options):
@@ -197,6 +283,12 @@ def azml_deployment_class(kind: str, options):
     if kind != "kubernetes":
         return ManagedOnlineDeployment, {}
     extra = {}
+    if options.scale_settings:
+        from azure.ai.ml.entities import TargetUtilizationScaleSettings
+
+        extra["scale_settings"] = TargetUtilizationScaleSettings(
+            **{k: v for k, v in options.scale_settings.items() if k != "type"}
+        )
     # options: an AzmlDeploymentOptions record.
     if options.resource_requests or options.resource_limits:
         extra["resources"] = ResourceRequirementsSettings(
@@ -213,3 +305,13 @@ def azml_target_label(kind: str, compute: str) -> str:
     if kind == "kubernetes":
         return f"Kubernetes online endpoint on compute {compute}"
     return "managed online endpoint"
+
+
+def azml_scale_settings_of(deployment) -> dict:
+    # A deployment's target_utilization settings as plain values ({} for the default scale
+    # settings), so a live deployment and a wanted one compare.
+    settings = getattr(deployment, "scale_settings", None)
+    if settings is None or "target" not in str(getattr(settings, "type", "")).lower():
+        return {}
+    return {key: getattr(settings, key, None) for key in (
+        "min_instances", "max_instances", "polling_interval", "target_utilization_percentage")}

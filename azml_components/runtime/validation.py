@@ -153,3 +153,16 @@ def azml_check_file_name(field: str, value: str) -> str:
             f"{field}: {value!r} must be a file name (letters, digits, '_', '-', '.'; no folders)"
         )
     return value
+
+
+def azml_whole_numbers(value):
+    # A dict or list input as KFP hands it over: protobuf's Struct holds every number as a
+    # double, so {"min_instances": 1} arrives as 1.0. Whole floats become ints again (at any
+    # depth), so the range checks see what the user wrote.
+    if isinstance(value, dict):
+        return {key: azml_whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [azml_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

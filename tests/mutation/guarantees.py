@@ -738,6 +738,46 @@ GUARANTEES: list[dict] = [
                   FAULT_TESTS
                   + "test_a_busy_blob_upload_is_retried_and_the_model_files_arrive_intact"],
     },
+    # Scale (issue 21, item 3): the autoscale setting is removed with its deployment.
+    {
+        "name": "the-autoscale-setting-is-removed-with-its-deployment",
+        "promise": "the autoscale setting is deleted with the deployment (Azure keeps a setting "
+                   "whose target is deleted)",
+        "file": RT + "endpoints.py",
+        "old": "    for name in azml_remove_autoscale(client, deployment.id):\n",
+        "new": "    for name in []:\n",
+        "tests": ["tests/runtime/test_scale_and_identity.py::"
+                  "test_deleting_a_deployment_or_endpoint_removes_its_autoscale_settings"],
+    },
+    {
+        "name": "the-autoscale-settings-are-removed-with-their-endpoint",
+        "promise": "deleting an endpoint deletes the autoscale settings of its deployments",
+        "file": RT + "endpoints.py",
+        "old": "    for name in azml_remove_autoscale(client, endpoint.id):\n",
+        "new": "    for name in []:\n",
+        "tests": ["tests/runtime/test_scale_and_identity.py::"
+                  "test_deleting_a_deployment_or_endpoint_removes_its_autoscale_settings"],
+    },
+    {
+        "name": "a-failed-rollout-removes-its-deployments-autoscale-setting",
+        "promise": "the undo of a failed rollout deletes the new deployment's autoscale setting",
+        "file": RT + "rollout_state.py",
+        "old": "        azml_remove_autoscale(client, azml_online_deployment_id(client, "
+               "endpoint_name, new))\n",
+        "new": "",
+        "tests": ["tests/runtime/test_scale_and_identity.py::"
+                  "test_a_rollout_removes_the_autoscale_of_what_it_deletes"],
+    },
+    {
+        "name": "a-retired-deployment-loses-its-autoscale-setting",
+        "promise": "safe_rollout's remove_old deletes the retired deployments' autoscale settings",
+        "file": RT + "rollout.py",
+        "old": "            azml_remove_autoscale(client, azml_online_deployment_id(client, "
+               "endpoint_name, name))\n",
+        "new": "",
+        "tests": ["tests/runtime/test_scale_and_identity.py::"
+                  "test_a_rollout_removes_the_autoscale_of_what_it_deletes"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

@@ -64,7 +64,24 @@ def test_defaults_are_azures_usual_single_instance():
         "code_path": "", "code_in_model": "", "scoring_script": "", "conda_file": "",
         "image": "", "environment": "", "compute": "", "instance_type": "Standard_DS3_v2",
         "instance_count": 1, "resource_requests": {}, "resource_limits": {}, "auth_mode": "key",
-        "environment_variables": {}}
+        "environment_variables": {}, "autoscale": {}, "scale_settings": {},
+        "identity_type": "", "user_assigned_identities": []}
+
+
+def test_kfp_numbers_in_autoscale_and_scale_settings_are_whole_again():
+    # KFP hands dict inputs over as protobuf Structs: every number a float.
+    options = azml_deployment_options(
+        compute="", autoscale={"min_instances": 1.0, "max_instances": 3.0, "rules": [
+            {"metric": "CpuUtilizationPercentage", "operator": "GreaterThan",
+             "threshold": 70.5, "direction": "Increase", "change": 2.0}]})
+    assert options.autoscale["min_instances"] == 1 and options.autoscale["max_instances"] == 3
+    assert options.autoscale["default_instances"] == 1  # the minimum when not given
+    (rule,) = options.autoscale["rules"]
+    assert (rule["change"], rule["threshold"], rule["cooldown"]) == (2, 70.5, "PT5M")
+    scale = azml_deployment_options(compute="aks-cluster", scale_settings={
+        "type": "target_utilization", "max_instances": 4.0}).scale_settings
+    assert scale == {"type": "target_utilization", "min_instances": 1, "max_instances": 4,
+                     "polling_interval": 1, "target_utilization_percentage": 70}
 
 
 def test_the_environment_is_checked_with_the_options(tmp_path):

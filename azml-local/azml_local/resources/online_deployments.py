@@ -32,6 +32,7 @@ from azml_local.resources.online import (
     set_state,
     stop_serving,
 )
+from azml_local.resources.scale_settings import check_scale_settings
 from azml_local.serving import provision
 
 log = logging.getLogger("standin")
@@ -92,6 +93,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         body = request.json_object()
         props = dict(validate_deployment(body))
         props.update(check_compute_type(ctx, endpoint, props))
+        check_scale_settings(props)  # scale_settings.py
         rid = f"{endpoint['id']}/deployments/{name}"
         with ctx.store.lock:
             previous = ctx.store.get(rid)

@@ -18,6 +18,7 @@ from azml_local.resources.context import (
     properties_of,
     system_data,
 )
+from azml_local.resources.identities import endpoint_identity
 from azml_local.resources.online import (
     EP,
     NAME,
@@ -167,7 +168,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                 "location": body.get("location") or LOCATION,
                 "kind": body.get("kind") or "Managed",
                 "tags": tags,  # a PUT replaces the whole map
-                "identity": body.get("identity") or {"type": "SystemAssigned"},
+                "identity": endpoint_identity(ctx, rid, body),  # see identities.py
                 "systemData": system_data(previous, caller(request)),
                 "properties": {
                     "authMode": AUTH_MODES[mode.lower()],
