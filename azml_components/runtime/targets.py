@@ -175,14 +175,18 @@ def azml_resource_values(resources: dict) -> dict:
     return values
 
 
-def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str):
-    # The endpoint entity to create: Kubernetes on `compute`, or managed.
+def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str,
+                      description: str = "", public_network_access: str = ""):
+    # The endpoint entity to create: Kubernetes on `compute`, or managed (which alone has
+    # public_network_access; empty is Azure's default, enabled).
     from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
 
     if compute:
         return KubernetesOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags,
-                                        compute=compute)
-    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags)
+                                        compute=compute, description=description or None)
+    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags,
+                                 description=description or None,
+                                 public_network_access=public_network_access or None)
 
 
 def azml_deployment_class(kind: str, options):
