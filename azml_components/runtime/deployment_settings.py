@@ -23,6 +23,7 @@
 #   aml_token, AmlToken... alike.
 from typing import Optional
 
+from azml_components.runtime.calls import azml_enum_text
 from azml_components.runtime.validation import azml_check_range, azml_string_map
 
 
@@ -164,6 +165,13 @@ def azml_effective(entity, defaults: dict) -> dict:
     return values
 
 
+def azml_network_text(entity, attribute: str) -> str:
+    # enabled or disabled (the SDK may give a str enum, EgressPublicNetworkAccessType.DISABLED);
+    # unset is Azure's default, enabled.
+    value = getattr(entity, attribute, None) or "enabled"
+    return azml_enum_text(value).lower()
+
+
 def azml_same_serving_settings(live, deployment) -> bool:
     # Whether the live deployment has every serving setting `deployment` would give it: request
     # settings and probes (an unset one is Azure's default), Application Insights, egress,
@@ -182,8 +190,8 @@ def azml_same_serving_settings(live, deployment) -> bool:
         and azml_effective(live.readiness_probe, probe)
         == azml_effective(deployment.readiness_probe, probe)
         and bool(live.app_insights_enabled) == bool(deployment.app_insights_enabled)
-        and str(getattr(live, "egress_public_network_access", None) or "enabled").lower()
-        == str(getattr(deployment, "egress_public_network_access", None) or "enabled").lower()
+        and azml_network_text(live, "egress_public_network_access")
+        == azml_network_text(deployment, "egress_public_network_access")
         and (live.description or "") == (deployment.description or "")
         and own_tags(live) == own_tags(deployment)
     )
@@ -199,7 +207,7 @@ def azml_endpoint_changes(endpoint, options) -> dict:
     ):
         changes["description"] = options.endpoint_description
     access = options.public_network_access
-    current = str(getattr(endpoint, "public_network_access", None) or "enabled").lower()
+    current = azml_network_text(endpoint, "public_network_access")
     if access and access != current and not getattr(endpoint, "compute", None):
         changes["public_network_access"] = access
     tags = dict(endpoint.tags or {})
