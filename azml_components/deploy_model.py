@@ -66,8 +66,12 @@ def deploy_model(
     outputs. A ``safe_rollout`` left unfinished on the endpoint (its pod was killed) is undone
     first; one whose run is still alive makes the task fail, naming that run. When the live
     deployment already runs this model, code (the SDK's content hash of the folder), environment
-    and settings (on Kubernetes: instance type, resource requests and limits), and the traffic
-    would not change, nothing is written and the endpoint's metadata says ``unchanged: true``.
+    and settings (on Kubernetes: instance type, resource requests and limits; the serving
+    settings, a setting not given being Azure's default), the endpoint's given settings are
+    already its own, and the traffic would not change, nothing is written and the endpoint's
+    metadata says ``unchanged: true``. A change of the endpoint's settings alone writes only
+    the endpoint. The deployment's tags record the KFP run that last wrote it (``kfp_run_id``,
+    ``kfp_pipeline``); another run with the same settings leaves them as they are.
 
     Args:
         endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or

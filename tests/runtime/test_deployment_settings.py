@@ -7,10 +7,26 @@ writes the endpoint only.
 
 import pytest
 
-from tests.helpers import azure_writes, ml_client, unique
-from tests.runtime.test_deploy import _arguments, _deploy, client, models  # noqa: F401
+from azml_components.runtime.register import azml_register_model
+from tests.helpers import azure_writes, ml_client, unique, workspace, write_custom_model
+from tests.runtime.test_deploy import _arguments, _deploy
 
 pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def client(standin):
+    return ml_client()
+
+
+@pytest.fixture(scope="module")
+def models(standin, tmp_path_factory) -> dict:
+    """A registered custom model and its scoring folder, as test_deploy's _deploy takes them."""
+    model_dir, code_dir, model = write_custom_model(tmp_path_factory.mktemp("settings"),
+                                                    alpha=0.5)
+    registered = azml_register_model(**workspace(), model_name=unique("settings-blue"),
+                                     model_path=str(model_dir))
+    return {"blue": {"asset_id": registered["asset_id"], "code": str(code_dir), "model": model}}
 
 # Microsoft's deployment YAML keys, one to one (reference-yaml-deployment-managed-online).
 EVERY_SETTING = {
@@ -80,20 +96,20 @@ def test_a_deployment_given_no_settings_reads_back_azures_defaults(models, clien
     client.online_endpoints.begin_delete(endpoint).result()
 
 
-SETTING_CHANGES = [
-    {"request_settings": {"request_timeout_ms": 60000}},
-    {"request_settings": {"max_concurrent_requests_per_instance": 2}},
-    {"request_settings": {"max_queue_wait_ms": 1000}},
-    {"liveness_probe": {"initial_delay": 20}},
-    {"liveness_probe": {"failure_threshold": 3}},
-    {"readiness_probe": {"period": 3}},
-    {"readiness_probe": {"success_threshold": 2}},
-    {"readiness_probe": {"timeout": 4}},
-    {"app_insights_enabled": True},
-    {"egress_public_network_access": "disabled"},
-    {"description": "another"},
-    {"tags": {"team": "ml"}},
-]
+SETTING_CHANGES = {
+    "request-timeout": {"request_settings": {"request_timeout_ms": 60000}},
+    "concurrency": {"request_settings": {"max_concurrent_requests_per_instance": 2}},
+    "queue-wait": {"request_settings": {"max_queue_wait_ms": 1000}},
+    "liveness-delay": {"liveness_probe": {"initial_delay": 20}},
+    "liveness-failures": {"liveness_probe": {"failure_threshold": 3}},
+    "readiness-period": {"readiness_probe": {"period": 3}},
+    "readiness-successes": {"readiness_probe": {"success_threshold": 2}},
+    "readiness-timeout": {"readiness_probe": {"timeout": 4}},
+    "app-insights": {"app_insights_enabled": True},
+    "egress": {"egress_public_network_access": "disabled"},
+    "description": {"description": "another"},
+    "tags": {"tags": {"team": "ml"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +141,7 @@ def _unchanged(models, endpoint, **overrides) -> bool:
     return azml_deployment_unchanged(client, state, plan, deployment) and not plan.endpoint_changes
 
 
-@pytest.mark.parametrize("change", SETTING_CHANGES, ids=lambda c: str(c)[:60])
+@pytest.mark.parametrize("change", SETTING_CHANGES.values(), ids=SETTING_CHANGES.keys())
 def test_each_changed_setting_makes_a_redeploy_an_update(models, plain_endpoint, change):
     assert _unchanged(models, plain_endpoint, **change) is False
     # ... while the same arguments from another run (other lineage) are the same.
