@@ -184,3 +184,29 @@ def test_changed_endpoint_settings_write_the_endpoint_only(models, client, stand
     assert _deploy(models, "blue", endpoint, "blue")["unchanged"] is True
     assert azure_writes(standin.requests()) == []
     client.online_endpoints.begin_delete(endpoint).result()
+
+
+def test_safe_rollouts_new_deployment_takes_the_settings(models, client):
+    # safe_rollout shares deploy_model's options: its new deployment and the endpoint it
+    # creates get them, and the new deployment records the run.
+    from azml_components.runtime.rollout import azml_safe_rollout
+    from tests.helpers import data_payload, diabetes_rows
+
+    endpoint = unique("settings-rollout")
+    options = _arguments(models, "blue", endpoint, "green")["options"]
+    result = azml_safe_rollout(
+        **workspace(), endpoint_name=endpoint, deployment_name="green",
+        model_id=models["blue"]["asset_id"], payload=data_payload(diabetes_rows()),
+        options={**options, "request_settings": {"request_timeout_ms": 30000},
+                 "readiness_probe": {"failure_threshold": 5}, "auth_mode": "Key",
+                 "tags": {"team": "ml"}, "endpoint_description": "rolled out"},
+        traffic_steps=[100], timeout_seconds=300, lineage=LINEAGE,
+    )
+    assert result["traffic"] == {"green": 100}
+    live = client.online_deployments.get("green", endpoint)
+    assert live.request_settings.request_timeout_ms == 30000
+    assert live.readiness_probe.failure_threshold == 5
+    assert live.tags == {"team": "ml", **LINEAGE}
+    ep = client.online_endpoints.get(endpoint)
+    assert ep.description == "rolled out" and ep.auth_mode == "key"
+    client.online_endpoints.begin_delete(endpoint).result()
