@@ -1,4 +1,4 @@
-"""deploy_model's serving settings (issue 21) through the real SDK against local mode.
+"""deploy_model's serving settings (issue 21) through the component and the real SDK, in local mode.
 
 Every setting given is read back through the SDK as Azure returns it; the same settings again
 write nothing; each changed setting alone is written; a change of the endpoint's own settings
@@ -48,9 +48,23 @@ EVERY_SETTING = {
 LINEAGE = {"kfp_run_id": "run-1234", "kfp_pipeline": "train-and-deploy"}
 
 
-def test_every_setting_is_deployed_and_read_back_through_the_sdk(models, client, standin):
+def test_every_setting_is_deployed_and_read_back_through_the_sdk(models, client, standin,
+                                                                 tmp_path):
+    # Through the component itself (its KFP inputs, as a pipeline passes them).
+    from kfp import dsl
+
+    from azml_components import deploy_model
+
     endpoint = unique("settings-all")
-    result = _deploy(models, "blue", endpoint, "blue", **EVERY_SETTING, lineage=LINEAGE)
+    artifact = dsl.Artifact(uri=str(tmp_path / "endpoint"))
+    deploy_model.python_func(
+        **workspace(), endpoint_name=endpoint, deployment_name="blue",
+        model_id=models["blue"]["asset_id"], code=dsl.Artifact(uri=models["blue"]["code"]),
+        conda_file="conda.yaml", timeout_seconds=300, endpoint=artifact,
+        report=dsl.Markdown(uri=str(tmp_path / "report.md")), **EVERY_SETTING,
+        pipeline_run_id=LINEAGE["kfp_run_id"], pipeline_name=LINEAGE["kfp_pipeline"],
+    )
+    result = artifact.metadata
     assert result["created_endpoint"] is True and result["auth_mode"] == "aml_token"
     live = client.online_deployments.get("blue", endpoint)
     request = live.request_settings
