@@ -38,6 +38,16 @@ def deploy_model(
     resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    request_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    liveness_probe: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    readiness_probe: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    app_insights_enabled: bool = False,
+    egress_public_network_access: str = "enabled",
+    description: str = "",
+    tags: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    endpoint_description: str = "",
+    endpoint_tags: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    public_network_access: str = "",
     autoscale: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     scale_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     identity_type: str = "",
@@ -46,6 +56,8 @@ def deploy_model(
     traffic_percent: int = 100,
     subscription_id: str = "",
     timeout_seconds: int = 3600,
+    pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("scoring_uri", str)]):
     """Deploy a registered model to an Azure ML online endpoint, managed or Kubernetes.
 
@@ -58,8 +70,12 @@ def deploy_model(
     outputs. A ``safe_rollout`` left unfinished on the endpoint (its pod was killed) is undone
     first; one whose run is still alive makes the task fail, naming that run. When the live
     deployment already runs this model, code (the SDK's content hash of the folder), environment
-    and settings (on Kubernetes: instance type, resource requests and limits), and the traffic
-    would not change, nothing is written and the endpoint's metadata says ``unchanged: true``.
+    and settings (on Kubernetes: instance type, resource requests and limits; the serving
+    settings, a setting not given being Azure's default), the endpoint's given settings are
+    already its own, and the traffic would not change, nothing is written and the endpoint's
+    metadata says ``unchanged: true``. A change of the endpoint's settings alone writes only
+    the endpoint. The deployment's tags record the KFP run that last wrote it (``kfp_run_id``,
+    ``kfp_pipeline``); another run with the same settings leaves them as they are.
 
     Args:
         endpoint_name: Online endpoint name (3-32 characters: a letter, then letters, digits or
@@ -87,8 +103,31 @@ def deploy_model(
         resource_requests: Kubernetes only: container resource requests, e.g. {"cpu": "500m",
             "memory": "1Gi"} (keys cpu, memory, gpu), each at most its limit.
         resource_limits: Kubernetes only: container resource limits (same keys).
-        auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
+        auth_mode: Endpoint authentication for a new endpoint: key or aml_token, in any case the
+            SDK's YAML accepts (Key, AMLToken). An existing endpoint keeps its own.
         environment_variables: Extra environment variables for the scoring container.
+        request_settings: Scoring request settings as in Microsoft's deployment YAML, e.g.
+            {"request_timeout_ms": 90000, "max_concurrent_requests_per_instance": 4}. Keys:
+            request_timeout_ms (Azure default 5000, at most 180000),
+            max_concurrent_requests_per_instance (default 1), max_queue_wait_ms (deprecated, default
+            500). A key left out is Azure's default.
+        liveness_probe: Liveness probe as in the deployment YAML, e.g. {"initial_delay": 30}. Keys
+            (each at least 1): initial_delay (seconds, default 10), period (10), timeout (2),
+            success_threshold (fixed at 1), failure_threshold (30).
+        readiness_probe: Readiness probe, same keys and defaults (success_threshold may exceed 1).
+        app_insights_enabled: Send the deployment's logs and metrics to the workspace's Application
+            Insights.
+        egress_public_network_access: Managed deployments: enabled or disabled (legacy network
+            isolation: the deployment reaches its model, code and images through private endpoints
+            only).
+        description: Description of the deployment.
+        tags: Tags of the deployment; kfp_run_id and kfp_pipeline (the run that last wrote it) are
+            added.
+        endpoint_description: Description of the endpoint; empty keeps an existing endpoint's.
+        endpoint_tags: Tags to add to or change on the endpoint (its other tags are kept).
+        public_network_access: Managed endpoints: enabled or disabled (scoring from the internet, or
+            through a private endpoint only); empty keeps an existing endpoint's (a new one:
+            enabled).
         autoscale: Managed only: an Azure Monitor autoscale setting on the deployment, e.g.
             {"min_instances": 1, "max_instances": 5, "default_instances": 1, "rules": [{"metric":
             "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction":
@@ -108,6 +147,10 @@ def deploy_model(
         traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take.
+        pipeline_run_id: KFP run id recorded in the deployment's tag kfp_run_id (filled in by
+            KFP).
+        pipeline_name: KFP pipeline job name recorded in the tag kfp_pipeline (filled in by
+            KFP).
 
     Returns:
         endpoint: The endpoint; its metadata carries endpoint_name, deployment_name,
@@ -130,6 +173,7 @@ def deploy_model(
     result = azml_deploy_model(
         subscription_id, resource_group, workspace_name, endpoint_name, deployment_name,
         model_id, options, traffic_percent=traffic_percent, timeout_seconds=timeout_seconds,
+        lineage={"kfp_run_id": pipeline_run_id, "kfp_pipeline": pipeline_name},
     )
     # The uri stays the storage URI KFP assigned (the KFP launcher accepts no https URI on the
     # next task's inputs); the studio link is metadata.

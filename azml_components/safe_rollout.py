@@ -38,6 +38,16 @@ def safe_rollout(
     resource_limits: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     auth_mode: str = "key",
     environment_variables: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    request_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    liveness_probe: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    readiness_probe: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    app_insights_enabled: bool = False,
+    egress_public_network_access: str = "enabled",
+    description: str = "",
+    tags: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    endpoint_description: str = "",
+    endpoint_tags: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
+    public_network_access: str = "",
     autoscale: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     scale_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     identity_type: str = "",
@@ -57,6 +67,7 @@ def safe_rollout(
     subscription_id: str = "",
     timeout_seconds: int = 3600,
     pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("scoring_uri", str)]):
     """Roll a new model out to an online endpoint in steps, rolling back on any failure.
 
@@ -102,8 +113,31 @@ def safe_rollout(
         resource_requests: Kubernetes only: container resource requests, e.g. {"cpu": "500m",
             "memory": "1Gi"} (keys cpu, memory, gpu), each at most its limit.
         resource_limits: Kubernetes only: container resource limits (same keys).
-        auth_mode: Endpoint authentication for a new endpoint: key or aml_token.
+        auth_mode: Endpoint authentication for a new endpoint: key or aml_token, in any case the
+            SDK's YAML accepts (Key, AMLToken). An existing endpoint keeps its own.
         environment_variables: Extra environment variables for the scoring container.
+        request_settings: Scoring request settings as in Microsoft's deployment YAML, e.g.
+            {"request_timeout_ms": 90000, "max_concurrent_requests_per_instance": 4}. Keys:
+            request_timeout_ms (Azure default 5000, at most 180000),
+            max_concurrent_requests_per_instance (default 1), max_queue_wait_ms (deprecated, default
+            500). A key left out is Azure's default.
+        liveness_probe: Liveness probe as in the deployment YAML, e.g. {"initial_delay": 30}. Keys
+            (each at least 1): initial_delay (seconds, default 10), period (10), timeout (2),
+            success_threshold (fixed at 1), failure_threshold (30).
+        readiness_probe: Readiness probe, same keys and defaults (success_threshold may exceed 1).
+        app_insights_enabled: Send the deployment's logs and metrics to the workspace's Application
+            Insights.
+        egress_public_network_access: Managed deployments: enabled or disabled (legacy network
+            isolation: the deployment reaches its model, code and images through private endpoints
+            only).
+        description: Description of the deployment.
+        tags: Tags of the deployment; kfp_run_id and kfp_pipeline (the run that last wrote it) are
+            added.
+        endpoint_description: Description of the endpoint; empty keeps an existing endpoint's.
+        endpoint_tags: Tags to add to or change on the endpoint (its other tags are kept).
+        public_network_access: Managed endpoints: enabled or disabled (scoring from the internet, or
+            through a private endpoint only); empty keeps an existing endpoint's (a new one:
+            enabled).
         autoscale: Managed only: an Azure Monitor autoscale setting on the deployment, e.g.
             {"min_instances": 1, "max_instances": 5, "default_instances": 1, "rules": [{"metric":
             "CpuUtilizationPercentage", "operator": "GreaterThan", "threshold": 70, "direction":
@@ -137,7 +171,10 @@ def safe_rollout(
         timeout_seconds: How long each long-running operation may take. Another run treats
             this rollout as alive for three times this long after its last write.
         pipeline_run_id: KFP run that owns the rollout (pass dsl.PIPELINE_JOB_ID_PLACEHOLDER;
-            the run's recover_rollout exit task then undoes what this task left unfinished).
+            the run's recover_rollout exit task then undoes what this task left unfinished);
+            recorded in the new deployment's tag kfp_run_id.
+        pipeline_name: KFP pipeline job name recorded in the new deployment's tag
+            kfp_pipeline (filled in by KFP).
 
     Returns:
         endpoint: The endpoint; metadata carries endpoint_name, traffic_before, traffic,
@@ -173,6 +210,7 @@ def safe_rollout(
         remove_old=remove_old,
         timeout_seconds=timeout_seconds,
         pipeline_run_id=pipeline_run_id,
+        lineage={"kfp_run_id": pipeline_run_id, "kfp_pipeline": pipeline_name},
     )
     # The uri stays the storage URI KFP assigned; the studio link is metadata.
     endpoint.metadata.update(result)

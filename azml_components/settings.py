@@ -83,9 +83,40 @@ ONLINE_DEPLOYMENT = [
     Setting("resource_limits", "dict", "{}",
             "Kubernetes only: container resource limits (same keys)."),
     Setting("auth_mode", "str", '"key"',
-            "Endpoint authentication for a new endpoint: key or aml_token."),
+            "Endpoint authentication for a new endpoint: key or aml_token, in any case the "
+            "SDK's YAML accepts (Key, AMLToken). An existing endpoint keeps its own."),
     Setting("environment_variables", "dict", "{}",
             "Extra environment variables for the scoring container."),
+    # Issue 21's serving settings (checked in runtime/deployment_settings.py, which cites
+    # Azure's defaults and ranges). Dict inputs take the keys of Microsoft's deployment YAML.
+    Setting("request_settings", "dict", "{}",
+            'Scoring request settings as in Microsoft\'s deployment YAML, e.g. '
+            '{"request_timeout_ms": 90000, "max_concurrent_requests_per_instance": 4}. Keys: '
+            "request_timeout_ms (Azure default 5000, at most 180000), "
+            "max_concurrent_requests_per_instance (default 1), max_queue_wait_ms (deprecated, "
+            "default 500). A key left out is Azure's default."),
+    Setting("liveness_probe", "dict", "{}",
+            'Liveness probe as in the deployment YAML, e.g. {"initial_delay": 30}. Keys (each '
+            "at least 1): initial_delay (seconds, default 10), period (10), timeout (2), "
+            "success_threshold (fixed at 1), failure_threshold (30)."),
+    Setting("readiness_probe", "dict", "{}",
+            "Readiness probe, same keys and defaults (success_threshold may exceed 1)."),
+    Setting("app_insights_enabled", "bool", "False",
+            "Send the deployment's logs and metrics to the workspace's Application Insights."),
+    Setting("egress_public_network_access", "str", '"enabled"',
+            "Managed deployments: enabled or disabled (legacy network isolation: the "
+            "deployment reaches its model, code and images through private endpoints only)."),
+    Setting("description", "str", '""', "Description of the deployment."),
+    Setting("tags", "dict", "{}",
+            "Tags of the deployment; kfp_run_id and kfp_pipeline (the run that last wrote it) "
+            "are added."),
+    Setting("endpoint_description", "str", '""',
+            "Description of the endpoint; empty keeps an existing endpoint's."),
+    Setting("endpoint_tags", "dict", "{}",
+            "Tags to add to or change on the endpoint (its other tags are kept)."),
+    Setting("public_network_access", "str", '""',
+            "Managed endpoints: enabled or disabled (scoring from the internet, or through a "
+            "private endpoint only); empty keeps an existing endpoint's (a new one: enabled)."),
     # Scale and endpoint identity (issue 21, items 3 and 5).
     Setting("autoscale", "dict", "{}",
             "Managed only: an Azure Monitor autoscale setting on the deployment, e.g. "

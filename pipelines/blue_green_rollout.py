@@ -94,6 +94,7 @@ def blue_green_rollout(
             "compute": compute,
             "instance_type": instance_type,
             "pipeline_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            "pipeline_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             **workspace,
         }
         with dsl.If(model_format == "mlflow", name="mlflow-no-code"):

@@ -71,6 +71,8 @@ def train_register_deploy(
         "compute": compute,
         "instance_type": instance_type,
         "instance_count": instance_count,
+        "pipeline_run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        "pipeline_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         **workspace,
     }
     with dsl.If(model_format == "mlflow", name="mlflow-no-code"):

@@ -1,6 +1,8 @@
 # Deploying a registered model to a managed online endpoint, in phases: check the inputs (no
 # call to Azure), read the workspace, plan every write, then apply the plan; a failed step
 # undoes what this call created (azml_undo_and_raise).
+from typing import Optional
+
 from azml_components.runtime.autoscale import (
     azml_apply_autoscale,
     azml_autoscale_setting_name,
@@ -22,6 +24,13 @@ from azml_components.runtime.deployment_options import (
     azml_deployment_options,
     azml_resolve_environment,
 )
+from azml_components.runtime.deployment_settings import (
+    azml_endpoint_changes,
+    azml_lineage_keys,
+    azml_probe_entity,
+    azml_request_settings_entity,
+    azml_same_serving_settings,
+)
 from azml_components.runtime.deployment_writes import (
     azml_read_deployment_back,
     azml_write_deployment,
@@ -34,7 +43,7 @@ from azml_components.runtime.records import (
     AzmlDeploymentPlan,
     AzmlDeploymentState,
 )
-from azml_components.runtime.rollout_state import azml_recover_rollout
+from azml_components.runtime.rollout_state import azml_kfp_value, azml_recover_rollout
 from azml_components.runtime.targets import (
     azml_deployment_class,
     azml_new_endpoint,
@@ -208,6 +217,7 @@ def azml_plan_deployment(
     }
     azml_check_traffic(traffic, mirror, names + [deployment_name])
     return AzmlDeploymentPlan(
+        endpoint_changes=azml_endpoint_changes(endpoint, options) if endpoint else {},
         code_path=code_path,
         environment=environment,
         create_endpoint=endpoint is None,
@@ -218,15 +228,33 @@ def azml_plan_deployment(
     )
 
 
+def azml_lineage_tags(lineage: Optional[dict]) -> dict:
+    # The deployment's lineage tags (kfp_run_id, kfp_pipeline) from the KFP run's id and
+    # pipeline name, as register_model tags a model; a placeholder KFP did not fill in (a
+    # component default outside a pipeline) is no lineage. Checked with the inputs.
+    fields = {"kfp_run_id": ("pipeline_run_id", 128), "kfp_pipeline": ("pipeline_name", 256)}
+    tags = {}
+    for key in azml_lineage_keys():
+        field, limit = fields[key]
+        value = azml_kfp_value(field, (lineage or {}).get(key, ""), limit)
+        if value:
+            tags[key] = value
+    return tags
+
+
 def azml_deployment_entity(
     endpoint_name: str, deployment_name: str, model_id: str, options: AzmlDeploymentOptions,
-    plan: AzmlDeploymentPlan,
+    plan: AzmlDeploymentPlan, lineage: Optional[dict] = None,
 ):
     # The Managed- or KubernetesOnlineDeployment to create or update, from the options and the
-    # plan.
+    # plan. lineage: {"kfp_run_id": ..., "kfp_pipeline": ...} as KFP filled them in (an unfilled
+    # placeholder is left out), added to the deployment's tags.
     from azure.ai.ml.entities import CodeConfiguration, Environment
 
     deployment_class, kwargs = azml_deployment_class(plan.target["kind"], options)
+    if plan.target["kind"] != "kubernetes":  # egress exists on managed deployments only
+        kwargs["egress_public_network_access"] = options.egress_public_network_access
+    lineage_tags = azml_lineage_tags(lineage)
     if plan.code_path:
         kwargs["code_configuration"] = CodeConfiguration(
             code=plan.code_path, scoring_script=options.scoring_script
@@ -245,6 +273,12 @@ def azml_deployment_entity(
         instance_type=plan.target["instance_type"],
         instance_count=options.instance_count,
         environment_variables=options.environment_variables or None,
+        request_settings=azml_request_settings_entity(options.request_settings or {}),
+        liveness_probe=azml_probe_entity(options.liveness_probe or {}),
+        readiness_probe=azml_probe_entity(options.readiness_probe or {}),
+        app_insights_enabled=options.app_insights_enabled,
+        description=options.description or None,
+        tags={**(options.tags or {}), **lineage_tags},
         **kwargs,
     )
 
@@ -316,6 +350,7 @@ def azml_deployment_unchanged(
         and dict(live.environment_variables or {}) == dict(deployment.environment_variables or {})
         and azml_same_resources(live, deployment, plan.target)
         and azml_scale_settings_of(live) == azml_scale_settings_of(deployment)
+        and azml_same_serving_settings(live, deployment)
     )
     if not same_settings:
         return False
@@ -357,7 +392,8 @@ def azml_apply_deployment(
     new_endpoint = None
     if plan.create_endpoint:
         new_endpoint = azml_new_endpoint(
-            endpoint_name, options.auth_mode, {"created_by": "azml-components"},
+            endpoint_name, options.auth_mode,
+            {"created_by": "azml-components", **(options.endpoint_tags or {})},
             plan.target["compute"], options,
         )
     name = deployment.name
@@ -386,20 +422,29 @@ def azml_apply_traffic(
     timeout_seconds: int,
 ) -> None:
     # Traffic moves only once the deployment is ready; a failed move puts the previous
-    # traffic back.
+    # traffic back. The endpoint's changed settings (plan.endpoint_changes) go with it.
+    import copy
+
     endpoint = azml_call(
         f"reading endpoint {endpoint_name!r}", client.online_endpoints.get, endpoint_name
     )
     current, _ = azml_traffic_of(endpoint)
-    if azml_same_live_traffic(current, plan.traffic) and plan.mirror == state.mirror:
+    changes = plan.endpoint_changes or {}
+    same = azml_same_live_traffic(current, plan.traffic) and plan.mirror == state.mirror
+    if same and not changes:
         return
+    before = copy.deepcopy(endpoint)
+    for attribute, value in changes.items():
+        if attribute == "tags":  # added to the tags as they are now (a rollout's renewed)
+            value = {**(endpoint.tags or {}), **value}
+        setattr(endpoint, attribute, value)
     try:
         azml_set_traffic(client, endpoint, plan.traffic, plan.mirror, timeout_seconds)
     except BaseException as error:
         restore = (
             f"restoring traffic {state.traffic}",
             lambda: azml_set_traffic(
-                client, endpoint, state.traffic, state.mirror, timeout_seconds
+                client, before, state.traffic, state.mirror, timeout_seconds
             ),
         )
         azml_undo_and_raise(
@@ -418,16 +463,18 @@ def azml_deploy_model(
     traffic_percent: int = 100,
     timeout_seconds: int = 3600,
     client=None,
+    lineage: Optional[dict] = None,
 ) -> dict:
     # Create the endpoint if needed, create or update the deployment, then move traffic. Traffic
     # moves only after the deployment succeeded, so a failed new deployment never takes traffic
     # from a working one; a failed new deployment (and an endpoint this call created) is deleted.
     # options: see azml_deployment_options. client: the run's one MLClient (azml_ml_client);
-    # one is made from the workspace arguments when None.
+    # one is made from the workspace arguments when None. lineage: see azml_deployment_entity.
     options = azml_check_deployment_inputs(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
     )
     azml_check_range("traffic_percent", traffic_percent, 0, 100)
+    azml_lineage_tags(lineage)
     if client is None:
         client = azml_ml_client(subscription_id, resource_group, workspace_name)
     # A safe_rollout that crashed on this endpoint is undone first (one whose run still lives
@@ -436,21 +483,24 @@ def azml_deploy_model(
     state = azml_read_deployment_state(client, endpoint_name, model_id, options, timeout_seconds)
     return azml_deploy_from_state(
         client, endpoint_name, deployment_name, model_id, options, state, traffic_percent,
-        timeout_seconds,
+        timeout_seconds, lineage,
     )
 
 
 def azml_deploy_from_state(
     client, endpoint_name: str, deployment_name: str, model_id: str,
     options: AzmlDeploymentOptions, state: AzmlDeploymentState, traffic_percent: int,
-    timeout_seconds: int,
+    timeout_seconds: int, lineage: Optional[dict] = None,
 ) -> dict:
     # Plan and apply a deployment whose inputs were checked and whose workspace state was read
     # (azml_read_deployment_state) by the caller: deploy_model, or safe_rollout inside its
     # recorded rollout (traffic_percent 0).
     plan = azml_plan_deployment(state, model_id, deployment_name, options, traffic_percent)
-    deployment = azml_deployment_entity(endpoint_name, deployment_name, model_id, options, plan)
-    unchanged = azml_deployment_unchanged(client, state, plan, deployment)
+    deployment = azml_deployment_entity(
+        endpoint_name, deployment_name, model_id, options, plan, lineage
+    )
+    same_deployment = azml_deployment_unchanged(client, state, plan, deployment)
+    unchanged = same_deployment and not plan.endpoint_changes
     if unchanged:
         # The live deployment and traffic already are what was asked: nothing to write.
         endpoint = state.endpoint
@@ -460,7 +510,11 @@ def azml_deploy_from_state(
             client, endpoint_name, created.name, options.autoscale
         )
     else:
-        azml_apply_deployment(client, endpoint_name, deployment, options, plan, timeout_seconds)
+        if not same_deployment:
+            azml_apply_deployment(client, endpoint_name, deployment, options, plan,
+                                  timeout_seconds)
+        else:  # only the endpoint's settings changed: the deployment is not written
+            azml_apply_autoscale(client, endpoint_name, deployment_name, options.autoscale)
         azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)
         endpoint, created = azml_read_deployment_back(
             client.online_endpoints, client.online_deployments, endpoint_name, deployment_name

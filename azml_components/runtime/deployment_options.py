@@ -5,6 +5,14 @@
 from typing import Optional
 
 from azml_components.runtime.autoscale import azml_check_autoscale
+from azml_components.runtime.deployment_settings import (
+    azml_check_auth_mode,
+    azml_check_network_access,
+    azml_check_probe,
+    azml_check_request_settings,
+    azml_check_tag_map,
+    azml_lineage_keys,
+)
 from azml_components.runtime.records import AzmlDeploymentOptions
 from azml_components.runtime.targets import (
     azml_check_identity,
@@ -12,7 +20,6 @@ from azml_components.runtime.targets import (
     azml_check_target,
 )
 from azml_components.runtime.validation import (
-    azml_check_choice,
     azml_check_range,
     azml_string_map,
 )
@@ -33,6 +40,16 @@ def azml_deployment_options(
     resource_limits: Optional[dict] = None,
     auth_mode: str = "key",
     environment_variables: Optional[dict] = None,
+    request_settings: Optional[dict] = None,
+    liveness_probe: Optional[dict] = None,
+    readiness_probe: Optional[dict] = None,
+    app_insights_enabled: bool = False,
+    egress_public_network_access: str = "enabled",
+    description: str = "",
+    tags: Optional[dict] = None,
+    endpoint_description: str = "",
+    endpoint_tags: Optional[dict] = None,
+    public_network_access: str = "",
     autoscale: Optional[dict] = None,
     scale_settings: Optional[dict] = None,
     identity_type: str = "",
@@ -48,10 +65,10 @@ def azml_deployment_options(
     import os
 
     azml_check_range("instance_count", instance_count, 1)
-    azml_check_choice("auth_mode", auth_mode, ["key", "aml_token"])
     # compute empty: managed (instance_type a VM size, default Standard_DS3_v2); else the
     # Kubernetes compute's instance type (default: the cluster's) and optional resources.
     target = azml_check_target(compute, instance_type, resource_requests, resource_limits)
+    serving = azml_check_serving_options(given, target["compute"])
     variables = azml_string_map("environment_variables", environment_variables)
     scale = azml_check_scale_settings(scale_settings, target["compute"])
     autoscaled = azml_check_autoscale(autoscale, target["compute"])
@@ -75,11 +92,39 @@ def azml_deployment_options(
         "resource_requests": target["resource_requests"],
         "resource_limits": target["resource_limits"],
         "environment_variables": variables,
+        **serving,
         "autoscale": autoscaled,
         "scale_settings": scale,
         "user_assigned_identities": identities,
     }
     return AzmlDeploymentOptions(**checked)
+
+
+def azml_check_serving_options(given: dict, compute: str) -> dict:
+    # The serving settings among the options (see deployment_settings), checked: each error
+    # names its field and Azure's rule.
+    if not isinstance(given["app_insights_enabled"], bool):
+        raise ValueError(f"app_insights_enabled: {given['app_insights_enabled']!r} must be "
+                         "true or false")
+    for field in ("description", "endpoint_description"):
+        if not isinstance(given[field], str):
+            raise ValueError(f"{field}: {given[field]!r} must be a string")
+    return {
+        "auth_mode": azml_check_auth_mode(given["auth_mode"]),
+        "request_settings": azml_check_request_settings(given["request_settings"]),
+        "liveness_probe": azml_check_probe("liveness_probe", given["liveness_probe"]),
+        "readiness_probe": azml_check_probe("readiness_probe", given["readiness_probe"]),
+        "egress_public_network_access": azml_check_network_access(
+            "egress_public_network_access", given["egress_public_network_access"], compute,
+            "enabled",
+        ),
+        "public_network_access": azml_check_network_access(
+            "public_network_access", given["public_network_access"], compute, ""
+        ),
+        "tags": azml_check_tag_map("tags", given["tags"], azml_lineage_keys()),
+        "endpoint_tags": azml_check_tag_map("endpoint_tags", given["endpoint_tags"],
+                                            ("created_by",)),
+    }
 
 
 def azml_deployment_options_of(inputs: dict) -> AzmlDeploymentOptions:

@@ -22,6 +22,16 @@ class AzmlDeploymentOptions(NamedTuple):
     resource_limits: Optional[dict] = None
     auth_mode: str = "key"
     environment_variables: Optional[dict] = None
+    request_settings: Optional[dict] = None
+    liveness_probe: Optional[dict] = None
+    readiness_probe: Optional[dict] = None
+    app_insights_enabled: bool = False
+    egress_public_network_access: str = "enabled"
+    description: str = ""
+    tags: Optional[dict] = None
+    endpoint_description: str = ""
+    endpoint_tags: Optional[dict] = None
+    public_network_access: str = ""
     autoscale: Optional[dict] = None
     scale_settings: Optional[dict] = None
     identity_type: str = ""
@@ -52,13 +62,17 @@ class AzmlDeploymentPlan(NamedTuple):
     traffic: dict
     mirror: dict
     target: dict
+    # What changes on an existing endpoint (description, public_network_access, tags), written
+    # with its traffic (azml_endpoint_changes); empty: nothing.
+    endpoint_changes: Optional[dict] = None
 
 
 class AzmlRolloutTarget(NamedTuple):
-    # Where a rollout goes and what it deploys.
+    # Where a rollout goes and what it deploys; lineage: the tags naming the KFP run.
     endpoint_name: str
     deployment_name: str
     model_id: str
+    lineage: Optional[dict] = None
 
 
 

@@ -16,6 +16,7 @@ from azml_components.runtime.calls import (
 from azml_components.runtime.deploy import (
     azml_check_deployment_inputs,
     azml_deploy_from_state,
+    azml_lineage_tags,
     azml_plan_deployment,
     azml_read_deployment_state,
 )
@@ -132,7 +133,9 @@ def azml_begin_rollout(
     if endpoint is None:
         endpoint = azml_new_endpoint(
             endpoint_name, options.auth_mode,
-            azml_tags_with_rollout({"created_by": "azml-components"}, record),
+            azml_tags_with_rollout(
+                {"created_by": "azml-components", **(options.endpoint_tags or {})}, record
+            ),
             options.compute, options,
         )
         what = f"creating endpoint {endpoint_name!r} with the rollout record"
@@ -195,7 +198,7 @@ def azml_apply_rollout(
         # re-read after the record went on it) and with the same client.
         result = azml_deploy_from_state(
             client, endpoint_name, deployment_name, target.model_id, options, state, 0,
-            timeout_seconds,
+            timeout_seconds, target.lineage,
         )
         log.append(f"deployed {deployment_name} ({azml_short_model_id(target.model_id)}) at 0%")
         check()
@@ -280,16 +283,19 @@ def azml_safe_rollout(
     timeout_seconds: int = 3600,
     pipeline_run_id: str = "",
     client=None,
+    lineage: Optional[dict] = None,
 ) -> dict:
     # Returns the report facts; raises (after restoring traffic and deleting the new
     # deployment) when anything fails, including SIGTERM. options: see azml_deployment_options.
     # pipeline_run_id: the KFP run that owns the rollout (see azml_rollout_owner). client: the
     # run's one MLClient (azml_ml_client); one is made from the workspace arguments when None.
+    # lineage: the new deployment's KFP run tags (azml_deployment_entity).
     steps = azml_check_steps([10, 50, 100] if traffic_steps is None else traffic_steps)
     options = azml_check_deployment_inputs(
         endpoint_name, deployment_name, model_id, options, timeout_seconds
     )
     azml_check_range("mirror_percent", mirror_percent, 0, 50)
+    azml_lineage_tags(lineage)
     if mirror_percent and options.compute:
         # "Mirroring isn't currently supported for Kubernetes online endpoints" (Microsoft's
         # safe-rollout article, how-to-safely-rollout-online-endpoints).
@@ -309,7 +315,7 @@ def azml_safe_rollout(
             f"undid the unfinished rollout of {recovered['deployment_name']} (owner "
             f"{recovered['owner']}): " + "; ".join(recovered["actions"])
         )
-    target = AzmlRolloutTarget(endpoint_name, deployment_name, model_id)
+    target = AzmlRolloutTarget(endpoint_name, deployment_name, model_id, lineage)
     state, moves, record = azml_prepare_rollout(
         client, target, options, steps, mirror_percent, owner, timeout_seconds
     )

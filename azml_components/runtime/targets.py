@@ -177,15 +177,23 @@ def azml_resource_values(resources: dict) -> dict:
 
 
 def azml_new_endpoint(name: str, auth_mode: str, tags: dict, compute: str, options=None):
-    # The endpoint entity to create: Kubernetes on `compute`, or managed; with the managed
-    # identity options (an AzmlDeploymentOptions) ask for, else Azure's default.
+    # The endpoint entity to create: Kubernetes on `compute`, or managed; with the description,
+    # public network access (managed only; empty is Azure's default, enabled) and managed
+    # identity options (an AzmlDeploymentOptions) ask for, else Azure's defaults.
     from azure.ai.ml.entities import KubernetesOnlineEndpoint, ManagedOnlineEndpoint
 
     identity = azml_identity_configuration(options)
+    description = (options.endpoint_description if options is not None else "") or None
+    public_network_access = (
+        options.public_network_access if options is not None else ""
+    ) or None
     if compute:
         return KubernetesOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags,
-                                        compute=compute, identity=identity)
-    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags, identity=identity)
+                                        compute=compute, identity=identity,
+                                        description=description)
+    return ManagedOnlineEndpoint(name=name, auth_mode=auth_mode, tags=tags, identity=identity,
+                                 description=description,
+                                 public_network_access=public_network_access)
 
 
 def azml_check_identity(identity_type: str, user_assigned_identities) -> list:

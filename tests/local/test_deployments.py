@@ -21,6 +21,8 @@ from azure.ai.ml.entities import (
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
     Model,
+    OnlineRequestSettings,
+    ProbeSettings,
 )
 from azure.core.exceptions import HttpResponseError
 from sklearn.linear_model import LinearRegression
@@ -321,3 +323,48 @@ def test_update_keeps_serving(ml_client: MLClient, setup: dict, standin: LocalAz
     assert updated.provisioning_state == "Succeeded"
     assert updated.environment_variables == {"UPDATED": "1"}
     assert _invoke(ml_client, setup, "green") == pytest.approx(setup["green"])
+
+
+# Azure's serving settings and their ranges (azml_local/resources/online_settings.py cites the
+# REST API spec and Microsoft's deployment YAML reference): out of range is a 400 at the PUT.
+BAD_SETTINGS = {
+    "timeout-over-180s": {"request_settings": OnlineRequestSettings(request_timeout_ms=180001)},
+    "no-concurrency": {"request_settings": OnlineRequestSettings(
+        max_concurrent_requests_per_instance=-1)},
+    "liveness-success-2": {"liveness_probe": ProbeSettings(success_threshold=2)},
+    "readiness-failure-0": {"readiness_probe": ProbeSettings(failure_threshold=-3)},
+    "period-under-1s": {"readiness_probe": ProbeSettings(period=0.5)},
+    "egress-unknown": {"egress_public_network_access": "Sometimes"},
+    "insights-not-bool": {"app_insights_enabled": "yes"},
+    "tag-name-slash": {"tags": {"team/area": "ml"}},
+}
+
+
+@pytest.mark.parametrize("bad", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_serving_settings_out_of_azures_ranges_are_400(ml_client: MLClient, setup: dict,
+                                                       bad: dict) -> None:
+    deployment = ManagedOnlineDeployment(
+        name="tuned", endpoint_name=setup["endpoint"], model=setup["joblib_model"],
+        code_configuration=CodeConfiguration(code=str(setup["root"] / "code"),
+                                             scoring_script="score.py"),
+        environment=setup["environment"], instance_type="Standard_DS3_v2", instance_count=1,
+        **bad,
+    )
+    assert _refused(lambda: ml_client.online_deployments.begin_create_or_update(
+        deployment).result()) == 400
+    assert "tuned" not in {d.name for d in ml_client.online_deployments.list(setup["endpoint"])}
+
+
+def test_a_deployment_reads_back_azures_default_serving_settings(ml_client: MLClient,
+                                                                 setup: dict) -> None:
+    # blue was created with none: Azure answers with its defaults (5000 ms, 1 request per
+    # instance; probes 10 s delay and period, 2 s timeout, thresholds 1 and 30).
+    blue = ml_client.online_deployments.get("blue", setup["endpoint"])
+    assert (blue.request_settings.request_timeout_ms,
+            blue.request_settings.max_concurrent_requests_per_instance) == (5000, 1)
+    for probe in (blue.liveness_probe, blue.readiness_probe):
+        assert (probe.initial_delay, probe.period, probe.timeout, probe.success_threshold,
+                probe.failure_threshold) == (10, 10, 2, 1, 30)
+    assert blue.app_insights_enabled is False
+    assert str(getattr(blue.egress_public_network_access, "value",
+                       blue.egress_public_network_access)) == "Enabled"

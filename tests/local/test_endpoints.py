@@ -98,3 +98,19 @@ def test_lro_failed_and_slow(ml_client: MLClient, standin: LocalAzureML) -> None
     assert not poller.done()
     assert poller.result().provisioning_state == "Succeeded"
     assert time.monotonic() - started >= 3
+
+
+def test_public_network_access_is_enabled_or_disabled(ml_client: MLClient) -> None:
+    # REST API spec 2024-04-01: publicNetworkAccess is PublicNetworkAccessType (Enabled,
+    # Disabled; matched ignoring case); Enabled when not given.
+    assert _endpoint(ml_client).public_network_access == "Enabled"
+    name = f"ep-{uuid.uuid4().hex[:8]}"
+    closed = ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(
+        name=name, auth_mode="key", public_network_access="disabled",
+        description="private scoring")).result()
+    assert (closed.public_network_access, closed.description) == ("Disabled", "private scoring")
+    with pytest.raises(HttpResponseError) as info:
+        ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(
+            name=f"ep-{uuid.uuid4().hex[:8]}", auth_mode="key",
+            public_network_access="Sometimes")).result()
+    assert info.value.status_code == 400 and "publicNetworkAccess" in str(info.value)

@@ -19,6 +19,7 @@ ROLLOUT_TESTS = "tests/runtime/test_rollout.py::"
 ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
 COMPONENT_ROLLOUT_TESTS = "tests/components/test_rollout.py::"
 FAULT_TESTS = "tests/runtime/test_faults.py::"
+SETTINGS_TESTS = "tests/runtime/test_deployment_settings.py::"
 
 GUARANTEES: list[dict] = [
     {
@@ -63,12 +64,14 @@ GUARANTEES: list[dict] = [
         "name": "failed-new-deployment-takes-no-traffic",
         "promise": "A new deployment gets traffic only after it is ready",
         "file": RT + "deploy.py",
-        "old": "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
-               "timeout_seconds)\n        azml_apply_traffic(client, endpoint_name, plan, "
-               "state, timeout_seconds)\n",
-        "new": "        azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
-               "        azml_apply_deployment(client, endpoint_name, deployment, options, plan, "
+        "old": "            azml_apply_deployment(client, endpoint_name, deployment, options, "
+               "plan,\n                                  timeout_seconds)\n"
+               "        azml_apply_traffic(client, endpoint_name, plan, state, "
                "timeout_seconds)\n",
+        "new": "            azml_apply_traffic(client, endpoint_name, plan, state, "
+               "timeout_seconds)\n"
+               "            azml_apply_deployment(client, endpoint_name, deployment, options, "
+               "plan,\n                                  timeout_seconds)\n",
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
     {
@@ -371,8 +374,8 @@ GUARANTEES: list[dict] = [
         "name": "unchanged-redeploy-writes-nothing",
         "promise": "deploy_model writes nothing when the deployment is already live as asked",
         "file": RT + "deploy.py",
-        "old": "    unchanged = azml_deployment_unchanged(client, state, plan, deployment)\n",
-        "new": "    unchanged = False\n",
+        "old": "    same_deployment = azml_deployment_unchanged(client, state, plan, deployment)\n",
+        "new": "    same_deployment = False\n",
         "tests": [DEPLOY_TESTS + "test_redeploying_the_same_writes_nothing"],
     },
     {
@@ -392,6 +395,55 @@ GUARANTEES: list[dict] = [
         "new": "",
         "tests": [DEPLOY_TESTS
                   + "test_kubernetes_resources_and_instance_type_are_settings_of_a_redeploy"],
+    },
+    # Issue 21: the no-op redeploy compares every serving setting (deployment_settings.py).
+    {
+        "name": "the-no-op-redeploy-compares-the-request-settings",
+        "promise": "the no-op redeploy compares every setting: request_settings too",
+        "file": RT + "deployment_settings.py",
+        "old": "        azml_effective(live.request_settings, request)\n"
+               "        == azml_effective(deployment.request_settings, request)\n"
+               "        and azml_effective(live.liveness_probe, probe)\n",
+        "new": "        azml_effective(live.liveness_probe, probe)\n",
+        "tests": [SETTINGS_TESTS
+                  + "test_each_changed_setting_makes_a_redeploy_an_update[request-timeout]",
+                  SETTINGS_TESTS + "test_a_changed_request_timeout_is_written"],
+    },
+    {
+        "name": "the-no-op-redeploy-compares-the-readiness-probe",
+        "promise": "the no-op redeploy compares every setting: the probes too",
+        "file": RT + "deployment_settings.py",
+        "old": "        and azml_effective(live.readiness_probe, probe)\n"
+               "        == azml_effective(deployment.readiness_probe, probe)\n",
+        "new": "",
+        "tests": [SETTINGS_TESTS
+                  + "test_each_changed_setting_makes_a_redeploy_an_update[readiness-period]"],
+    },
+    {
+        "name": "the-lineage-tags-alone-are-no-change",
+        "promise": "the lineage tags name the run that last wrote the deployment; another run "
+                   "with the same settings writes nothing",
+        "file": RT + "deployment_settings.py",
+        "old": "if k not in lineage}",
+        "new": "}",
+        "tests": [SETTINGS_TESTS + "test_every_setting_is_deployed_and_read_back_through_the_sdk"],
+    },
+    {
+        "name": "changed-endpoint-settings-write-the-endpoint-only",
+        "promise": "a change of the endpoint's own settings writes the endpoint only",
+        "file": RT + "deploy.py",
+        "old": "        if not same_deployment:",
+        "new": "        if True:",
+        "tests": [SETTINGS_TESTS + "test_changed_endpoint_settings_write_the_endpoint_only"],
+    },
+    {
+        "name": "endpoint-tags-keep-the-endpoints-other-tags",
+        "promise": "endpoint_tags are added to or changed on the endpoint; its other tags are "
+                   "kept",
+        "file": RT + "deploy.py",
+        "old": "            value = {**(endpoint.tags or {}), **value}\n",
+        "new": "            value = dict(value)\n",
+        "tests": [SETTINGS_TESTS + "test_changed_endpoint_settings_write_the_endpoint_only"],
     },
     {
         "name": "a-kubernetes-redeploy-with-no-resources-is-a-no-op",

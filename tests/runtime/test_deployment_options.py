@@ -64,8 +64,12 @@ def test_defaults_are_azures_usual_single_instance():
         "code_path": "", "code_in_model": "", "scoring_script": "", "conda_file": "",
         "image": "", "environment": "", "compute": "", "instance_type": "Standard_DS3_v2",
         "instance_count": 1, "resource_requests": {}, "resource_limits": {}, "auth_mode": "key",
-        "environment_variables": {}, "autoscale": {}, "scale_settings": {},
-        "identity_type": "", "user_assigned_identities": []}
+        "environment_variables": {}, "request_settings": {}, "liveness_probe": {},
+        "readiness_probe": {}, "app_insights_enabled": False,
+        "egress_public_network_access": "enabled", "description": "", "tags": {},
+        "endpoint_description": "", "endpoint_tags": {}, "public_network_access": "",
+        "autoscale": {}, "scale_settings": {}, "identity_type": "",
+        "user_assigned_identities": []}
 
 
 def test_kfp_numbers_in_autoscale_and_scale_settings_are_whole_again():
@@ -82,6 +86,30 @@ def test_kfp_numbers_in_autoscale_and_scale_settings_are_whole_again():
         "type": "target_utilization", "max_instances": 4.0}).scale_settings
     assert scale == {"type": "target_utilization", "min_instances": 1, "max_instances": 4,
                      "polling_interval": 1, "target_utilization_percentage": 70}
+
+
+@pytest.mark.parametrize("given", ["Key", "key", "KEY", "AMLToken", "aml_token", "AmlToken",
+                                   "amlToken"])
+def test_auth_mode_is_taken_in_any_case_the_sdk_yaml_takes(given):
+    # The SDK's YAML schema maps camelCase to snake_case, then compares (camel_to_snake).
+    expected = "key" if given.lower() == "key" else "aml_token"
+    assert azml_deployment_options(auth_mode=given).auth_mode == expected
+
+
+def test_serving_settings_are_checked_and_kept_as_given():
+    options = azml_deployment_options(
+        request_settings={"request_timeout_ms": 90000.0, "max_concurrent_requests_per_instance": 4},
+        liveness_probe={"initial_delay": 30}, readiness_probe={"success_threshold": 2},
+        egress_public_network_access="Disabled", public_network_access="DISABLED",
+        tags={"team": "ml"}, endpoint_tags={"cost": 3},
+    )
+    assert options.request_settings == {"request_timeout_ms": 90000,
+                                        "max_concurrent_requests_per_instance": 4}
+    assert options.liveness_probe == {"initial_delay": 30}
+    assert options.readiness_probe == {"success_threshold": 2}
+    assert (options.egress_public_network_access, options.public_network_access) == (
+        "disabled", "disabled")
+    assert (options.tags, options.endpoint_tags) == ({"team": "ml"}, {"cost": "3"})
 
 
 def test_the_environment_is_checked_with_the_options(tmp_path):

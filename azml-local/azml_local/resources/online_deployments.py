@@ -11,7 +11,7 @@ from typing import Any
 from azml_local.infra.lro import LroFailure
 from azml_local.infra.state import PRIVATE, public
 from azml_local.infra.web import Request, Response, Router, bad_request
-from azml_local.resources import kubernetes_computes
+from azml_local.resources import kubernetes_computes, online_settings
 from azml_local.resources.context import (
     LOCATION,
     Context,
@@ -33,6 +33,7 @@ from azml_local.resources.online import (
     stop_serving,
 )
 from azml_local.resources.scale_settings import check_scale_settings
+from azml_local.resources.tags import checked_tags
 from azml_local.serving import provision
 
 log = logging.getLogger("standin")
@@ -74,6 +75,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         field_of(props, "codeConfiguration.scoringScript", str, required=False)
         field_of(props, "codeConfiguration.codeId", str, required=False)
         check_string_map(props, "environmentVariables")
+        props = {**props, **online_settings.deployment_settings(props)}
         sku = field_of(body, "sku", dict, required=False) or {}
         if "capacity" in sku:
             field_of(sku, "capacity", int)
@@ -92,6 +94,7 @@ def add_routes(router: Router, ctx: Context) -> None:
             raise bad_request(f"Deployment name '{name}' is invalid.")
         body = request.json_object()
         props = dict(validate_deployment(body))
+        tags = checked_tags(body)  # ARM's tag limits (see tags.py)
         props.update(check_compute_type(ctx, endpoint, props))
         check_scale_settings(props)  # scale_settings.py
         rid = f"{endpoint['id']}/deployments/{name}"
@@ -107,7 +110,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                 "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
                 "location": body.get("location") or LOCATION,
                 "kind": body.get("kind") or "Managed",
-                "tags": body.get("tags") or {},
+                "tags": tags,  # a PUT replaces the whole map
                 "sku": body.get("sku") or {"name": "Default", "capacity": 1},
                 "systemData": system_data(previous, caller(request)),
                 "properties": props,

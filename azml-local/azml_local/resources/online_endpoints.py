@@ -8,7 +8,7 @@ from typing import Any
 
 from azml_local.infra.state import PRIVATE, public
 from azml_local.infra.web import Request, Response, Router, bad_request
-from azml_local.resources import kubernetes_computes, online_deployments
+from azml_local.resources import kubernetes_computes, online_deployments, online_settings
 from azml_local.resources.context import (
     LOCATION,
     WS,
@@ -142,6 +142,8 @@ def add_routes(router: Router, ctx: Context) -> None:
         traffic = field_of(props, "traffic", dict, required=False)
         mirror = field_of(props, "mirrorTraffic", dict, required=False)
         field_of(body, "location", str, required=False)
+        field_of(props, "description", str, required=False)
+        network = online_settings.public_network_access(props)
         tags = checked_tags(body)  # ARM's tag limits (see tags.py)
         rid = endpoint_id(ctx, request)
         compute = field_of(props, "compute", str, required=False) or None
@@ -176,7 +178,7 @@ def add_routes(router: Router, ctx: Context) -> None:
                     "properties": props.get("properties") or {},
                     "traffic": live,
                     "mirrorTraffic": mirrored,
-                    "publicNetworkAccess": props.get("publicNetworkAccess") or "Enabled",
+                    "publicNetworkAccess": network,
                     "compute": compute,
                     "provisioningState": "Updating" if previous else "Creating",
                 },
