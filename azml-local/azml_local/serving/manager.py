@@ -188,12 +188,6 @@ class ServingManager:
                 if k.lower() in ("content-type", "x-ms-request-id", "x-ms-run-function-failed")}
         return response.status_code, kept, response.content
 
-    def settings(self, key: str) -> ServingSettings | None:
-        """The settings `key`'s process was started with (None when it is not known)."""
-        with self._lock:
-            served = self._procs.get(key)
-        return served.settings if served else None
-
     def logs(self, key: str, tail: int | None = None) -> str:
         """The scoring process's output (last `tail` lines)."""
         path = self._log_path(key)
