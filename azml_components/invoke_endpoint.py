@@ -43,7 +43,8 @@ def invoke_endpoint(
         deployment_name: Call this deployment directly instead of following traffic.
         payload: The JSON request body (the scoring script's input). Give this or payload_file.
         payload_file: A Dataset artifact holding the JSON request body (a file).
-        expected_status: HTTP status every answer must have.
+        expected_status: HTTP status every answer must have: the model's own (a managed endpoint's
+            424 carries it in ms-azureml-model-error-statuscode).
         expect_prediction_per_row: Require one prediction per input row (rows are counted in
             input_data, data, inputs or instances, or a top-level list).
         json_schema: A JSON schema (draft 2020-12) every answer must match; empty skips it.

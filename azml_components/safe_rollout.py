@@ -160,7 +160,8 @@ def safe_rollout(
         mirror_percent: Share of live traffic (0-50) mirrored to the new deployment before
             the shift starts; 0 skips mirroring. Managed endpoints only (Azure does not mirror
             on Kubernetes online endpoints).
-        expected_status: HTTP status every answer must have.
+        expected_status: HTTP status every answer must have: the model's own (a managed endpoint's
+            424 carries it in ms-azureml-model-error-statuscode).
         expect_prediction_per_row: Require one prediction per input row (rows are counted in
             input_data, data, inputs or instances, or a top-level list).
         json_schema: A JSON schema (draft 2020-12) every answer must match; empty skips it.

@@ -146,7 +146,9 @@ SMOKE_TEST = [
             "The JSON request body (the scoring script's input). Give this or payload_file."),
     Setting("payload_file", "Optional[dsl.Input[dsl.Dataset]]", "None",
             "A Dataset artifact holding the JSON request body (a file)."),
-    Setting("expected_status", "int", "200", "HTTP status every answer must have."),
+    Setting("expected_status", "int", "200",
+            "HTTP status every answer must have: the model's own (a managed endpoint's 424 "
+            "carries it in ms-azureml-model-error-statuscode)."),
     Setting("expect_prediction_per_row", "bool", "True",
             "Require one prediction per input row (rows are counted in input_data, data, "
             "inputs or instances, or a top-level list)."),

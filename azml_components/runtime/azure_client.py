@@ -92,9 +92,11 @@ def azml_retry_settings() -> dict:
 
 
 def azml_scoring_retry_settings() -> dict:
-    # invoke_endpoint and smoke tests: a model's 500 is an answer to report, not a minute to
-    # wait out, so 3 status retries 0, 1, 2 s apart; 429 and 502 on the scoring POST are
-    # retried by azml_send_request. Connection and read errors keep azure-core's 3 retries.
+    # invoke_endpoint and smoke tests: a 500, 503 or 504 from the scoring front door is
+    # Azure's own failure (a model's non-200 comes as 424, never retried: "Troubleshoot online
+    # endpoint deployment and scoring", HTTP status codes), worth a short wait, not a minute:
+    # 3 status retries 0, 1, 2 s apart; 429 and 502 on the scoring POST are retried by
+    # azml_send_request. Connection and read errors keep azure-core's 3 retries.
     return {
         "retry_total": 6,
         "retry_status": 3,

@@ -92,6 +92,9 @@ def azml_send_request(
     # scoring request (the endpoint's ARM read, its key, the credentials) is raised as in
     # azml_call. azure-core retries a POST only on 500, 503 and 504 (or with Retry-After);
     # 429 and 502 from the scoring front door are retried here, `retries` times, 1, 2, 4 s apart.
+    # A managed endpoint answers a model's non-200 with 424 and the model's own status in the
+    # ms-azureml-model-error-statuscode header ("Troubleshoot online endpoint deployment and
+    # scoring", HTTP status codes): the status reported is the model's.
     import json
     import os
     import tempfile
@@ -115,7 +118,11 @@ def azml_send_request(
             if not answers:
                 raise  # no scoring answer: azml_call says what failed
             answer = answers[-1]
-            return answer.status_code, answer.text(), azml_describe_error(error)
+            status = answer.status_code
+            model_status = answer.headers.get("ms-azureml-model-error-statuscode", "")
+            if status == 424 and model_status.isdigit():
+                status = int(model_status)
+            return status, answer.text(), azml_describe_error(error)
         finally:
             azml_forget_invoke_headers()
 

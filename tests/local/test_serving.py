@@ -8,7 +8,7 @@ import numpy as np
 import psutil
 import pytest
 from azml_local.infra.paths import env_cache_dir, wheelhouse_dir
-from azml_local.serving.manager import ProvisionError, ServingManager
+from azml_local.serving.manager import NotServing, ProvisionError, ServingManager
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
@@ -104,5 +104,5 @@ def test_stop_leaves_no_process_behind(manager, ridge, tmp_path):
     manager.stop("e/stop")
     gone, alive = psutil.wait_procs(family, timeout=10)
     assert alive == []
-    status, _, _ = manager.score("e/stop", b"{}", {})
-    assert status == 502
+    with pytest.raises(NotServing):  # the front door answers 502
+        manager.score("e/stop", b"{}", {})

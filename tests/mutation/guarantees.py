@@ -830,6 +830,69 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_scale_and_identity.py::"
                   "test_a_rollout_removes_the_autoscale_of_what_it_deletes"],
     },
+    # --- issue 21: the scoring front door honours the deployment's settings ------------------
+    {
+        "name": "front-door-408-past-request-timeout",
+        "promise": "a request past request_timeout_ms gets 408",
+        "file": "azml-local/azml_local/serving/manager.py",
+        "old": "timeout=(10, served.settings.request_timeout))",
+        "new": "timeout=(10, 300))",
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_a_request_past_request_timeout_ms_gets_408"],
+    },
+    {
+        "name": "front-door-424-for-a-model-error",
+        "promise": "a scoring container's non-200 answer becomes 424 with the model's status "
+                   "in ms-azureml-model-error-statuscode",
+        "file": "azml-local/azml_local/serving/front_door.py",
+        "old": "    if code != 200 and managed:\n",
+        "new": "    if False:\n",
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_a_non_200_from_the_model_is_424_with_the_models_status"],
+    },
+    {
+        "name": "front-door-429-beyond-twice-the-concurrency",
+        "promise": "requests beyond 2 x max_concurrent_requests_per_instance x instance_count "
+                   "in flight get 429",
+        "file": "azml-local/azml_local/serving/settings.py",
+        "old": "        return 2 * self.max_concurrent_requests_per_instance * "
+               "self.instance_count\n",
+        "new": "        return 2 * self.max_concurrent_requests_per_instance\n",
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_requests_beyond_twice_the_concurrency_get_429_and_scale_with_instances"],
+    },
+    {
+        "name": "instance-count-is-the-number-of-workers",
+        "promise": "instance_count (x WORKER_COUNT) scoring workers really serve",
+        "file": "azml-local/azml_local/serving/manager.py",
+        "old": '"-w", str(max(1, per_instance) * settings.instance_count),',
+        "new": '"-w", str(max(1, per_instance)),',
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_requests_beyond_twice_the_concurrency_get_429_and_scale_with_instances"],
+    },
+    {
+        "name": "readiness-probe-failure-fails-provisioning",
+        # Without the give-up no probe ever fails the deployment: its test is killed by
+        # pytest-timeout (900 s), a slow but sure kill.
+        "promise": "a deployment whose readiness probe never succeeds fails ResourceNotReady",
+        "file": "azml-local/azml_local/serving/probes.py",
+        "old": "            if failures[name] >= schedules[name].failure_threshold:\n",
+        "new": "            if failures[name] >= 10 ** 6:\n",
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_a_readiness_probe_that_never_succeeds_fails_provisioning"],
+    },
+    {
+        "name": "invoke-reports-the-models-own-status",
+        "promise": "invoke_endpoint reports (and compares with expected_status) the model's own "
+                   "status of a 424",
+        "file": RT + "invoke.py",
+        "old": "            if status == 424 and model_status.isdigit():\n",
+        "new": "            if False:\n",
+        "tests": ["tests/local/test_front_door.py::"
+                  "test_invoke_endpoint_reports_the_models_own_status",
+                  FAULT_TESTS
+                  + "test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

@@ -45,12 +45,14 @@ SERVER = "azureml-inference-server-http==1.5.1"
 class ProvisionError(Exception):
     """A deployment could not start; `logs` is what a user would see in get_logs.
 
-    `code` is the error code the deployment operation fails with.
+    `code` is the error code the deployment operation fails with; `detail` what Azure's message
+    adds after "User container has crashed or terminated" (a probe that gave up).
     """
 
-    def __init__(self, message: str, logs: str, code: str = "ResourceNotReady") -> None:
+    def __init__(self, message: str, logs: str, code: str = "ResourceNotReady",
+                 detail: str = "") -> None:
         super().__init__(message)
-        self.logs, self.code = logs, code
+        self.logs, self.code, self.detail = logs, code, detail
 
 
 @dataclass

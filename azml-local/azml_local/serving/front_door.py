@@ -1,4 +1,16 @@
-"""The scoring URI: endpoint auth, traffic routing, the deployment header, mirroring."""
+"""The scoring URI: endpoint auth, traffic routing, the deployment header, mirroring, and the
+status codes Azure answers for a deployment's request settings.
+
+"Troubleshoot online endpoint deployment and scoring" (learn.microsoft.com), HTTP status codes,
+managed online endpoints: 408 when "the model execution took longer than the timeout supplied
+in request_timeout_ms"; 424 "If your model container returns a non-200 response", with the
+headers ms-azureml-model-error-statuscode and ms-azureml-model-error-reason; 429 "Too many
+pending requests" beyond "2 * max_concurrent_requests_per_instance * instance_count" requests at
+any time. Kubernetes online endpoints: 504 when a request times out. Azure ML's inference
+sidecar (its Envoy Lua filter) answers so: a non-200 becomes 424 with reason `model_error` and
+the model's status, body kept; an overflow is 429 with reason `too_many_pending_request` and an
+empty text/plain body.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +24,8 @@ from azml_local.infra.web import ApiError, Request, Response, Router
 from azml_local.resources.context import Context
 
 HEADER = "azureml-model-deployment"
+MODEL_STATUS = "ms-azureml-model-error-statuscode"
+MODEL_REASON = "ms-azureml-model-error-reason"
 _FORWARD = ("content-type", "accept")
 
 
@@ -132,8 +146,27 @@ def _forward(
     if not serving or not key or not ctx.serving:
         return Response(503, {"error": {"code": "ServiceUnavailable", "message":
                                         f"Deployment '{name}' is not ready."}}, reply)
-    code, out_headers, body = ctx.serving.score(key, request.body, headers)
+    from azml_local.serving.manager import NotServing, ScoringTimeout, TooManyPending
+
+    managed = deployment["properties"].get("endpointComputeType") != "Kubernetes"
+    try:
+        code, out_headers, body = ctx.serving.score(key, request.body, headers)
+    except NotServing:
+        return Response(502, b"The deployment's container is not running.",
+                        {"Content-Type": "text/plain", **reply})
+    except TooManyPending:
+        return Response(429, b"", {"Content-Type": "text/plain",
+                                   MODEL_REASON: "too_many_pending_request", **reply})
+    except ScoringTimeout as timeout:
+        timeout_ms = round(timeout.seconds * 1000)
+        message = (f"The model did not answer within request_timeout_ms ({timeout_ms} ms)."
+                   if managed else "upstream request timeout")
+        return Response(408 if managed else 504, message.encode(),
+                        {"Content-Type": "text/plain", **reply})
     passthrough = {k: v for k, v in out_headers.items() if k.lower() == "content-type"}
+    if code != 200 and managed:
+        reply = {**reply, MODEL_STATUS: str(code), MODEL_REASON: "model_error"}
+        code = 424
     return Response(code, body, {**passthrough, **reply})
 
 

@@ -18,12 +18,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from azml_local.serving import installer
+from azml_local.serving import installer, probes
 from azml_local.serving.environments import (
     SERVER,
     EnvironmentCache,
@@ -34,15 +34,39 @@ from azml_local.serving.environments import (
     from_conda_file,
     has_server,
 )
+from azml_local.serving.settings import WORKER_COUNT, ServingSettings
 
-__all__ = ["ProvisionError", "ScoringEnvironment", "ServingManager"]
+__all__ = ["ProvisionError", "ScoringEnvironment", "ServingManager", "ServingSettings"]
 
 SUPPORT = Path(__file__).resolve().parent / "support"
-READY_TIMEOUT = 120.0
 # What `--fill-wheelhouse` downloads by default: an MLflow model's environment as MLflow records
 # it from this interpreter (mlflow==<version>, cloudpickle, pandas, psutil, scikit-learn), each
 # resolved on its own.
 _MLFLOW_RECORDED = ["cloudpickle", "pandas", "psutil", "scikit-learn"]
+
+
+class NotServing(Exception):
+    """The deployment's scoring process is not running."""
+
+
+class TooManyPending(Exception):
+    """As many requests as the deployment takes at once are in flight already."""
+
+
+class ScoringTimeout(Exception):
+    """The scoring process did not answer within the deployment's request timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds} s")
+        self.seconds = seconds
+
+
+@dataclass
+class _Served:
+    process: subprocess.Popen[bytes]
+    port: int
+    settings: ServingSettings
+    in_flight: int = 0
 
 
 class ServingManager:
@@ -53,7 +77,7 @@ class ServingManager:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.environments = EnvironmentCache(env_cache_dir, wheelhouse)
         self._lock = threading.Lock()
-        self._procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        self._procs: dict[str, _Served] = {}
         self._session = requests.Session()
         self._session.trust_env = False  # scoring processes are on loopback, never via a proxy
 
@@ -66,12 +90,16 @@ class ServingManager:
     def start(self, key: str, *, model_dir: Path, code_dir: Path | None,
               scoring_script: str | None, conda_file: str | dict | None = None,
               environment: ScoringEnvironment | None = None,
-              env_vars: dict[str, str]) -> None:
-        """Start the scoring process for `key`; block until it answers or raise ProvisionError.
+              env_vars: dict[str, str], settings: ServingSettings | None = None) -> None:
+        """Start the scoring process for `key`; block until its readiness probe succeeds or raise
+        ProvisionError.
 
         The environment is `environment` if given (a curated one), else built from `conda_file`;
         `code_dir` None means MLflow no-code (the model's own environment, our scoring script).
+        `settings`: the deployment's instance count, probes and request limits (Azure's defaults
+        when None).
         """
+        settings = settings or ServingSettings()
         self.stop(key)
         log_path = self._log_path(key)
         extra: dict[str, str] = {}
@@ -101,40 +129,61 @@ class ServingManager:
                "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "w") as log:
             log.writelines(notes)
+            try:  # the server's own start-up parses it so (amlserver.py: int(WORKER_COUNT))
+                per_instance = int(settings.worker_count)
+            except ValueError as error:
+                log.write(f"ValueError: {error} (environment variable {WORKER_COUNT})\n")
+                log.close()
+                raise ProvisionError("scoring process exited", self.logs(key)) from error
             log.flush()
+            # One container per instance, WORKER_COUNT workers in each: here one gunicorn with
+            # instance_count x WORKER_COUNT sync workers, each serving one request at a time.
             process = subprocess.Popen(
                 [str(env_dir / "bin" / "python"), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-                 "-w", "1", "--timeout", "300", "--chdir", str(code_dir),
+                 "-w", str(max(1, per_instance) * settings.instance_count),
+                 "--timeout", "300", "--chdir", str(code_dir),
                  "azureml_inference_server_http.server.entry:app"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(code_dir),
                 start_new_session=True,  # its own process group, so stop() reaches every child
             )
         with self._lock:
-            self._procs[key] = (process, port)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                self._forget(key)
-                raise ProvisionError("scoring process exited", self.logs(key))
-            try:
-                if self._session.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        self.stop(key)
-        raise ProvisionError("scoring process not ready", self.logs(key) +
-                             f"\nNot ready after {READY_TIMEOUT:.0f} s.")
+            self._procs[key] = _Served(process, port, settings)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            ready = probes.wait_ready(lambda timeout: probes.ask(self._session, url, timeout),
+                                      lambda: process.poll() is None,
+                                      settings.readiness, settings.liveness)
+        except probes.ProbeFailed as failed:
+            self.stop(key)
+            raise ProvisionError("scoring process not ready", self.logs(key) + f"\n{failed}",
+                                 detail=str(failed)) from failed
+        if not ready:
+            self._forget(key)
+            raise ProvisionError("scoring process exited", self.logs(key))
 
     def score(self, key: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-        """Forward one scoring request to `key`'s process."""
+        """Forward one scoring request to `key`'s process: its (status, headers, body).
+
+        Raises NotServing, TooManyPending (the deployment's max_pending in flight already) or
+        ScoringTimeout (no answer within its request timeout; the worker keeps running it).
+        """
         with self._lock:
-            entry = self._procs.get(key)
-        if entry is None or entry[0].poll() is not None:
-            message = b"The deployment's container is not running."
-            return 502, {"Content-Type": "text/plain"}, message
-        response = self._session.post(f"http://127.0.0.1:{entry[1]}/score", data=body,
-                                      headers=headers, timeout=300)
+            served = self._procs.get(key)
+            if served is None or served.process.poll() is not None:
+                raise NotServing(key)
+            limit = served.settings.max_pending
+            if limit is not None and served.in_flight >= limit:
+                raise TooManyPending(key)
+            served.in_flight += 1
+        try:
+            response = self._session.post(
+                f"http://127.0.0.1:{served.port}/score", data=body, headers=headers,
+                timeout=(10, served.settings.request_timeout))
+        except requests.Timeout as error:  # a read timeout: no answer in time
+            raise ScoringTimeout(served.settings.request_timeout) from error
+        finally:
+            with self._lock:
+                served.in_flight -= 1
         kept = {k: v for k, v in response.headers.items()
                 if k.lower() in ("content-type", "x-ms-request-id", "x-ms-run-function-failed")}
         return response.status_code, kept, response.content
@@ -149,20 +198,20 @@ class ServingManager:
 
     def running(self, key: str) -> bool:
         with self._lock:
-            entry = self._procs.get(key)
-        return entry is not None and entry[0].poll() is None
+            served = self._procs.get(key)
+        return served is not None and served.process.poll() is None
 
     def pid(self, key: str) -> int | None:
         with self._lock:
-            entry = self._procs.get(key)
-        return entry[0].pid if entry else None
+            served = self._procs.get(key)
+        return served.process.pid if served else None
 
     def stop(self, key: str) -> None:
         """Stop `key`'s process group: SIGTERM, then SIGKILL after a few seconds."""
-        entry = self._forget(key)
-        if entry is None:
+        served = self._forget(key)
+        if served is None:
             return
-        process = entry[0]
+        process = served.process
         if process.poll() is None:
             _signal_group(process, signal.SIGTERM)
             try:

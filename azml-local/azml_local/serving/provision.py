@@ -21,7 +21,7 @@ from azml_local.infra.paths import env_cache_dir, wheelhouse_dir
 from azml_local.infra.state import PRIVATE
 from azml_local.resources.assets import resolve_blob
 from azml_local.resources.context import Context
-from azml_local.serving import curated
+from azml_local.serving import curated, settings
 
 _serving_lock = threading.Lock()
 
@@ -113,6 +113,7 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
             conda_file=conda_file,
             environment=environment,
             env_vars=env_vars,
+            settings=settings.from_deployment(deployment),
         )
     except ProvisionError as exc:
         with ctx.store.lock:
@@ -126,9 +127,13 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
                 "Image build failed for the deployment's environment. The build log is in the "
                 "deployment logs (get_logs).",
             ) from exc
+        # Azure's message names a probe that gave up: "User container has crashed or
+        # terminated: Liveness probe failed: HTTP probe failed with statuscode: 502"
+        # (Azure/mlops-v2 issue 120; probes.py).
+        reason = f": {exc.detail}" if exc.detail else ""
         raise LroFailure(
             "ResourceNotReady",
-            "User container has crashed or terminated. Please see the deployment logs "
+            f"User container has crashed or terminated{reason}. Please see the deployment logs "
             "(get_logs) for details.",
         ) from exc
 
