@@ -163,6 +163,21 @@ def test_deleting_a_deployment_or_endpoint_removes_its_autoscale_settings(model,
     assert _settings_for(monitor, endpoint) == {}
 
 
+def test_an_identity_that_cannot_read_autoscale_settings_still_deletes(model, monitor, standin,
+                                                                        capsys):
+    # 403 on the list (no microsoft.insights/autoscalesettings/read): the deployment is deleted
+    # and the output says which autoscale settings may be left.
+    endpoint = unique("scale-403")
+    _deploy(model, endpoint, "blue")
+    _deploy(model, endpoint, "green", traffic_percent=0)
+    standin.fault("GET", r"(?i)/providers/microsoft\.insights/autoscalesettings", status=403,
+                  retry_after=None)
+    assert azml_delete_deployment(**workspace(), endpoint_name=endpoint,
+                                  deployment_name="green") is True
+    assert [d.name for d in ml_client().online_deployments.list(endpoint)] == ["blue"]
+    assert "autoscalesettings/read" in capsys.readouterr().out
+
+
 def _good_setting(client, endpoint: str) -> dict:
     deployment = client.online_deployments.get("blue", endpoint)
     return {
