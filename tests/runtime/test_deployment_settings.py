@@ -234,3 +234,37 @@ def test_safe_rollouts_new_deployment_takes_the_settings(models, client):
     ep = client.online_endpoints.get(endpoint)
     assert ep.description == "rolled out" and ep.auth_mode == "key"
     client.online_endpoints.begin_delete(endpoint).result()
+
+
+def _checklist_yaml() -> dict:
+    # The managed online deployment YAML the production checklist page shows, as Microsoft's
+    # samples write it (keys of reference-yaml-deployment-managed-online).
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "production-checklist.md"
+    block = re.search(r"```yaml\n(.*?)```", page.read_text(), re.S).group(1)
+    return yaml.safe_load(block)
+
+
+def test_the_checklists_microsoft_yaml_deploys_key_for_key(models, client):
+    # Each YAML key is the component input of the same name; what Azure reads back is what the
+    # YAML says (durations in the whole seconds the SDK reads back).
+    written = _checklist_yaml()
+    endpoint = unique("settings-yaml")
+    result = _deploy(models, "blue", endpoint, "blue", **written)
+    live = client.online_deployments.get("blue", endpoint)
+    assert (live.instance_type, live.instance_count) == (written["instance_type"],
+                                                         written["instance_count"])
+    requested = written["request_settings"]
+    assert live.request_settings.request_timeout_ms == requested["request_timeout_ms"]
+    assert (live.request_settings.max_concurrent_requests_per_instance
+            == requested["max_concurrent_requests_per_instance"])
+    for name in ("liveness_probe", "readiness_probe"):
+        for key, value in written[name].items():
+            assert getattr(getattr(live, name), key) == value, (name, key)
+    assert live.app_insights_enabled is written["app_insights_enabled"]
+    assert result["unchanged"] is False
+    client.online_endpoints.begin_delete(endpoint).result()
