@@ -70,6 +70,52 @@ def _exec_into_python(component):
     return component
 
 
+# Linux refuses any single argument or environment string longer than MAX_ARG_STRLEN, 32 pages
+# (131072 bytes; include/uapi/linux/binfmts.h) with E2BIG, "Argument list too long", before the
+# container's shell starts. kfp passes the whole program as one argument ($0 of its launcher), so
+# a program over the limit never runs, on a cluster or in kfp.local. Larger programs are passed
+# in parts, split between lines, each well under the limit.
+PROGRAM_PART_BYTES = 96 * 1024
+_LAUNCHER_WRITE = 'printf "%s" "$0" > "$program_path/ephemeral_component.py"\n'
+
+
+def program_parts(source: str, limit: int = PROGRAM_PART_BYTES) -> list:
+    """Split a component's program between lines into parts of at most ``limit`` bytes."""
+    parts, current, size = [], [], 0
+    for line in source.splitlines(keepends=True):
+        length = len(line.encode())
+        if current and size + length > limit:
+            parts.append("".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += length
+    return [*parts, "".join(current)] if current or not parts else parts
+
+
+def program_of(command: list) -> str:
+    """Return the component's Python program from its container command (one or more parts)."""
+    index = next(i for i, part in enumerate(command) if _LAUNCHER_WRITE.strip() in part)
+    return "".join(command[index + 1:])
+
+
+def _program_in_parts(component):
+    # The launcher writes parts $0, $1, ... to the program file, then drops them from the
+    # positional parameters so "$@" is the executor's arguments again.
+    container = component.component_spec.implementation.container
+    *head, launcher, source = container.command
+    parts = program_parts(source)
+    if len(parts) == 1:
+        return component
+    if _LAUNCHER_WRITE not in launcher:
+        raise RuntimeError("kfp's component launcher changed; revisit _program_in_parts")
+    writes = _LAUNCHER_WRITE + "".join(
+        f'printf "%s" "${n}" >> "$program_path/ephemeral_component.py"\n'
+        for n in range(1, len(parts))
+    ) + f"shift {len(parts) - 1}\n"
+    container.command = [*head, launcher.replace(_LAUNCHER_WRITE, writes, 1), *parts]
+    return component
+
+
 def packages_for(reached: list) -> list:
     """Return the packages a component installs.
 
@@ -94,7 +140,9 @@ def azure_component(func):
         packages_to_install=packages_for(reached),
         additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _exec_into_python(_with_records(component, [f for f in reached if inspect.isclass(f)]))
+    return _program_in_parts(
+        _exec_into_python(_with_records(component, [f for f in reached if inspect.isclass(f)]))
+    )
 
 
 def for_image(component, image: str):
@@ -114,4 +162,6 @@ def for_image(component, image: str):
         install_kfp_package=False,
         additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _exec_into_python(_with_records(rebuilt, [f for f in reached if inspect.isclass(f)]))
+    return _program_in_parts(
+        _exec_into_python(_with_records(rebuilt, [f for f in reached if inspect.isclass(f)]))
+    )

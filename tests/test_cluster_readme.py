@@ -76,7 +76,12 @@ def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
         expected = [f"task {task}: enableCache is on", f"task {task}: the secret must map"]
         placeholders = {"register-model": [("pipeline_run_id", "pipeline_job_uuid"),
                                            ("pipeline_name", "pipeline_job_name")],
-                        "safe-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "deploy-model": [("pipeline_run_id", "pipeline_job_uuid"),
+                                         ("pipeline_name", "pipeline_job_name")],
+                        "deploy-batch-model": [("pipeline_run_id", "pipeline_job_uuid"),
+                                               ("pipeline_name", "pipeline_job_name")],
+                        "safe-rollout": [("pipeline_run_id", "pipeline_job_uuid"),
+                                         ("pipeline_name", "pipeline_job_name")],
                         "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
                         "recover-batch-jobs": [("pipeline_run_id", "pipeline_job_uuid")],
                         "score-batch": [("pipeline_run_id", "pipeline_job_uuid"),

@@ -148,3 +148,19 @@ def test_azure_components_exec_into_python_so_sigterm_reaches_them(name):
     command = "\n".join(components()[name].component_spec.implementation.container.command)
     assert '&& exec "$0" "$@"' in command
     assert "_KFP_RUNTIME=true exec python3 -m kfp.dsl.executor_main" in command
+
+
+def test_every_argument_of_every_compiled_container_fits_linux_limit():
+    # Linux refuses a single argument over MAX_ARG_STRLEN (131072 bytes, include/uapi/linux/
+    # binfmts.h) with E2BIG before the container's shell starts; large programs go in parts.
+    from azml_components._component import PROGRAM_PART_BYTES, program_parts
+
+    for path in sorted((ROOT / "compiled").rglob("*.yaml")):
+        spec = next(yaml.safe_load_all(path.read_text()))  # a pipeline's platform spec follows
+        for executor in spec["deploymentSpec"]["executors"].values():
+            container = executor["container"]
+            for part in container.get("command", []) + container.get("args", []):
+                assert len(part.encode()) < 131072, (path.name, len(part.encode()))
+    parts = program_parts("a = 1\n" * 40000)
+    assert len(parts) > 1 and "".join(parts) == "a = 1\n" * 40000
+    assert all(len(p.encode()) <= PROGRAM_PART_BYTES for p in parts)

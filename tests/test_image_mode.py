@@ -15,6 +15,7 @@ from kfp import dsl, local
 from kfp.components import load_component_from_file
 
 from azml_components import pins
+from azml_components._component import program_of
 from azml_components.testing.kfp_backend import kfp_backend_rules
 from pipelines.diabetes_training import train_diabetes_model
 from tests.helpers import ml_client, unique, workspace
@@ -60,14 +61,16 @@ def test_image_mode_commands_install_nothing(image_components):
         (executor,) = spec["deploymentSpec"]["executors"].values()
         container = executor["container"]
         assert container["image"] == IMAGE, path.name
-        shell = container["command"][:-1]  # the last part is the component's Python source
+        # What follows the launcher is the component's Python program (in one or more parts).
+        shell = container["command"][:container["command"].index("-ec") + 2]
         assert "pip install" not in " ".join(container["command"]), path.name
         assert not any(re.search(r"\bpip\b", part) for part in shell), path.name
         assert "exec python3 -m kfp.dsl.executor_main" in " ".join(shell), path.name
         # The same Python as the default component: only the start-up differs.
         default = yaml.safe_load((ROOT / "compiled" / "components" / path.name).read_text())
         (default_executor,) = default["deploymentSpec"]["executors"].values()
-        assert container["command"][-1] == default_executor["container"]["command"][-1]
+        assert program_of(container["command"]) == program_of(
+            default_executor["container"]["command"])
         assert "pip install" in " ".join(default_executor["container"]["command"])
     # The default components are untouched: compiled/ still matches a fresh compilation.
     assert drift(ROOT / "compiled") == []

@@ -42,6 +42,7 @@ from azml_components.runtime.validation import (
     azml_check_asset_name,
     azml_check_asset_version,
     azml_check_choice,
+    azml_check_file_name,
     azml_check_model_id,
     azml_check_online_name,
     azml_check_range,
@@ -131,8 +132,6 @@ def azml_batch_output_file(output_action: str, output_file_name: str) -> str:
     # output action"). summary_only writes no such file, and azure-ai-ml refuses a name with it
     # ("When output_action is set to summary_only, the output_file_name need not to be
     # specified.", 1.35 BatchDeployment._validate_output_action): "" for summary_only.
-    import re
-
     if output_action == "summary_only":
         if output_file_name:
             raise ValueError(
@@ -141,13 +140,7 @@ def azml_batch_output_file(output_action: str, output_file_name: str) -> str:
                 "AZUREML_BI_OUTPUT_PATH)"
             )
         return ""
-    name = output_file_name or "predictions.csv"
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", name):
-        raise ValueError(
-            f"output_file_name: {output_file_name!r} must be a file name (letters, digits, "
-            "'_', '-', '.'; no folders)"
-        )
-    return name
+    return azml_check_file_name("output_file_name", output_file_name or "predictions.csv")
 
 
 def azml_environment_name(environment_name: str, environment_version: str, env: dict) -> dict:

@@ -2,12 +2,13 @@
 (azml_deployment_options), flat typed KFP inputs in both components."""
 
 import inspect
+from typing import Optional
 
 from azml_components import deploy_model, safe_rollout
 from azml_components.runtime.deployment_options import azml_deployment_options
 
 OPTIONS = inspect.signature(azml_deployment_options).parameters
-KFP_TYPES = {str: "String", int: "Integer"}
+KFP_TYPES = {str: "String", int: "Integer", bool: "Boolean"}
 
 
 def _kfp_name(option: str) -> str:
@@ -38,8 +39,10 @@ def test_component_defaults_are_the_runtime_defaults():
         assert spec.optional, name
         if name == "code_path":
             assert spec.type.startswith("system.Artifact") and spec.default is None
-        elif name in ("environment_variables", "resource_requests", "resource_limits"):
+        elif parameter.annotation == Optional[dict]:  # a dict input's {} is the runtime's None
             assert spec.type == "Dict" and spec.default == {} and parameter.default is None
+        elif parameter.annotation == Optional[list]:
+            assert spec.type == "List" and spec.default == [] and parameter.default is None
         else:
             assert spec.type == KFP_TYPES[parameter.annotation], name
             assert spec.default == parameter.default, name

@@ -123,11 +123,13 @@ BAD_INPUT = {
 
 
 def _embedded_source(path: Path) -> str:
-    # The executor's program is the last part of the container command (kfp writes it to
-    # ephemeral_component.py and runs it with kfp.dsl.executor_main).
+    # The executor's program follows the launcher in the container command, in one part or
+    # several (kfp writes it to ephemeral_component.py and runs it with kfp.dsl.executor_main).
+    from azml_components._component import program_of
+
     spec = yaml.safe_load(path.read_text())
     (executor,) = spec["deploymentSpec"]["executors"].values()
-    return executor["container"]["command"][-1]
+    return program_of(executor["container"]["command"])
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUT))

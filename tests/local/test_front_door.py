@@ -211,7 +211,9 @@ def test_a_readiness_probe_that_never_succeeds_fails_provisioning(
         "unready", instance_count=1, env={"HOLD_INIT": "never"},
         readiness_probe=ProbeSettings(initial_delay=1, period=1, timeout=1, failure_threshold=2))
     with pytest.raises(HttpResponseError) as info:
-        ml_client.online_deployments.begin_create_or_update(unready).result()
+        # The bound only ends the wait for a deployment that would never fail (the probe's
+        # give-up missing): it returns without raising, which fails the test.
+        ml_client.online_deployments.begin_create_or_update(unready).result(timeout=300)
     assert info.value.error.code == "ResourceNotReady", info.value
     assert "Readiness probe failed" in str(info.value), info.value
     assert ml_client.online_deployments.get("unready", door["endpoint"]).provisioning_state \

@@ -64,14 +64,9 @@ GUARANTEES: list[dict] = [
         "name": "failed-new-deployment-takes-no-traffic",
         "promise": "A new deployment gets traffic only after it is ready",
         "file": RT + "deploy.py",
-        "old": "            azml_apply_deployment(client, endpoint_name, deployment, options, "
-               "plan,\n                                  timeout_seconds)\n"
-               "        azml_apply_traffic(client, endpoint_name, plan, state, "
-               "timeout_seconds)\n",
-        "new": "            azml_apply_traffic(client, endpoint_name, plan, state, "
-               "timeout_seconds)\n"
-               "            azml_apply_deployment(client, endpoint_name, deployment, options, "
-               "plan,\n                                  timeout_seconds)\n",
+        "old": "        if not same_deployment:\n            azml_apply_deployment(",
+        "new": "        azml_apply_traffic(client, endpoint_name, plan, state, timeout_seconds)\n"
+               "        if not same_deployment:\n            azml_apply_deployment(",
         "tests": [DEPLOY_TESTS + "test_failed_new_deployment_is_removed_and_takes_no_traffic"],
     },
     {
@@ -642,8 +637,8 @@ GUARANTEES: list[dict] = [
         "promise": "local mode gives the scoring script AZUREML_BI_OUTPUT_PATH; files written "
                    "there are the job's score output",
         "file": "azml-local/azml_local/resources/batch_jobs.py",
-        "old": "    _upload_output(ctx, name, work / \"output\")\n",
-        "new": "    _upload_output(ctx, name, work / \"no-output\")\n",
+        "old": "    _upload_output(ctx, name, work / \"output\", config)\n",
+        "new": "    _upload_output(ctx, name, work / \"no-output\", config)\n",
         "tests": ["tests/local/test_batch_jobs.py::"
                   "test_files_the_script_writes_to_its_output_path_are_the_score_output"],
     },
@@ -872,8 +867,8 @@ GUARANTEES: list[dict] = [
     },
     {
         "name": "readiness-probe-failure-fails-provisioning",
-        # Without the give-up no probe ever fails the deployment: its test is killed by
-        # pytest-timeout (900 s), a slow but sure kill.
+        # Without the give-up no probe ever fails the deployment: its test's bounded wait
+        # (300 s) returns without the expected error.
         "promise": "a deployment whose readiness probe never succeeds fails ResourceNotReady",
         "file": "azml-local/azml_local/serving/probes.py",
         "old": "            if failures[name] >= schedules[name].failure_threshold:\n",
