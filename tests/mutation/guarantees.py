@@ -933,6 +933,12 @@ EQUIVALENT = {
         "the ARM id pattern is matched with re.IGNORECASE",
     ("azml_check_model_id", 'r"VERSIONS/[^/]+",'):
         "the ARM id pattern is matched with re.IGNORECASE",
+    ("azml_deployment_options", 'auth_mode: str = "KEY",'):
+        "azml_check_auth_mode folds case as the SDK's YAML does: KEY is key",
+    ("azml_deployment_options", 'egress_public_network_access: str = "ENABLED",'):
+        "azml_check_network_access folds case (the REST enum is case-insensitive)",
+    ("azml_check_serving_options", '"ENABLED",'):
+        "azml_check_network_access folds case (the REST enum is case-insensitive)",
 }
 for _function, _call, _name in (("azml_resolve_environment", "candidate", "handle"),
                                 ("azml_payload_input", "payload_file.path", "handle"),

@@ -53,6 +53,28 @@ def test_deployment_options_are_one_checked_record(tmp_path):
     ({"code_in_model": "code", "code_path": "x"}, "^code / code_in_model: give at most one"),
     ({"code_path": "/nonexistent"}, "^code: '/nonexistent' is not a folder"),
     ({"environment": "my-env"}, "^environment: 'my-env' must be azureml:"),
+    # Issue 21's serving settings: each routed to its own check, with its own field name.
+    ({"app_insights_enabled": "yes"}, "^app_insights_enabled: 'yes' must be true or false"),
+    ({"description": 3}, "^description: 3 must be a string"),
+    ({"endpoint_description": ["x"]}, r"^endpoint_description: \['x'\] must be a string"),
+    ({"request_settings": {"request_timeout_ms": 0}}, "^request_settings.request_timeout_ms:"),
+    ({"liveness_probe": {"period": 0}}, "^liveness_probe.period:"),
+    ({"readiness_probe": {"timeout": 0}}, "^readiness_probe.timeout:"),
+    ({"egress_public_network_access": "closed"}, "^egress_public_network_access: 'closed'"),
+    ({"public_network_access": "closed"}, "^public_network_access: 'closed'"),
+    ({"compute": "aks", "egress_public_network_access": "disabled"},
+     "^egress_public_network_access: applies to managed"),
+    ({"compute": "aks", "public_network_access": "disabled"},
+     "^public_network_access: applies to managed"),
+    ({"tags": {"kfp_run_id": "mine"}}, "^tags: 'kfp_run_id' is set by the components"),
+    ({"tags": {"kfp_pipeline": "mine"}}, "^tags: 'kfp_pipeline' is set by the components"),
+    ({"endpoint_tags": {"created_by": "me"}}, "^endpoint_tags: 'created_by' is set by the"),
+    ({"tags": {f"t{i}": "x" for i in range(49)}}, "^tags: 49 tags; at most 48"),
+    ({"endpoint_tags": {f"t{i}": "x" for i in range(50)}}, "^endpoint_tags: 50 tags; at most 49"),
+    ({"auth_mode": "aad_token"}, "^auth_mode: 'aad_token'"),
+    ({"compute": "aks", "autoscale": {"min_instances": 1, "max_instances": 2}},
+     "^autoscale: applies to managed online deployments"),
+    ({"identity_type": "user_assigned"}, "^user_assigned_identities: required with"),
 ])
 def test_deployment_option_rules(options, message):
     with pytest.raises(ValueError, match=message):
@@ -220,3 +242,22 @@ def test_a_components_inputs_give_its_options_by_name(tmp_path):
     assert azml_deployment_options_of({"code": None}).code_path == ""
     with pytest.raises(ValueError, match="^instance_count: 0 must be at least 1"):
         azml_deployment_options_of({"code": None, "instance_count": 0})
+
+
+def test_network_access_is_kept_as_given_or_left_to_azure():
+    # A managed endpoint's public_network_access "" keeps an existing endpoint's (Azure's
+    # default for a new one); the deployment's egress is Azure's "enabled" unless given.
+    options = azml_deployment_options(egress_public_network_access="",
+                                      public_network_access="Enabled")
+    assert (options.egress_public_network_access, options.public_network_access) == (
+        "enabled", "enabled")
+    assert azml_deployment_options(compute="aks").public_network_access == ""
+
+
+def test_user_assigned_identities_are_kept():
+    identity = ("/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/"
+                "Microsoft.ManagedIdentity/userAssignedIdentities/scoring-id")
+    options = azml_deployment_options(identity_type="user_assigned",
+                                      user_assigned_identities=[identity])
+    assert (options.identity_type, options.user_assigned_identities) == (
+        "user_assigned", [identity])

@@ -6,12 +6,14 @@ from azml_components.runtime.validation import (
     azml_check_asset_name,
     azml_check_asset_version,
     azml_check_choice,
+    azml_check_file_name,
     azml_check_model_id,
     azml_check_online_name,
     azml_check_range,
     azml_check_resource_group,
     azml_check_workspace_name,
     azml_string_map,
+    azml_whole_numbers,
 )
 
 
@@ -185,3 +187,26 @@ def test_model_ids_keep_upper_case(value):
 def test_upper_case_versions_and_workspaces():
     assert azml_check_asset_version("v", "V1.0") == "V1.0"
     assert azml_check_workspace_name("w", "MyWorkspace") == "MyWorkspace"
+
+
+@pytest.mark.parametrize("name", ["predictions.csv", "Scores.CSV", "_x", "9.parquet", "a-b_c.d",
+                                  "a" * 255])
+def test_valid_file_names(name):
+    assert azml_check_file_name("output_file_name", name) == name
+
+
+@pytest.mark.parametrize("name", ["out/p.csv", ".hidden", "-x", "", "a" * 256, "p q.csv", 3])
+def test_invalid_file_names_name_the_field_and_rule(name):
+    with pytest.raises(ValueError, match=r"^output_file_name: .* must be a file name \(letters, "
+                                         r"digits, '_', '-', '\.'; no folders\)$"):
+        azml_check_file_name("output_file_name", name)
+
+
+def test_whole_numbers_from_kfp_become_ints_at_any_depth():
+    # KFP hands a dict or list input over as a protobuf Struct: every number a float.
+    given = {"a": 1.0, "b": [2.0, {"c": 3.0}], "d": 1.5, "e": "x", "f": True, "g": None}
+    converted = azml_whole_numbers(given)
+    assert converted == {"a": 1, "b": [2, {"c": 3}], "d": 1.5, "e": "x", "f": True, "g": None}
+    assert type(converted["a"]) is int and type(converted["b"][1]["c"]) is int
+    assert type(converted["d"]) is float and converted["f"] is True
+    assert azml_whole_numbers([4.0]) == [4] and type(azml_whole_numbers(5.0)) is int
