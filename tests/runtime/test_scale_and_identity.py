@@ -129,15 +129,18 @@ def test_a_redeploy_writes_only_a_changed_autoscale_setting(scaled, model, monit
     changed = copy.deepcopy(AUTOSCALE)
     changed["max_instances"] = 5
     standin.clear_requests()
-    after = _deploy(model, endpoint, "blue", autoscale=changed)
-    writes = azure_writes(standin.requests())
-    # Only the setting was written: the deployment itself did not change.
-    assert after["unchanged"] is False
-    assert [w["method"] for w in writes] == ["PUT"]
-    assert "/microsoft.insights/autoscalesettings/" in writes[0]["path"].lower()
-    name = azml_autoscale_setting_name(endpoint, "blue")
-    setting = monitor.autoscale_settings.get(workspace()["resource_group"], name)
-    assert setting.profiles[0].capacity.maximum == "5"
+    try:
+        after = _deploy(model, endpoint, "blue", autoscale=changed)
+        writes = azure_writes(standin.requests())
+        # Only the setting was written: the deployment itself did not change.
+        assert after["unchanged"] is False
+        assert [w["method"] for w in writes] == ["PUT"]
+        assert "/microsoft.insights/autoscalesettings/" in writes[0]["path"].lower()
+        name = azml_autoscale_setting_name(endpoint, "blue")
+        setting = monitor.autoscale_settings.get(workspace()["resource_group"], name)
+        assert setting.profiles[0].capacity.maximum == "5"
+    finally:  # the module's endpoint is shared: the other tests expect AUTOSCALE on it
+        _deploy(model, endpoint, "blue", autoscale=AUTOSCALE)
 
 
 def test_the_endpoint_has_the_user_assigned_identity(scaled, client):
