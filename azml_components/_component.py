@@ -80,16 +80,25 @@ _LAUNCHER_WRITE = 'printf "%s" "$0" > "$program_path/ephemeral_component.py"\n'
 
 
 def program_parts(source: str, limit: int = PROGRAM_PART_BYTES) -> list:
-    """Split a component's program between lines into parts of at most ``limit`` bytes."""
-    parts, current, size = [], [], 0
-    for line in source.splitlines(keepends=True):
-        length = len(line.encode())
-        if current and size + length > limit:
-            parts.append("".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += length
-    return [*parts, "".join(current)] if current or not parts else parts
+    """Split a component's program into parts of at most ``limit`` bytes.
+
+    Parts end between top-level statements, so each part is Python on its own: kfp's
+    ``load_component_from_file`` parses every command part that imports kfp.
+    """
+    import ast
+
+    lines = source.splitlines(keepends=True)
+    starts = sorted({min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                     - 1 for node in ast.parse(source).body} | {0})
+    ends = [*starts[1:], len(lines)]
+    blocks = ["".join(lines[a:b]) for a, b in zip(starts, ends, strict=True)]
+    parts, current = [], ""
+    for block in blocks:
+        if current and len((current + block).encode()) > limit:
+            parts.append(current)
+            current = ""
+        current += block
+    return [*parts, current]
 
 
 def program_of(command: list) -> str:
