@@ -25,6 +25,7 @@
 from typing import Optional
 
 from azml_components.runtime.calls import azml_enum_text
+from azml_components.runtime.rollout_state import azml_check_tags
 from azml_components.runtime.validation import azml_check_range, azml_string_map
 
 
@@ -119,16 +120,10 @@ def azml_check_tag_map(field: str, value: Optional[dict], reserved: tuple = ()) 
     if len(tags) > 50 - len(reserved):
         raise ValueError(f"{field}: {len(tags)} tags; at most {50 - len(reserved)} (Azure allows "
                          f"50 on a resource and the components add {len(reserved)})")
-    for name, text in tags.items():
+    for name in tags:
         if name in reserved or name.startswith("azml-rollout-"):
             raise ValueError(f"{field}: {name!r} is set by the components themselves")
-        if len(name) > 512 or any(c in "<>%&\\?/" or ord(c) < 32 or ord(c) == 127 for c in name):
-            raise ValueError(
-                f"{field}: tag name {name[:60]!r} must have at most 512 characters and none of "
-                "< > % & \\ ? / or control characters"
-            )
-        if len(text) > 256:
-            raise ValueError(f"{field}: the value of tag {name!r} is longer than 256 characters")
+    azml_check_tags(field, tags)  # each name's and value's limits
     return tags
 
 
