@@ -20,7 +20,6 @@ Sources for the rules (Microsoft's):
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from azml_local.infra.lro import LroFailure
@@ -33,6 +32,7 @@ from azml_local.resources.context import (
     Context,
     caller,
     check_string_map,
+    duration_seconds,
     field_of,
     get_or_404,
     properties_of,
@@ -65,16 +65,6 @@ DEFAULTS = {"miniBatchSize": 10, "maxConcurrencyPerInstance": 1, "errorThreshold
             "outputAction": "AppendRow", "outputFileName": "predictions.csv",
             "loggingLevel": "Info"}
 DEFAULT_RETRY = {"maxRetries": 3, "timeout": "PT30S"}
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
-
-
-def duration_seconds(text: str) -> float | None:
-    """Seconds of an ISO 8601 duration like PT30S or P1DT2H (None if it is not one)."""
-    match = _DURATION.match(text or "")
-    if not match or text in ("P", "PT") or text.endswith("T"):
-        return None
-    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
 def endpoint_id(ctx: Context, request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,3 +129,19 @@ def check_string_map(body: dict[str, Any], path: str, label: str | None = None) 
     scalars = (str, int, float, bool, type(None))
     if value and not all(isinstance(v, scalars) for v in value.values()):
         raise bad_request(f"'{label or path}' must map names to strings.")
+
+
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds of an ISO 8601 duration like PT30S or P1DT2H (None if it is not one).
+
+    The durations the Azure ML REST API carries (batch retry timeouts, online request
+    settings and probes): days, hours, minutes and (fractional) seconds.
+    """
+    match = _DURATION.fullmatch(text or "") if isinstance(text, str) else None
+    if not match or text in ("P", "PT") or text.endswith("T"):
+        return None
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds

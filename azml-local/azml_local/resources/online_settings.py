@@ -26,30 +26,24 @@ A deployment read back carries every setting, Azure's default where the PUT gave
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
 from azml_local.infra.web import bad_request
-from azml_local.resources.context import field_of
+from azml_local.resources.context import duration_seconds, field_of
 
 INT32 = 2**31 - 1
 REQUEST_DEFAULTS = {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1,
                     "maxQueueWait": "PT0.5S"}
 PROBE_DEFAULTS = {"initialDelay": "PT10S", "period": "PT10S", "timeout": "PT2S",
                   "successThreshold": 1, "failureThreshold": 30}
-DURATION = re.compile(
-    r"P(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
-)
-
-
 def seconds(path: str, value: Any) -> Decimal:
     """An ISO 8601 duration (PnDTnHnMn.nS, what the SDK sends) in seconds, or a 400."""
-    match = DURATION.fullmatch(value) if isinstance(value, str) and value != "P" else None
-    if match is None:
+    parsed = duration_seconds(value)
+    if parsed is None:
         raise bad_request(f"'{path}' must be an ISO 8601 duration such as PT5S, not '{value}'.")
-    parts = {k: Decimal(v) if v else Decimal(0) for k, v in match.groupdict().items()}
-    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    exact = Decimal(str(parsed))  # 1.5 s stays 1.5; a whole number prints without ".0"
+    return exact.to_integral_value() if exact % 1 == 0 else exact
 
 
 def enum_value(path: str, value: Any, allowed: tuple[str, ...]) -> str:

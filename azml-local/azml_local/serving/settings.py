@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from azml_local.resources.batch_endpoints import duration_seconds
+from azml_local.resources.context import duration_seconds
 
 # azureml-inference-server-http (constants.py): WORKER_COUNT, default 1, is the number of
 # gunicorn workers in one container; Azure's troubleshooting page (429 row) asks that it be
