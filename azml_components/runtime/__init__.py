@@ -53,9 +53,9 @@ MODULES = (
     register,  # register_model
     invoke,  # invoke_endpoint and smoke tests
     targets,  # managed or Kubernetes: kind, compute, instance type, resources
+    rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deployment_settings,  # serving settings: request, probes, network, tags; compared
     deployment_options,  # the options deploy_model and safe_rollout share
-    rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deployment_writes,  # create the endpoint if new, write the deployment, undo on failure
     deploy,  # deploy_model
     rollout,  # safe_rollout
