@@ -1,6 +1,11 @@
 """Developer and CI entry points. `python3 -m nox -l` lists them."""
 
+import json
 import os
+import subprocess
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import nox
@@ -10,11 +15,17 @@ WHEELHOUSE = ROOT / ".wheelhouse"
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_venv = "yes"
 PYTHON = "3.11"
+# uv makes the virtualenvs and installs into them when nox finds it (`pip install 'nox[uv]'`
+# brings it; nox also looks on PATH); plain virtualenv + pip otherwise, so `pip install nox`
+# alone still works. uv's venvs have no pip, which kfp.local tasks call: _install adds it.
+BACKEND = "uv|virtualenv"
 
 
-def _install(session: nox.Session) -> None:
+def _install(session: nox.Session, extra: str = "test") -> None:
     # Two distributions from this checkout: the components and the local Azure ML (azml-local/).
-    session.install("-e", "./azml-local", "-e", ".[test]")
+    # pip too: kfp.local runs each task's `python3 -m pip install` (already satisfied) in this
+    # venv, and a uv venv has none.
+    session.install("pip", "-e", "./azml-local", f"-e.[{extra}]")
 
 
 def _local_mode(session: nox.Session) -> None:
@@ -26,14 +37,14 @@ def _local_mode(session: nox.Session) -> None:
     session.run("python", "-m", "azml_local", "--install-only")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def lint(session: nox.Session) -> None:
     """Ruff over the whole tree."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def tests(session: nox.Session) -> None:
     """Lint, then the whole test suite against local mode's Azure ML."""
     _install(session)
@@ -46,7 +57,7 @@ def tests(session: nox.Session) -> None:
                 *(session.posargs or ["-q"]))
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def tests_loaded(session: nox.Session) -> None:
     """The whole suite while other processes keep every core busy.
 
@@ -70,7 +81,7 @@ def tests_loaded(session: nox.Session) -> None:
             process.wait()
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def mutate(session: nox.Session) -> None:
     """Deliberate bugs the tests must catch: mutmut, then guarantee mutations (docs/guarantees.md).
 
@@ -85,7 +96,7 @@ def mutate(session: nox.Session) -> None:
     session.run("python", "-m", "tests.mutation.run", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def compile(session: nox.Session) -> None:
     """Regenerate what follows from the source (commit the result).
 
@@ -98,7 +109,7 @@ def compile(session: nox.Session) -> None:
     session.run("python", "-m", "tools.reference")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def compile_image(session: nox.Session) -> None:
     """Components for a prebuilt image (image/Dockerfile): `nox -s compile_image -- REF`.
 
@@ -111,17 +122,118 @@ def compile_image(session: nox.Session) -> None:
     session.run("python", "-m", "tools.compile_all", "--image", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+class _Phases:
+    """Seconds per phase of a session, appended as JSON lines to $AZML_DEMO_TIMINGS when set.
+
+    The first-run benchmark (bench/first_run.py) reads them; pipelines/run_local.py adds its own.
+    """
+
+    def __init__(self, session: nox.Session):
+        self.session, self.path = session, os.environ.get("AZML_DEMO_TIMINGS")
+
+    def record(self, phase: str, seconds: float) -> None:
+        self.session.log(f"{phase}: {seconds:.1f} s")
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"phase": phase, "seconds": round(seconds, 2)}) + "\n")
+
+    def timed(self, phase: str, function, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self.record(phase, time.perf_counter() - started)
+
+
+class _LocalModeInBackground:
+    """Local mode started while the session installs the rest (Azurite's npm install first).
+
+    Runs the venv's `python -m azml_local` once azml-local is installed; `env()` waits for it
+    and returns the variables it exports; `stop()` ends it.
+    """
+
+    def __init__(self, session: nox.Session, phases: _Phases):
+        self.state = Path(tempfile.mkdtemp(prefix="azml-demo-"))
+        bindir = Path(session.virtualenv.bin)
+        self.python = str(bindir / "python")
+        self.env = {**os.environ, **{k: v for k, v in session.env.items() if v is not None}}
+        self.env["PATH"] = f"{bindir}{os.pathsep}{self.env.get('PATH', '')}"
+        self.phases, self.process, self.error = phases, None, None
+        self.thread = threading.Thread(target=self._start, daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        try:
+            # Installed from its lock file into the cache on first use (AZML_LOCAL_CACHE).
+            self.phases.timed("azurite install (background)", subprocess.run,
+                              [self.python, "-m", "azml_local", "--install-only"],
+                              env=self.env, check=True, capture_output=True)
+            started = time.perf_counter()
+            log = open(self.state / "standin.log", "ab")
+            self.process = subprocess.Popen(
+                [self.python, "-m", "azml_local", "--state-dir", str(self.state / "state")],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            ready = self.state / "state" / "ready.json"
+            while not ready.exists() and self.process.poll() is None:
+                time.sleep(0.1)
+            self.phases.record("local mode start (background)", time.perf_counter() - started)
+        except BaseException as error:  # reported by wait()
+            self.error = error
+
+    def wait(self) -> dict:
+        self.thread.join()
+        ready = self.state / "state" / "ready.json"
+        if self.error is not None or not ready.exists():
+            log = self.state / "standin.log"
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            detail = getattr(self.error, "stderr", b"") or b""
+            raise RuntimeError(f"local mode did not start: {self.error!r} "
+                               f"{detail.decode(errors='replace')[-2000:]}{tail}")
+        return json.loads(ready.read_text())["env"]
+
+    def stop(self) -> None:
+        self.thread.join()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: it stops everything it started
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def demo(session: nox.Session) -> None:
-    """The example pipeline end to end on local mode's Azure ML, then check compiled/ is current."""
-    _install(session)
-    _local_mode(session)
-    session.run("python", "-m", "pipelines.run_local", *session.posargs)
+    """The example pipelines end to end on local mode's Azure ML, then check compiled/ is current.
+
+    `nox -s demo -- --subscription S --resource-group G --workspace W` runs them on your own
+    Azure ML workspace instead (pipelines/run_local.py; docs/try-on-your-workspace.md): no local
+    mode is started then.
+    """
+    phases = _Phases(session)
+    session.env.setdefault("AZML_LOCAL_CACHE", str(ROOT / ".standin"))
+    own_workspace = any(a.split("=")[0] == "--subscription" for a in session.posargs)
+    # Local mode's own distribution first (a few small packages): it starts, Azurite's install
+    # included, while the components and the example's packages install.
+    phases.timed("install azml-local", session.install, "pip", "-e", "./azml-local")
+    background = None if own_workspace else _LocalModeInBackground(session, phases)
+    try:
+        phases.timed("install components + example", session.install, "-e.[demo]")
+        env = {}
+        if background is not None:
+            started = time.perf_counter()
+            env = background.wait()  # run_local uses a local mode that is already running
+            phases.record("wait for local mode", time.perf_counter() - started)
+        phases.timed("pipelines (run_local)", session.run, "python", "-m",
+                     "pipelines.run_local", *session.posargs, env=env)
+    finally:
+        if background is not None:
+            background.stop()
     # The demo never rewrites tracked files; it only reports drift.
-    session.run("python", "-m", "tools.compile_all", "--check")
+    phases.timed("compile check", session.run, "python", "-m", "tools.compile_all", "--check")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def wheelhouse(session: nox.Session) -> None:
     """Download the example's scoring environments into .wheelhouse/ for offline builds.
 
@@ -141,7 +253,7 @@ def wheelhouse(session: nox.Session) -> None:
     session.log(f"offline mode: export AZML_LOCAL_WHEELHOUSE={WHEELHOUSE}")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def standin(session: nox.Session) -> None:
     """Local mode's Azure ML in the foreground; prints the variables to export."""
     _install(session)
@@ -150,7 +262,7 @@ def standin(session: nox.Session) -> None:
     session.run("python", "-m", "azml_local", "--state-dir", state, *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def bench(session: nox.Session) -> None:
     """Ours against the bare SDK, side by side on one stand-in, as ratios (bench/results/).
 
@@ -161,7 +273,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench.benchmarks", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend=BACKEND)
 def docs(session: nox.Session) -> None:
     """Build the documentation site (mkdocs.yml, docs/) into site/; any warning fails it.
 

@@ -1,19 +1,30 @@
-"""Run the example pipeline end to end on this machine (what `nox -s demo` does).
+"""Run the example pipelines end to end on this machine (what `nox -s demo` does).
 
-Starts local mode's Azure ML (azml_local), runs train -> register -> deploy -> smoke
-test with kfp.local for both deployment styles (MLflow no-code and a custom scoring script),
-prints one line per task (name, status, seconds) and the smoke test's predictions, keeps every
-task's full log in a file whose path it prints, and stops the stand-in, also when the run fails.
+Starts local mode's Azure ML (azml_local) unless one is running already (its variables in the
+environment, as `nox -s demo` starts it while installing), then runs the examples in EXAMPLES
+with kfp.local, each in its own process and all at the same time: train -> register -> deploy
+-> smoke test for both deployment styles (MLflow no-code and a custom scoring script), and the
+batch example with --batch. Prints one line per task (pipeline, name, status, seconds) and each
+smoke test's answer, keeps every task's full log in a file whose path it prints, and stops the
+stand-in it started, also when a run fails.
+
+With --subscription/--resource-group/--workspace it runs on your own Azure ML workspace instead
+(pipelines/own_workspace.py): unique names, the cost of what it creates, and everything it
+created deleted at the end, also on Ctrl-C or a failed step.
 """
 
 import argparse
 import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +43,7 @@ class _TaskLines:
 
     def __init__(self, log, out):
         self.log, self.out, self.partial, self.started = log, out, "", {}
+        self.label = os.environ.get("AZML_DEMO_LABEL", "")  # the example, when several run
 
     def write(self, text: str) -> int:
         self.log.write(text)
@@ -52,7 +64,8 @@ class _TaskLines:
             self.report(finished["task"], finished["status"], time.monotonic() - began)
 
     def report(self, task: str, status: str, seconds: float) -> None:
-        print(f"  {task:<28} {status:<8} {seconds:6.1f} s", file=self.out, flush=True)
+        label = f"{self.label:<7} " if self.label else ""
+        print(f"  {label}{task:<28} {status:<8} {seconds:6.1f} s", file=self.out, flush=True)
 
     def flush(self) -> None:
         self.log.flush()
@@ -118,8 +131,58 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return found[-1].read_text().splitlines()
 
 
-def main(argv=None) -> int:
-    """Command line entry point."""
+class Example(NamedTuple):
+    """One example pipeline the demo can run (a row of EXAMPLES).
+
+    arguments(workspace) gives its pipeline arguments (names made unique on your own workspace);
+    run(out, task_log, arguments) runs it with kfp.local and returns a one-line summary;
+    endpoints and models name what it creates, for the cost notice and the clean-up.
+    """
+
+    arguments: Callable
+    run: Callable
+    endpoints: tuple = ()
+    models: tuple = ()
+
+
+def _online(model_format: str) -> Example:
+    def arguments(ws) -> dict:
+        return {**ws.arguments(), "model_format": model_format,
+                "model_name": ws.name("diabetes-ridge"),
+                "endpoint_name": ws.name(f"diabetes-{model_format}")}
+
+    def run(out: Path, task_log: Path, arguments: dict) -> str:
+        answer = run_pipeline_locally(out, task_log=task_log, **arguments)
+        return (f"endpoint {answer['endpoint_name']} answered HTTP {answer['status']} in "
+                f"{answer['latency_ms']} ms with predictions "
+                f"{[round(p, 2) for p in answer['response']]}")
+
+    return Example(arguments, run, endpoints=(f"diabetes-{model_format}",),
+                   models=("diabetes-ridge",))
+
+
+def _batch() -> Example:
+    def arguments(ws) -> dict:
+        return {**ws.arguments(), "model_name": ws.name("diabetes-ridge-batch"),
+                "endpoint_name": ws.name("diabetes-batch")}
+
+    def run(out: Path, task_log: Path, arguments: dict) -> str:
+        lines = run_batch_pipeline_locally(out, task_log=task_log, **arguments)
+        return f"{len(lines)} predictions checked against the model, first {lines[:2]}"
+
+    return Example(arguments, run, endpoints=(), models=("diabetes-ridge-batch",))
+
+
+#: The examples by the name --formats / --batch select them with. Add a row for a new example
+#: (and a flag in _parser that selects it).
+EXAMPLES = {
+    "mlflow": _online("mlflow"),
+    "custom": _online("custom"),
+    "batch": _batch(),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formats", default="mlflow,custom",
                         help="comma-separated model formats to run (mlflow, custom)")
@@ -127,53 +190,158 @@ def main(argv=None) -> int:
                         help="also run train-register-batch-score (batch endpoint example)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
-    args = parser.parse_args(argv)
+    parser.add_argument("--one-after-another", action="store_true",
+                        help="run the examples one at a time instead of all at once")
+    own = parser.add_argument_group("your own Azure ML workspace instead of local mode")
+    own.add_argument("--subscription", default="", help="subscription id")
+    own.add_argument("--resource-group", default="", help="resource group of the workspace")
+    own.add_argument("--workspace", default="", help="Azure ML workspace name")
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)  # one example, in-process
+    parser.add_argument("--suffix", default="", help=argparse.SUPPRESS)
+    return parser
+
+
+def _selected(args) -> list:
+    names = [f.strip() for f in args.formats.split(",") if f.strip()]
+    return names + (["batch"] if args.batch else [])
+
+
+def main(argv=None) -> int:
+    """Command line entry point."""
+    args = _parser().parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    for name in _selected(args):
+        if name not in EXAMPLES:
+            raise SystemExit(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}")
+    if args.child:
+        return _run_child(args)
+    started = time.perf_counter()
+    if args.subscription or args.resource_group or args.workspace:
+        return _on_own_workspace(args, started)
+    if os.environ.get("AZML_LOCAL_URL"):  # a local mode is running already (nox -s demo)
+        print(f"[demo] using local mode's Azure ML at {os.environ['AZML_LOCAL_URL']}", flush=True)
+        return _run_examples(args, _local_workspace(), started)
     from azml_local import local_azure_ml
 
-    started = time.perf_counter()
     print("[demo] starting local mode's Azure ML ...", flush=True)
     with local_azure_ml() as standin:
         print(f"[demo] local Azure ML ready at {standin.url} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
-        for model_format in [f.strip() for f in args.formats.split(",") if f.strip()]:
-            step = time.perf_counter()
-            task_log = args.out / "logs" / f"train-register-deploy-{model_format}.log"
-            print(f"[demo] running train-register-deploy with model_format={model_format} "
-                  f"(full task logs: {task_log})", flush=True)
-            try:
-                answer = run_pipeline_locally(
-                    args.out,
-                    task_log=task_log,
-                    resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
-                    workspace_name=standin.env["AZML_LOCAL_WORKSPACE"],
-                    model_format=model_format,
-                    endpoint_name=f"diabetes-{model_format}",
-                )
-            except BaseException:
-                print(f"[demo] {model_format} failed; the end of the task logs "
-                      f"(all of them: {task_log}):", flush=True)
-                if task_log.exists():
-                    print("".join(task_log.read_text(errors="replace").splitlines(True)[-40:]))
-                raise
-            print(f"[demo] {model_format}: endpoint {answer['endpoint_name']} answered HTTP "
-                  f"{answer['status']} in {answer['latency_ms']} ms with predictions "
-                  f"{[round(p, 2) for p in answer['response']]} "
-                  f"({time.perf_counter() - step:.1f} s)", flush=True)
-        if args.batch:
-            step = time.perf_counter()
-            task_log = args.out / "logs" / "train-register-batch-score.log"
-            print(f"[demo] running train-register-batch-score (full task logs: {task_log})",
-                  flush=True)
-            lines = run_batch_pipeline_locally(
-                args.out, task_log=task_log,
-                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
-                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
-            print(f"[demo] batch: {len(lines)} predictions checked against the model, first "
-                  f"{lines[:2]} ({time.perf_counter() - step:.1f} s)", flush=True)
+        return _run_examples(args, _local_workspace(), started)
+
+
+def _local_workspace():
+    from pipelines.own_workspace import Workspace
+
+    return Workspace("", os.environ["AZML_LOCAL_RESOURCE_GROUP"],
+                     os.environ["AZML_LOCAL_WORKSPACE"], "")
+
+
+def _on_own_workspace(args, started: float) -> int:
+    from pipelines import own_workspace
+
+    try:
+        ws = own_workspace.own_workspace(args.subscription, args.resource_group, args.workspace)
+    except ValueError as error:
+        raise SystemExit(f"[demo] {error}") from None
+    examples = [EXAMPLES[n] for n in _selected(args)]
+    endpoints = sorted({ws.name(e) for x in examples for e in x.endpoints})
+    models = sorted({ws.name(m) for x in examples for m in x.models})
+    print(f"[demo] your workspace {ws.workspace_name} (resource group {ws.resource_group}); "
+          f"this run creates, and deletes at the end:", flush=True)
+    print(f"[demo] will create: endpoints {', '.join(endpoints) or '-'}; "
+          f"models {', '.join(models)}", flush=True)
+    print("\n".join(own_workspace.cost_lines(endpoints)), flush=True)
+    # Ctrl-C (SIGINT) and SIGTERM both end the runs and still clean up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _run_examples(args, ws, started)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
+        print("[demo] removing what this run created ...", flush=True)
+        left = own_workspace.clean_up(ws, endpoints, models)
+        for what in left:
+            print(f"[demo] could not remove {what}: delete it yourself", flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run_examples(args, ws, started: float) -> int:
+    # Each example in its own process (kfp.local's configuration is per process), all at once.
+    names = _selected(args)
+    children = {}
+    failed = []
+    try:
+        for name in names:
+            command = [sys.executable, "-m", "pipelines.run_local", "--child", name,
+                       "--out", str(args.out), "--suffix", ws.suffix,
+                       "--subscription", ws.subscription_id,
+                       "--resource-group", ws.resource_group, "--workspace", ws.workspace_name]
+            # Its own session: a Ctrl-C reaches this process only, which stops each child's
+            # whole group (kfp.local's task processes too) and waits for it.
+            children[name] = subprocess.Popen(
+                command, cwd=ROOT, start_new_session=True,
+                env={**os.environ, "AZML_DEMO_LABEL": name})
+            if args.one_after_another and children[name].wait():
+                failed.append(name)
+        for name, child in children.items():
+            if child.wait() and name not in failed:
+                failed.append(name)
+    finally:
+        for child in children.values():
+            _stop(child)
     print(f"[demo] outputs and task logs are under {args.out}; "
-          f"total {time.perf_counter() - started:.1f} s")
+          f"total {time.perf_counter() - started:.1f} s", flush=True)
+    if failed:
+        print(f"[demo] failed: {', '.join(failed)}", flush=True)
+        return 1
     return 0
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(60)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def _run_child(args) -> int:
+    # One example in this process: its own pipeline root, its own task log, one summary line.
+    from pipelines.own_workspace import Workspace
+
+    name = args.child
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    ws = Workspace(args.subscription, args.resource_group, args.workspace, args.suffix)
+    out = args.out / name
+    task_log = args.out / "logs" / f"{name}.log"
+    print(f"[demo] {name}: running (full task logs: {task_log})", flush=True)
+    step = time.perf_counter()
+    try:
+        summary = EXAMPLES[name].run(out, task_log, EXAMPLES[name].arguments(ws))
+    except BaseException:
+        print(f"[demo] {name} failed; the end of its task logs (all of them: {task_log}):",
+              flush=True)
+        if task_log.exists():
+            print("".join(task_log.read_text(errors="replace").splitlines(True)[-40:]),
+                  flush=True)
+        raise
+    seconds = time.perf_counter() - step
+    print(f"[demo] {name}: {summary} ({seconds:.1f} s)", flush=True)
+    _record_phase(f"pipeline {name}", seconds)
+    return 0
+
+
+def _record_phase(phase: str, seconds: float) -> None:
+    # For the first-run benchmark (bench/first_run.py), as noxfile.py's _Phases writes them.
+    path = os.environ.get("AZML_DEMO_TIMINGS")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"phase": phase, "seconds": round(seconds, 2)}) + "\n")
 
 
 if __name__ == "__main__":
