@@ -285,3 +285,17 @@ def docs(session: nox.Session) -> None:
     session.install(*project["optional-dependencies"]["docs"])
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life notice, on every build
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), *session.posargs)
+
+
+@nox.session(python=False)
+def bench_first_run(session: nox.Session) -> None:
+    """The README's demo command on a fresh machine, cold then warm (bench/results/first_run.*).
+
+    Clones HEAD into a temporary folder with empty caches (bench/first_run.py says what "fresh"
+    means), runs `pip install 'nox[uv]'` and `nox -s demo` there twice and writes the times
+    with a breakdown per phase. `-- --nox-spec nox` measures the fallback without uv;
+    `-- --tests` also times `nox -s tests`. Needs only the Python running nox.
+    """
+    import sys
+
+    session.run(sys.executable, "-m", "bench.first_run", *session.posargs)
