@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from azml_local.infra import paths
 from azml_local.serving import installer, probes
 from azml_local.serving.environments import (
     SERVER,
@@ -265,14 +266,55 @@ def wheelhouse_requirements() -> list[list[str]]:
     return [mlflow]
 
 
+def mlflow_recorded_environment() -> ScoringEnvironment:
+    """The no-code environment of an MLflow model saved from this interpreter.
+
+    What for_mlflow_model reads from the conda.yaml MLflow writes (mlflow==<version>, then
+    _MLFLOW_RECORDED at their installed versions; the python and pip lines are not part of the
+    key), so a deployment of such a model finds it built.
+    """
+    pip = [f"mlflow=={importlib.metadata.version('mlflow-skinny')}"]
+    for name in _MLFLOW_RECORDED:
+        try:
+            pip.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ScoringEnvironment(pip=pip, server_if_missing=SERVER)
+
+
+def prepare(requirement_sets: list[list[str]]) -> list[Path]:
+    """Build scoring environments ahead of the deployments that will need them.
+
+    Each set is a custom environment's pip section; MLflow's recorded environment (when
+    mlflow-skinny is installed here) comes first. Builds land in the environment cache exactly
+    as a deployment's would (same key, same lock), so one that a deployment starts meanwhile
+    waits for it instead of building it twice.
+    """
+    cache = EnvironmentCache(paths.env_cache_dir(), paths.wheelhouse_dir())
+    environments = [ScoringEnvironment(pip=list(lines)) for lines in requirement_sets if lines]
+    try:
+        environments.insert(0, mlflow_recorded_environment())
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return [cache.get(environment) for environment in environments]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Stand-in scoring support")
-    parser.add_argument("--fill-wheelhouse", type=Path, required=True, metavar="DIR",
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--fill-wheelhouse", type=Path, metavar="DIR",
                         help="download scoring environments' wheels into DIR (offline mode)")
+    action.add_argument("--prepare", action="store_true",
+                        help="build MLflow's recorded environment and the given one into the "
+                        "environment cache now (the demo does it while Azurite installs)")
     parser.add_argument("requirements", nargs="*",
                         help="one requirement set to download instead of "
                         "MLflow's (e.g. azureml-inference-server-http==1.5.1 numpy)")
     args = parser.parse_args(argv)
+    if args.prepare:
+        for venv in prepare([args.requirements]):
+            print(f"ready: {venv}")
+        return 0
     sets = [args.requirements] if args.requirements else wheelhouse_requirements()
     installer.fill_wheelhouse(args.fill_wheelhouse, sets)
     return 0
