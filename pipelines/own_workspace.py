@@ -86,6 +86,9 @@ def clean_up(workspace: Workspace, endpoints: list, models: list, timeout: float
     for endpoint in endpoints:
         while True:
             try:
+                # ARM answers a DELETE of a missing resource with 204: look first, so only
+                # what exists is reported deleted.
+                client.online_endpoints.get(endpoint)
                 client.online_endpoints.begin_delete(name=endpoint).result()
                 print(f"[demo] deleted online endpoint {endpoint}", flush=True)
                 break

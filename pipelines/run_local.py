@@ -215,6 +215,14 @@ def main(argv=None) -> int:
             raise SystemExit(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}")
     if args.child:
         return _run_child(args)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("[demo] interrupted", flush=True)
+        return 130
+
+
+def _run(args) -> int:
     started = time.perf_counter()
     if args.subscription or args.resource_group or args.workspace:
         return _on_own_workspace(args, started)
@@ -272,10 +280,11 @@ def _run_examples(args, ws, started: float) -> int:
     failed = []
     try:
         for name in names:
-            command = [sys.executable, "-m", "pipelines.run_local", "--child", name,
-                       "--out", str(args.out), "--suffix", ws.suffix,
-                       "--subscription", ws.subscription_id,
-                       "--resource-group", ws.resource_group, "--workspace", ws.workspace_name]
+            # name=value: a suffix or name starting with "-" is not taken for an option.
+            command = [sys.executable, "-m", "pipelines.run_local", f"--child={name}",
+                       f"--out={args.out}", f"--suffix={ws.suffix}",
+                       f"--subscription={ws.subscription_id}",
+                       f"--resource-group={ws.resource_group}", f"--workspace={ws.workspace_name}"]
             # Its own session: a Ctrl-C reaches this process only, which stops each child's
             # whole group (kfp.local's task processes too) and waits for it.
             children[name] = subprocess.Popen(
@@ -323,6 +332,9 @@ def _run_child(args) -> int:
     step = time.perf_counter()
     try:
         summary = EXAMPLES[name].run(out, task_log, EXAMPLES[name].arguments(ws))
+    except KeyboardInterrupt:  # Ctrl-C or the parent's SIGTERM: kfp.local stopped its task
+        print(f"[demo] {name}: stopped", flush=True)
+        return 130
     except BaseException:
         print(f"[demo] {name} failed; the end of its task logs (all of them: {task_log}):",
               flush=True)

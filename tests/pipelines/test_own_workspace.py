@@ -100,7 +100,7 @@ def test_own_workspace_demo_cleans_up_after_ctrl_c(standin, tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode != 0
+    assert process.returncode == 130, rest[-4000:]
     assert "removing what this run created" in rest, rest[-4000:]
-    assert f"deleted online endpoint {endpoint}" in rest, rest[-4000:]
+    assert "could not remove" not in rest, rest[-4000:]
     _gone(client, endpoint, model)
