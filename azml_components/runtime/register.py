@@ -131,11 +131,13 @@ def azml_version_holder(client, model_name: str, version: str, entity: bool = Fa
     return (existing.properties or {}).get("azml_registration_id", "")
 
 
-def azml_next_version(client, model_name: str, tried: int) -> str:
+def azml_next_version(client, model_name: str, tried: int, listed=None) -> str:
     # The next free numeric version as the workspace lists them (what the SDK's auto-increment
-    # asks the service for), never one this call already tried.
-    versions = [m.version for m in azml_model_versions(client, model_name)]
-    numbers = [int(v) for v in versions if str(v).isdigit()]
+    # asks the service for), never one this call already tried. `listed`: a listing this run
+    # took already (while hashing), used instead of listing again.
+    if listed is None:
+        listed = azml_model_versions(client, model_name)
+    numbers = [int(v.version) for v in listed if str(v.version).isdigit()]
     return str(max(numbers + [tried]) + 1)
 
 
@@ -156,10 +158,14 @@ def azml_model_versions(client, model_name: str) -> list:
 
     def listing():
         try:
-            return list(client.models.list(name=model_name))
+            found = list(client.models.list(name=model_name))
         except ResourceNotFoundError as error:
             azml_missing_scope(error, client)
             return []
+        # An answer from under the workspace: it exists, so a later 404 (a version not there
+        # yet) needs no workspace read to tell which it is (azml_missing_scope).
+        client.azml_workspace_found = True
+        return found
 
     return azml_call(f"listing versions of model {model_name!r}", listing)
 
@@ -283,11 +289,11 @@ def azml_register_model(
         located = azml_datastore_path(model_uri, subscription, resource_group, workspace_name)
         if located is not None:
             azml_check_model_uri_exists(client, model_uri, *located)
-    content_hash, same = "", None
+    content_hash, same, listed = "", None, None
     if model_path:
         source = os.path.abspath(source)
         reuse = not (force_new_version or model_version)
-        same, content_hash = azml_hash_and_find_same(
+        same, content_hash, listed = azml_hash_and_find_same(
             client, model_name, model_version, source, model_type, props, reuse,
             timeout_seconds,
         )
@@ -304,10 +310,13 @@ def azml_register_model(
         )
     registered = azml_register_new_version(
         client, model_name, model_version, source, content_hash, model_type, description,
-        all_tags, props, timeout_seconds,
+        all_tags, props, timeout_seconds, listed,
     )
     reused = False
-    if model_path and not (force_new_version or model_version):
+    # Written at its first pick from the listing: no version below holds these files.
+    first_pick = listed is not None and str(registered.version) == azml_next_version(
+        client, model_name, 0, listed)
+    if model_path and not (force_new_version or model_version) and not first_pick:
         registered, reused = azml_settle_on_first(
             client, model_name, registered, source, content_hash, model_type, props
         )
@@ -320,11 +329,11 @@ def azml_hash_and_find_same(
     client, model_name: str, model_version: str, source: str, model_type: str, props: dict,
     reuse: bool, timeout_seconds: int,
 ) -> tuple:
-    # (a match or None, the SDK's content hash). A match is (version, what differs from these
-    # files): for an explicit model_version, that version when it exists (whatever it holds:
-    # azml_check_given_version decides); else, when reuse, the version already holding these
-    # files. The read (the listing or the version) runs while the files are hashed: it adds no
-    # time.
+    # (a match or None, the SDK's content hash, the listing or None). A match is (version,
+    # what differs from these files): for an explicit model_version, that version when it
+    # exists (whatever it holds: azml_check_given_version decides); else, when reuse, the
+    # version already holding these files. The read (the listing or the version) runs while
+    # the files are hashed: it adds no time.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
@@ -344,8 +353,8 @@ def azml_hash_and_find_same(
         versions = found or []
     matches = azml_content_matches(versions, source, content_hash, model_type, props)
     if model_version or not reuse:
-        return (matches[0] if matches else None), content_hash
-    return azml_first_same(matches), content_hash
+        return (matches[0] if matches else None), content_hash, None
+    return azml_first_same(matches), content_hash, versions
 
 
 def azml_first_same(matches: list):
@@ -374,7 +383,9 @@ def azml_settle_on_first(
     # list-then-create cannot be made atomic. So the run lists again and returns the first
     # version holding these files (azml_first_same). Auto versions are taken in order (a version
     # is written only after the versions below it exist; azml_register_new_version), so every
-    # run's second listing holds the first one and they all return it. The run's own version
+    # run's second listing holds the first one and they all return it. The run that wrote the
+    # version it first picked from its listing (no retry) holds that first one itself: it
+    # skips this listing (azml_register_model). The run's own version
     # is left as it is: it holds the same files, and deleting anything another run may have
     # returned is not safe. A failed second listing returns the run's own version.
     try:
@@ -397,6 +408,7 @@ def azml_settle_on_first(
 def azml_register_new_version(
     client, model_name: str, model_version: str, source: str, content_hash: str,
     model_type: str, description: str, tags: dict, props: dict, timeout_seconds: int,
+    listed=None,
 ):
     # An explicit model_version is registered as given (a version that exists with other
     # content fails: versions are immutable). Without one, the next free version is taken;
@@ -420,7 +432,8 @@ def azml_register_new_version(
     deadline = time.monotonic() + timeout_seconds
     path, tried, registered = source, 0, None
     for attempt in range(12):
-        version = model_version or azml_next_version(client, model_name, tried)
+        version = model_version or azml_next_version(  # first pick: the listing while hashing
+            client, model_name, tried, listed if attempt == 0 else None)
         if not model_version and azml_version_holder(client, model_name, version) is not None:
             tried = int(version)
             continue
