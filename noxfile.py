@@ -206,7 +206,7 @@ class _InBackground:
     """One command run in a thread while the session goes on; its seconds go to `phases`."""
 
     def __init__(self, phases: _Phases, phase: str, command: list, env: dict, log: Path):
-        self.done = None
+        self.done, self.log = None, log
 
         def run() -> None:
             with open(log, "ab") as out:
@@ -258,15 +258,23 @@ def demo(session: nox.Session) -> None:
             started = time.perf_counter()
             env = background.wait()  # run_local uses a local mode that is already running
             phases.record("wait for local mode", time.perf_counter() - started)
+        # The demo never rewrites tracked files; it only reports drift, while the pipelines run.
+        check = _InBackground(phases, "compile check (background)",
+                              [str(Path(session.virtualenv.bin) / "python"), "-m",
+                               "tools.compile_all", "--check"],
+                              {**os.environ, **{k: v for k, v in session.env.items() if v}},
+                              Path(tempfile.mkdtemp(prefix="azml-check-")) / "check.log")
         phases.timed("pipelines (run_local)", session.run, "python", "-m",
                      "pipelines.run_local", *session.posargs, env=env)
+        check.join()
+        if check.done.returncode:
+            session.error(f"compiled/ is not current:\n{check.log.read_text()[-3000:]}")
+        session.log(check.log.read_text().strip().splitlines()[-1:])
     finally:
         if background is not None:
             background.stop()
         if prepare is not None:
             prepare.join()
-    # The demo never rewrites tracked files; it only reports drift.
-    phases.timed("compile check", session.run, "python", "-m", "tools.compile_all", "--check")
 
 
 @nox.session(python=PYTHON, venv_backend=BACKEND)
