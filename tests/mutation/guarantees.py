@@ -673,8 +673,8 @@ GUARANTEES: list[dict] = [
         "name": "concurrent-identical-registrations-return-one-version",
         "promise": "runs registering the same files at the same time all return one version",
         "file": RT + "register.py",
-        "old": "    if model_path and not (force_new_version or model_version):\n"
-               "        registered, reused",
+        "old": "    if model_path and not (force_new_version or model_version) and not "
+               "first_pick:\n        registered, reused",
         "new": "    if False:\n        registered, reused",
         "tests": [FAULT_TESTS
                   + "test_concurrent_registrations_of_the_same_files_return_one_version"],
@@ -887,6 +887,36 @@ GUARANTEES: list[dict] = [
                   "test_invoke_endpoint_reports_the_models_own_status",
                   FAULT_TESTS
                   + "test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected"],
+    },
+    # Issue 26: the demo on your own workspace, and the cluster page's run parameters.
+    {
+        "name": "own-workspace-demo-cleans-up-after-ctrl-c",
+        "promise": "the demo on your own workspace removes everything it created at the end, "
+                   "also on Ctrl-C",
+        "file": "pipelines/run_local.py",
+        "old": "        left = own_workspace.clean_up(ws, endpoints, models)\n",
+        "new": "        left = []\n",
+        "tests": ["tests/pipelines/test_own_workspace.py::"
+                  "test_own_workspace_demo_cleans_up_after_ctrl_c"],
+    },
+    {
+        "name": "own-workspace-demo-names-are-unique",
+        "promise": "the demo on your own workspace uses uniquely named endpoints",
+        "file": "pipelines/own_workspace.py",
+        "old": "                     f\"-{secrets.token_hex(4)}\")",
+        "new": "                     \"\")",
+        "tests": ["tests/pipelines/test_own_workspace.py::"
+                  "test_own_workspace_demo_creates_unique_names_and_removes_them"],
+    },
+    {
+        "name": "cluster-page-names-the-pipelines-inputs",
+        "promise": "docs/try-on-your-cluster.md's run parameters are the compiled pipelines' "
+                   "inputs",
+        "file": "docs/try-on-your-cluster.md",
+        "old": "| `instance_count` | `1` | instances |\n",
+        "new": "",
+        "tests": ["tests/test_try_on_your_cluster.py::"
+                  "test_page_tables_are_the_compiled_pipelines_inputs"],
     },
 ]
 
