@@ -241,11 +241,18 @@ def demo(session: nox.Session) -> None:
     # included, while the components and the example's packages install.
     phases.timed("install azml-local", session.install, "pip", "-e", "./azml-local")
     background = None if own_workspace else _LocalModeInBackground(session, phases)
-    prepare = None
+    prepare = imports = None
     try:
-        if session.venv_backend == "uv":  # pip compiles at install; uv only when asked to
-            session.env["UV_COMPILE_BYTECODE"] = "1"  # else every task compiles on import
         phases.timed("install components + example", session.install, "-e.[demo]")
+        # What the tasks import, compiled to bytecode once, in a new venv (uv installs without
+        # it, and compiling every installed file takes longer than these few): not in a task.
+        marker = Path(session.virtualenv.location) / ".azml-imports-compiled"
+        imports = None if marker.exists() else _InBackground(
+            phases, "warm imports (background)",
+            [str(Path(session.virtualenv.bin) / "python"), "-c",
+             "import kfp.dsl, azure.ai.ml, azure.identity, mlflow.sklearn, sklearn.linear_model,"
+             f" pandas, pathlib; pathlib.Path({str(marker)!r}).touch()"],
+            dict(os.environ), Path(tempfile.mkdtemp()) / "imports.log")
         env = {}
         if background is not None:
             # The two example scoring environments (MLflow's recorded one, the custom one's
@@ -269,12 +276,13 @@ def demo(session: nox.Session) -> None:
         check.join()
         if check.done.returncode:
             session.error(f"compiled/ is not current:\n{check.log.read_text()[-3000:]}")
-        session.log(check.log.read_text().strip().splitlines()[-1:])
+        session.log(" ".join(check.log.read_text().strip().splitlines()[-1:]))
     finally:
         if background is not None:
             background.stop()
-        if prepare is not None:
-            prepare.join()
+        for waiting in (prepare, imports):
+            if waiting is not None:
+                waiting.join()
 
 
 @nox.session(python=PYTHON, venv_backend=BACKEND)
