@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,8 @@ def markdown(results: dict) -> str:
         f"load average {results['load_before']} before the run; nox installed as "
         f"`{results['nox_spec']}`). Do not edit: run the benchmark again.",
         "",
+        f"Load average after the run: {results.get('load_after')}.",
+        "",
         "| run | total | install nox | nox -s demo |",
         "|---|---|---|---|",
     ]
@@ -110,6 +113,34 @@ def markdown(results: dict) -> str:
         lines += ["", f"`nox -s tests` in the same clone afterwards: "
                   f"{results['tests']['seconds']:.0f} s (exit {results['tests']['exit']})."]
     return "\n".join(lines) + "\n"
+
+
+# The README's sentence quoting the last run (its line breaks are kept).
+README_TIMES = re.compile(
+    r"first run took \*\*(?P<cold>[0-9]+) s\*\* cold(?P<a>.*?)\*\*(?P<warm>[0-9]+) s\*\* "
+    r"warm, on(?P<b>\s+)(?P<cpus>[0-9]+) cores with a load average of(?P<c>\s+)"
+    r"(?P<load>[0-9.]+) before it", re.S)
+
+
+def readme_numbers(results: dict) -> dict:
+    """Return the numbers the README quotes, as it writes them."""
+    return {"cold": f"{results['cold_total_s']:.0f}", "warm": f"{results['warm_total_s']:.0f}",
+            "cpus": str(results["cpus"]), "load": f"{results['load_before'][0]:.1f}"}
+
+
+def update_readme(results: dict) -> None:
+    """Put this run's numbers into README.md's sentence."""
+    numbers = readme_numbers(results)
+
+    def sentence(found: re.Match) -> str:
+        return (f"first run took **{numbers['cold']} s** cold{found['a']}**{numbers['warm']} s**"
+                f" warm, on{found['b']}{numbers['cpus']} cores with a load average of"
+                f"{found['c']}{numbers['load']} before it")
+
+    readme = ROOT / "README.md"
+    text, count = README_TIMES.subn(sentence, readme.read_text())
+    if count == 1:
+        readme.write_text(text)
 
 
 def main(argv=None) -> int:
@@ -160,6 +191,8 @@ def main(argv=None) -> int:
         c for c in args.nox_spec if c.isalnum())
     (args.out / f"first_run{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / f"first_run{suffix}.md").write_text(markdown(results))
+    if not suffix and "warm_total_s" in results:
+        update_readme(results)
     print(f"cold {results['cold_total_s']:.1f} s (goal 60), warm {results['warm_total_s']:.1f} s "
           f"(goal 20); wrote {args.out / f'first_run{suffix}.md'}")
     failed = [r for r in ("install_nox", "cold", "warm", "tests")

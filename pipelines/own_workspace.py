@@ -70,7 +70,8 @@ def cost_lines(endpoints: list, instance_type: str = DEFAULT_INSTANCE_TYPE,
     return lines
 
 
-def clean_up(workspace: Workspace, endpoints: list, models: list, timeout: float = 900) -> list:
+def clean_up(workspace: Workspace, endpoints: list, models: list, batch_endpoints: tuple = (),
+             timeout: float = 900) -> list:
     """Delete this run's endpoints (their deployments with them) and model versions.
 
     Only names carrying this run's suffix are touched. A deletion Azure refuses for now (an
@@ -83,20 +84,22 @@ def clean_up(workspace: Workspace, endpoints: list, models: list, timeout: float
 
     client = _client(workspace, azml_credential())
     left, deadline = [], time.monotonic() + timeout
-    for endpoint in endpoints:
+    kinds = [("online endpoint", client.online_endpoints, e) for e in endpoints]
+    kinds += [("batch endpoint", client.batch_endpoints, e) for e in batch_endpoints]
+    for kind, operations, endpoint in kinds:
         while True:
             try:
                 # ARM answers a DELETE of a missing resource with 204: look first, so only
                 # what exists is reported deleted.
-                client.online_endpoints.get(endpoint)
-                client.online_endpoints.begin_delete(name=endpoint).result()
-                print(f"[demo] deleted online endpoint {endpoint}", flush=True)
+                operations.get(endpoint)
+                operations.begin_delete(name=endpoint).result()
+                print(f"[demo] deleted {kind} {endpoint}", flush=True)
                 break
             except ResourceNotFoundError:
                 break  # never created, or gone already
             except HttpResponseError as error:
                 if time.monotonic() > deadline:
-                    left.append(f"online endpoint {endpoint} ({error.message})")
+                    left.append(f"{kind} {endpoint} ({error.message})")
                     break
                 time.sleep(5)  # e.g. 409 while a deployment is still being created
     for model in models:

@@ -143,6 +143,7 @@ class Example(NamedTuple):
     run: Callable
     endpoints: tuple = ()
     models: tuple = ()
+    batch_endpoints: tuple = ()
 
 
 def _online(model_format: str) -> Example:
@@ -170,7 +171,8 @@ def _batch() -> Example:
         lines = run_batch_pipeline_locally(out, task_log=task_log, **arguments)
         return f"{len(lines)} predictions checked against the model, first {lines[:2]}"
 
-    return Example(arguments, run, endpoints=(), models=("diabetes-ridge-batch",))
+    return Example(arguments, run, models=("diabetes-ridge-batch",),
+                   batch_endpoints=("diabetes-batch",))
 
 
 #: The examples by the name --formats / --batch select them with. Add a row for a new example
@@ -255,10 +257,12 @@ def _on_own_workspace(args, started: float) -> int:
     examples = [EXAMPLES[n] for n in _selected(args)]
     endpoints = sorted({ws.name(e) for x in examples for e in x.endpoints})
     models = sorted({ws.name(m) for x in examples for m in x.models})
+    batch = sorted({ws.name(e) for x in examples for e in x.batch_endpoints})
     print(f"[demo] your workspace {ws.workspace_name} (resource group {ws.resource_group}); "
           f"this run creates, and deletes at the end:", flush=True)
     print(f"[demo] will create: endpoints {', '.join(endpoints) or '-'}; "
-          f"models {', '.join(models)}", flush=True)
+          f"models {', '.join(models)}" + (f"; batch endpoints {', '.join(batch)}" if batch
+                                           else ""), flush=True)
     print("\n".join(own_workspace.cost_lines(endpoints)), flush=True)
     # Ctrl-C (SIGINT) and SIGTERM both end the runs and still clean up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -267,7 +271,7 @@ def _on_own_workspace(args, started: float) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
         print("[demo] removing what this run created ...", flush=True)
-        left = own_workspace.clean_up(ws, endpoints, models)
+        left = own_workspace.clean_up(ws, endpoints, models, batch)
         for what in left:
             print(f"[demo] could not remove {what}: delete it yourself", flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
