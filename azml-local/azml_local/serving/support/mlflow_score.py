@@ -4,9 +4,11 @@ Used by the stand-in when a deployment of an mlflow_model has no scoring script.
 """
 
 import json
+import logging
 import os
 
 model = None
+collectors = {}  # model_inputs / model_outputs: azureml-ai-monitoring Collectors, when enabled
 
 
 def _find_mlmodel(root: str) -> str:
@@ -23,6 +25,33 @@ def init():
 
     root = os.path.join(os.environ["AZUREML_MODEL_DIR"], os.environ.get("MLFLOW_MODEL_FOLDER", ""))
     model = mlflow.pyfunc.load_model(_find_mlmodel(root))
+    _init_collectors()
+
+
+def _enabled_collections():
+    # The collections the deployment enabled (the data collector's config file).
+    path = os.environ.get("AZUREML_MDC_CONFIG_PATH")
+    if not path:
+        return set()
+    with open(path) as handle:
+        config = json.load(handle)
+    return {name.lower() for name, c in (config.get("collections") or {}).items()
+            if c.get("enabled")}
+
+
+def _init_collectors():
+    # Azure "auto-instruments your scoring script with custom logging code" when an MLflow
+    # deployment collects data ("Collect production data from models for real-time
+    # inferencing", learn.microsoft.com): model_inputs and model_outputs, logged with
+    # azureml-ai-monitoring; a failure to log is logged, never raised into scoring.
+    wanted = _enabled_collections() & {"model_inputs", "model_outputs"}
+    if not wanted:
+        return
+    from azureml.ai.monitoring import Collector
+
+    for name in sorted(wanted):
+        collectors[name] = Collector(
+            name=name, on_error=lambda e: logging.warning("data collection: %s", e))
 
 
 def run(raw_data):
@@ -44,7 +73,14 @@ def run(raw_data):
         return AMLResponse(f"Bad request: {error}; expected "
                            '{"input_data": {"columns": [...], "index": [...], "data": [[...]]}}',
                            400)
+    context = None
+    if "model_inputs" in collectors:
+        context = collectors["model_inputs"].collect(frame)
     predictions = model.predict(frame)
+    if "model_outputs" in collectors:
+        outputs = predictions if isinstance(predictions, pd.DataFrame) else pd.DataFrame(
+            {"predictions": list(predictions)}, index=frame.index)
+        collectors["model_outputs"].collect(outputs, context)
     if hasattr(predictions, "tolist"):
         return predictions.tolist()
     return list(predictions)
