@@ -31,7 +31,14 @@ from azure.core.exceptions import HttpResponseError
 
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.register import azml_register_model
-from tests.helpers import data_payload, diabetes_rows, unique, workspace, write_custom_model
+from tests.helpers import (
+    data_payload,
+    diabetes_rows,
+    unique,
+    wait_for_collected,
+    workspace,
+    write_custom_model,
+)
 
 pytestmark = pytest.mark.timeout(900)  # the first run builds the sample's scoring environment
 
@@ -46,32 +53,6 @@ HOUR_PATH = r"modelDataCollector/{}/{}/{}/\d{{4}}/\d{{2}}/\d{{2}}/\d{{2}}/[0-9a-
 
 def _collector_of(name: str) -> dict:
     return yaml.safe_load((SAMPLE / name).read_text())["data_collector"]
-
-
-def _blobs(ml_client: MLClient, prefix: str) -> dict[str, list[dict]]:
-    # The JSON Lines files under `prefix` in the workspace's blob store, read as any user would.
-    from azure.storage.blob import BlobServiceClient
-
-    store = ml_client.datastores.get("workspaceblobstore", include_secrets=True)
-    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
-    found = {}
-    with BlobServiceClient(account, credential=store.credentials.account_key) as service:
-        container = service.get_container_client(store.container_name)
-        for blob in container.list_blobs(name_starts_with=prefix):
-            text = container.download_blob(blob.name).readall().decode()
-            found[blob.name] = [json.loads(line) for line in text.splitlines() if line]
-    return found
-
-
-def _wait_for_events(ml_client: MLClient, prefix: str, count: int) -> dict[str, list[dict]]:
-    # Collection is asynchronous (the collector's worker thread, then the sidecar's writer):
-    # read until `count` events are there, or give up after a generous while.
-    deadline = time.monotonic() + 120
-    while True:
-        found = _blobs(ml_client, prefix)
-        if sum(len(v) for v in found.values()) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +92,8 @@ def test_microsofts_sample_collects_in_azures_layout_and_registers_data_assets(
     for _ in range(2):
         answer = json.loads(_invoke(ml_client, endpoint, "blue", PAYLOAD, tmp_path))
         assert answer == {"prediction": {"0": 3, "1": 5, "2": 7}}
-    inputs = _wait_for_events(ml_client, f"modelDataCollector/{endpoint}/blue/model_inputs/", 2)
-    outputs = _wait_for_events(ml_client, f"modelDataCollector/{endpoint}/blue/model_outputs/",
+    inputs = wait_for_collected(ml_client, f"modelDataCollector/{endpoint}/blue/model_inputs/", 2)
+    outputs = wait_for_collected(ml_client, f"modelDataCollector/{endpoint}/blue/model_outputs/",
                                2)
     for collection, found in (("model_inputs", inputs), ("model_outputs", outputs)):
         assert found and all(re.fullmatch(HOUR_PATH.format(endpoint, "blue", collection), name)
@@ -172,7 +153,7 @@ def test_payload_logging_captures_bodies_correlation_id_and_headers_never_the_ke
         "x-client-id": "client-7"})
     assert answer.status_code == 200, answer.text
     prefix = f"modelDataCollector/{endpoint.name}/payload/"
-    found = _wait_for_events(ml_client, prefix, 2)
+    found = wait_for_collected(ml_client, prefix, 2)
     names = list(found)
     assert any(re.fullmatch(HOUR_PATH.format(endpoint.name, "payload", "request"), n)
                for n in names), names
@@ -190,13 +171,17 @@ def test_payload_logging_captures_bodies_correlation_id_and_headers_never_the_ke
 
 def test_collection_never_breaks_scoring(standin: LocalAzureML, ml_client: MLClient,
                                          sample: dict, tmp_path) -> None:
-    # The sample's script on its own deployment, whose collector then stops listening: the
-    # Collector's posts fail (azureml-ai-monitoring sends from a worker thread and logs the
-    # failure), and every request is still answered.
+    # The sample's script on its own deployment (payload logging on too), whose collector then
+    # stops listening: the Collector's posts fail (azureml-ai-monitoring sends from a worker
+    # thread and logs the failure), payload logging fails, and every request is answered.
     endpoint = sample["endpoint"]
+    collector = sample["options"]["data_collector"]
+    collections = {**collector["collections"], "request": {"enabled": "True"},
+                   "response": {"enabled": "True"}}
     azml_deploy_model(**workspace(), endpoint_name=endpoint, deployment_name="down",
                       model_id=sample["model_id"], traffic_percent=0, timeout_seconds=600,
-                      options=sample["options"])
+                      options={**sample["options"],
+                               "data_collector": {**collector, "collections": collections}})
     assert standin.collector_down(endpoint, "down") is True
     for _ in range(3):
         answer = json.loads(_invoke(ml_client, endpoint, "down", PAYLOAD, tmp_path))

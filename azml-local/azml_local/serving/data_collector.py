@@ -105,6 +105,7 @@ class Sidecar:
         self._threads: list[threading.Thread] = []
         self._pending = 0
         self._idle = threading.Condition()
+        self.listening = True
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> dict[str, str]:
@@ -145,6 +146,7 @@ class Sidecar:
 
     def stop_listening(self) -> None:
         """Close the listener (the collector is gone); queued events are still written."""
+        self.listening = False
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -187,6 +189,8 @@ class Sidecar:
     def payload(self, kind: str, body: bytes, content_type: str, correlation_id: str,
                 headers: dict[str, str], path: str = "/score", method: str = "POST") -> None:
         """Payload logging: the front door's request or response, sampled at its rate."""
+        if not self.listening:  # as a post to a collector that is gone
+            raise ConnectionRefusedError("the data collector is not listening")
         rate = self.config.collections.get(kind)
         if rate is None or random.random() >= rate:
             return

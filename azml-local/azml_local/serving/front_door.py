@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from azml_local.resources.context import Context
 HEADER = "azureml-model-deployment"
 MODEL_STATUS = "ms-azureml-model-error-statuscode"
 MODEL_REASON = "ms-azureml-model-error-reason"
+log = logging.getLogger("standin")
 _FORWARD = ("content-type", "accept")
 REQUEST_ID = "x-request-id"
 
@@ -192,7 +194,10 @@ def _forward(
                    if managed else "upstream request timeout")
         return Response(408 if managed else 504, message.encode(),
                         {"Content-Type": "text/plain", **reply})
-    _log_payload(ctx, key, request, headers, out_headers, body)
+    try:  # collection never breaks scoring (as on Azure): a lost event is logged
+        _log_payload(ctx, key, request, headers, out_headers, body)
+    except OSError as error:
+        log.warning("payload logging for %s/%s failed: %s", endpoint, name, error)
     passthrough = {k: v for k, v in out_headers.items() if k.lower() == "content-type"}
     if code != 200 and managed:
         reply = {**reply, MODEL_STATUS: str(code), MODEL_REASON: "model_error"}
