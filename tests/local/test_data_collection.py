@@ -196,10 +196,43 @@ def test_collection_never_breaks_scoring(standin: LocalAzureML, ml_client: MLCli
     assert "mdc request raise exception" in logs, logs[-2000:]
 
 
+def test_an_mlflow_model_without_code_collects_its_inputs_and_outputs(
+        ml_client: MLClient, sample: dict, tmp_path_factory) -> None:
+    # No scoring script: Azure's MLflow scoring script collects model_inputs and model_outputs
+    # itself (local mode's does the same, azml_local/serving/support/mlflow_score.py).
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    root = tmp_path_factory.mktemp("mlflow-mdc")
+    xs = np.arange(20, dtype=float).reshape(-1, 1)
+    mlflow.sklearn.save_model(  # cloudpickle, as the other tests' MLflow models
+        LinearRegression().fit(xs, 3.0 * xs.ravel() - 1.0), str(root / "model"),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+    registered = azml_register_model(**workspace(), model_name=unique("mlfmdc"),
+                                     model_path=str(root / "model"), model_type="mlflow_model")
+    on = {"enabled": "True"}
+    azml_deploy_model(**workspace(), endpoint_name=sample["endpoint"], deployment_name="mlflow",
+                      model_id=registered["asset_id"], traffic_percent=0, timeout_seconds=900,
+                      options={"data_collector": {"collections": {"model_inputs": on,
+                                                                  "model_outputs": on}}})
+    body = {"input_data": {"columns": ["x"], "index": [0, 1], "data": [[1.0], [2.0]]}}
+    answer = json.loads(_invoke(ml_client, sample["endpoint"], "mlflow", body,
+                                tmp_path_factory.mktemp("mlflow-request")))
+    assert answer == pytest.approx([2.0, 5.0])
+    prefix = f"modelDataCollector/{sample['endpoint']}/mlflow/"
+    found = wait_for_collected(ml_client, prefix, 2)
+    events = {e["type"]: e for lines in found.values() for e in lines}
+    assert events["azureml.inference.model_inputs"]["data"] == [{"x": 1.0}, {"x": 2.0}]
+    assert [list(row.values())[0] for row in events["azureml.inference.model_outputs"]["data"]] \
+        == pytest.approx([2.0, 5.0])
+    assert events["azureml.inference.model_inputs"]["correlationid"] == \
+        events["azureml.inference.model_outputs"]["correlationid"]
+
+
 BAD_COLLECTORS = {
     "rolling-rate-weekly": {"rolling_rate": "Weekly"},
     "sampling-over-1": {"sampling_rate": 1.5},
-    "sampling-negative": {"sampling_rate": -0.1},
 }
 
 

@@ -106,8 +106,9 @@ def for_mlflow_model(model_dir: Path, collect: bool = False) -> ScoringEnvironme
     """An MLflow model's no-code environment (see the module docstring). `collect`: the
     deployment collects model_inputs/model_outputs, which Azure's MLflow scoring script does
     with azureml-ai-monitoring ("Collect production data ...", learn.microsoft.com: Azure ML
-    "auto-instruments your scoring script with custom logging code"), so the package is added
-    when the model's environment lacks it.
+    "auto-instruments your scoring script with custom logging code"; Azure's MLflow inference
+    image carries the package for its mlflow_score_script.py, azureml-assets mlflow-py312-
+    inference), so the package is added when the model's environment lacks it.
     """
     mlmodel = find_mlmodel(model_dir)
     try:

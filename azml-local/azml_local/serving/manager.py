@@ -116,6 +116,8 @@ class ServingManager:
                 # Azure's MLflow scoring script finds the model in this folder of the model dir.
                 folder = find_mlmodel(Path(model_dir)).parent.relative_to(model_dir)
                 extra["MLFLOW_MODEL_FOLDER"] = str(folder)
+                if collector is not None:  # Azure's MLflow script collects only with it
+                    extra["ENABLE_MDC"] = "true"
             elif environment is None:
                 environment = from_conda_file(conda_file)
             env_dir = self.environments.get(environment)

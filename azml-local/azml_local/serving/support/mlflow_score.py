@@ -42,10 +42,12 @@ def _enabled_collections():
 def _init_collectors():
     # Azure "auto-instruments your scoring script with custom logging code" when an MLflow
     # deployment collects data ("Collect production data from models for real-time
-    # inferencing", learn.microsoft.com): model_inputs and model_outputs, logged with
-    # azureml-ai-monitoring; a failure to log is logged, never raised into scoring.
+    # inferencing", learn.microsoft.com). Azure's script (azureml-assets, assets/inference/
+    # environments/mlflow-py312-inference/context/mlflow_score_script.py) makes Collectors for
+    # model_inputs and model_outputs in init() when ENABLE_MDC is set, collects the input frame
+    # and pd.DataFrame(result), and logs a collection error instead of raising it.
     wanted = _enabled_collections() & {"model_inputs", "model_outputs"}
-    if not wanted:
+    if not wanted or not os.environ.get("ENABLE_MDC"):
         return
     from azureml.ai.monitoring import Collector
 
@@ -75,12 +77,16 @@ def run(raw_data):
                            400)
     context = None
     if "model_inputs" in collectors:
-        context = collectors["model_inputs"].collect(frame)
+        try:
+            context = collectors["model_inputs"].collect(frame)
+        except Exception as error:  # noqa: BLE001 - as Azure's script: logged, never raised
+            logging.error("Error collecting model_inputs collection request. %s", error)
     predictions = model.predict(frame)
     if "model_outputs" in collectors:
-        outputs = predictions if isinstance(predictions, pd.DataFrame) else pd.DataFrame(
-            {"predictions": list(predictions)}, index=frame.index)
-        collectors["model_outputs"].collect(outputs, context)
+        try:
+            collectors["model_outputs"].collect(pd.DataFrame(predictions), context)
+        except Exception as error:  # noqa: BLE001 - as Azure's script: logged, never raised
+            logging.error("Error collecting model_outputs collection request. %s", error)
     if hasattr(predictions, "tolist"):
         return predictions.tolist()
     return list(predictions)
