@@ -230,6 +230,28 @@ def test_an_mlflow_model_without_code_collects_its_inputs_and_outputs(
         events["azureml.inference.model_outputs"]["correlationid"]
 
 
+def test_a_collection_without_a_data_asset_gets_the_one_azure_registers(
+        ml_client: MLClient, sample: dict) -> None:
+    # A PUT that is not azure-ai-ml's (no dataId: the SDK registers the asset itself first):
+    # local mode registers <endpoint>-<deployment>-<collection>, version 1, as Azure does.
+    endpoint = sample["endpoint"]
+    deployment = ml_client.online_deployments.get("payload", endpoint)  # code and env ids
+    deployment.name = "rawmdc"
+    deployment.data_collector = DataCollector(
+        collections={"model_inputs": DeploymentCollection(enabled="true")})
+    rest = deployment._to_rest_object(location="westeurope")
+    ml_client.online_deployments._online_deployment.begin_create_or_update(
+        resource_group_name=workspace()["resource_group"],
+        workspace_name=workspace()["workspace_name"], endpoint_name=endpoint,
+        deployment_name="rawmdc", body=rest).result()
+    asset = ml_client.data.get(f"{endpoint}-rawmdc-model_inputs", version="1")
+    assert asset.type == "uri_folder"
+    assert asset.path.endswith(f"modelDataCollector/{endpoint}/rawmdc/model_inputs")
+    live = ml_client.online_deployments.get("rawmdc", endpoint)
+    assert live.data_collector.collections["model_inputs"].data.endswith(
+        f"/data/{endpoint}-rawmdc-model_inputs/versions/1")
+
+
 BAD_COLLECTORS = {
     "rolling-rate-weekly": {"rolling_rate": "Weekly"},
     "sampling-over-1": {"sampling_rate": 1.5},
