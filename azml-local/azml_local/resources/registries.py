@@ -31,6 +31,7 @@ import re
 import uuid
 from typing import Any
 
+from azml_local.infra.azurite import ACCOUNT
 from azml_local.infra.lro import LroFailure, now_iso
 from azml_local.infra.state import public
 from azml_local.infra.web import ApiError, Request, Response, Router, bad_request
@@ -55,15 +56,23 @@ def registry_id(ctx: Context, name: str = REGISTRY) -> str:
     return REG.format(sub=ctx.identity.subscription_id, rg=REGISTRY_RESOURCE_GROUP, registry=name)
 
 
-def container_of(name: str) -> str:
+def container_prefix(name: str) -> str:
     # The registry's own storage (Azure gives a registry storage accounts of its own per region,
-    # learn.microsoft.com "Manage Azure Machine Learning registries"): one Azurite container.
-    return "registry-" + str(uuid.uuid5(uuid.NAMESPACE_URL, name.lower()))
+    # learn.microsoft.com "Manage Azure Machine Learning registries"): containers on the one
+    # Azurite account whose names start with this, one per asset version (the SDK takes the
+    # SAS it is given as a container URL: azure-storage-blob ContainerClient.from_container_url
+    # reads the last path segment as the container).
+    return "r" + str(uuid.uuid5(uuid.NAMESPACE_URL, name.lower())).replace("-", "")[:8]
+
+
+def new_container(ctx: Context, registry: str) -> str:
+    container = f"{container_prefix(registry)}-{uuid.uuid4().hex}"
+    ctx.azurite.ensure_container(container)
+    return container
 
 
 def seed(ctx: Context) -> None:
     rid = registry_id(ctx)
-    ctx.azurite.ensure_container(container_of(REGISTRY))
     if ctx.store.get(rid) is None:
         ctx.store.put({
             "id": rid, "name": REGISTRY, "location": LOCATION, "tags": {},
@@ -107,18 +116,23 @@ def _in_scope(ctx: Context, request: Request) -> str:
     return f"azureml://registries/{found['name']}"
 
 
-def _blob_reference(ctx: Context, registry: str, asset_id: str) -> dict[str, Any]:
-    # A SAS into the registry's container, under a folder per asset (as Azure's temporary data
-    # reference: blobReferenceForConsumption {blobUri, storageAccountArmId, credential}).
-    container = container_of(registry)
-    folder = asset_id.split("azureml://registries/", 1)[-1].replace("/versions/", "/")
-    sas = ctx.azurite.container_sas_uri(container)
-    base, query = sas.split("?", 1)
+def _blob_reference(ctx: Context, registry: str, container: str) -> dict[str, Any]:
+    # A SAS for one of the registry's containers, as Azure's temporary data reference:
+    # blobReferenceForConsumption {blobUri, storageAccountArmId, credential}. Host-style account
+    # URLs, as Azure Storage's (https://<account>.blob.<suffix>/<container>): the SDK parses a
+    # registry asset's path with them (_artifacts/_constants.STORAGE_URI_REGEX: the container is
+    # the first path segment); the proxy relays *.blob.core.localhost to Azurite.
+    query = ctx.azurite.container_sas_uri(container).split("?", 1)[1]
+    base = f"{account_url(ctx)}/{container}"
     return {
-        "blobUri": f"{base}/{folder}",
+        "blobUri": base,
         "storageAccountArmId": f"{registry_id(ctx, registry)}/storage",
-        "credential": {"credentialType": "SAS", "sasUri": f"{base}/{folder}?{query}"},
+        "credential": {"credentialType": "SAS", "sasUri": f"{base}?{query}"},
     }
+
+
+def account_url(ctx: Context) -> str:
+    return f"https://{ACCOUNT}.blob.core.localhost:{ctx.azurite.port}"
 
 
 def add_routes(router: Router, ctx: Context) -> None:
@@ -150,8 +164,9 @@ def add_routes(router: Router, ctx: Context) -> None:
             # The SDK skips the upload on this 409 ("Asset already exists",
             # _registry_utils.get_sas_uri_for_registry_asset).
             raise ApiError(409, "UserError", f"Asset {asset_id} already exists.")
+        registry = request.params["registry"]
         return Response(200, {"blobReferenceForConsumption": _blob_reference(
-            ctx, request.params["registry"], asset_id)})
+            ctx, registry, new_container(ctx, registry))})
 
     def data_ref(request: Request) -> Response:
         parent = _in_scope(ctx, request)
@@ -159,16 +174,21 @@ def add_routes(router: Router, ctx: Context) -> None:
         asset_id = str(body.get("assetId") or "")
         if not asset_id.lower().startswith(parent.lower() + "/"):
             raise bad_request("'assetId' must name an asset of this registry.")
-        reference = _blob_reference(ctx, request.params["registry"], asset_id)
-        reference["blobUri"] = body.get("blobUri") or reference["blobUri"]
+        # A read SAS for the container holding the asset's blobs (the SDK's download lists
+        # under the asset's path in it: ModelOperations.download).
+        blob_uri = str(body.get("blobUri") or "")
+        container = blob_uri.split("://", 1)[-1].split("/")[1] if "/" in blob_uri else ""
+        registry = request.params["registry"]
+        if not container.startswith(container_prefix(registry) + "-"):
+            raise bad_request("'blobUri' is not in this registry's storage.")
+        reference = _blob_reference(ctx, registry, container)
+        reference["blobUri"] = blob_uri
         return Response(200, {"blobReferenceForConsumption": reference})
 
     def start_pending_upload(request: Request) -> Response:
-        parent = _in_scope(ctx, request)
-        p = request.params
-        kind = request.path.rstrip("/").split("/")[-5]
-        reference = _blob_reference(ctx, p["registry"],
-                                    f"{parent}/{kind}/{p['name']}/versions/{p['version']}")
+        _in_scope(ctx, request)
+        registry = request.params["registry"]
+        reference = _blob_reference(ctx, registry, new_container(ctx, registry))
         return Response(200, {"pendingUploadId": uuid.uuid4().hex,
                               "pendingUploadType": "TemporaryBlobReference",
                               "blobReferenceForConsumption": reference})
@@ -228,18 +248,16 @@ def _copy_into(ctx: Context, request: Request, parent: str, kind: str, target: t
              if k not in ("provisioningState",)}
     if kind == "models":
         container, path = assets.resolve_blob(ctx, props["modelUri"])
-        registry = parent.split("/")[-1]
-        folder = f"models/{target[0]}/{target[1]}"
+        target_container = new_container(ctx, parent.split("/")[-1])
+        top = path.rsplit("/", 1)[-1]  # the registered file or folder keeps its name
         client = ctx.azurite.client()
         for blob in ctx.azurite.list(container, path):
-            relative = blob[len(path):].lstrip("/") or blob.rsplit("/", 1)[-1]
+            if blob != path and not blob.startswith(path + "/"):
+                continue
             data = ctx.azurite.read(container, blob)
-            client.get_blob_client(container_of(registry), f"{folder}/{relative}").upload_blob(
+            client.get_blob_client(target_container, top + blob[len(path):]).upload_blob(
                 data, overwrite=True)
-        single = ctx.azurite.list(container, path) == [path]
-        tail = path.rsplit("/", 1)[-1] if single else ""
-        props["modelUri"] = f"{ctx.azurite.url}/{container_of(registry)}/{folder}" + (
-            f"/{tail}" if tail else "")
+        props["modelUri"] = f"{account_url(ctx)}/{target_container}/{top}"
     rid = f"{parent}/{kind}/{target[0]}/versions/{target[1]}"
     cid = rid.rsplit("/versions/", 1)[0]
     with ctx.store.lock:
