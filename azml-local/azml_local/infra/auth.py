@@ -143,7 +143,9 @@ def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
     """
     parts = [p for p in path.split("/") if p]
     provider = next((i for i, p in enumerate(parts) if p.lower() == "providers"), None)
-    kinds = parts[provider + 1 :: 2] if provider is not None else ["resourceGroups"]
+    # Microsoft.X/type/name/subtype/name -> Microsoft.X/type/subtype (the action's form).
+    kinds = ([parts[provider + 1], *parts[provider + 2 :: 2]] if provider is not None
+             else ["Microsoft.Resources", "subscriptions", "resourceGroups"])
     verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(
         method, "action")
     action = "/".join(kinds) + "/" + verb
