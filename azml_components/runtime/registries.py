@@ -9,6 +9,7 @@ from azml_components.runtime.azure_client import (
 )
 from azml_components.runtime.calls import azml_get_or_none, azml_wait
 from azml_components.runtime.lookups import azml_read_registered_model
+from azml_components.runtime.register import azml_content_hash, azml_validate_model_source
 from azml_components.runtime.validation import (
     azml_check_asset_name,
     azml_check_asset_version,
@@ -143,7 +144,8 @@ def azml_promote_model(
 
 
 def azml_promoted_model(promoted, registry_name: str, source, reused: bool) -> dict:
-    # What promote_model's outputs carry about the registry version.
+    # What promote_model's (and register_model's, into a registry) outputs carry about the
+    # registry version; source is the workspace version promoted (None: registered directly).
     version = str(promoted.version)
     return {
         "name": promoted.name,
@@ -152,8 +154,83 @@ def azml_promoted_model(promoted, registry_name: str, source, reused: bool) -> d
         "arm_id": azml_registry_model_id(registry_name, promoted.name, version),
         "registry_name": registry_name,
         "model_type": promoted.type or "custom_model",
-        "source_model_id": str(source.id),
+        "source_model_id": str(source.id) if source is not None else "",
         "path": str(promoted.path),
         "tags": dict(promoted.tags or {}),
         "reused": reused,
     }
+
+
+def azml_registry_versions(registry_client, model_name: str) -> list:
+    # The registry's versions of `model_name` ([] before the first one). Reads only.
+    return azml_get_or_none(
+        f"listing versions of model {model_name!r} in the registry",
+        lambda: list(registry_client.models.list(name=model_name)),
+    ) or []
+
+
+def azml_same_registry_content(version, content_hash: str, model_type: str, props: dict) -> bool:
+    # A registry version holds these files when it records their content hash (the SDK's,
+    # as register_model computes it), with the same model type and the properties asked for.
+    kept = version.properties or {}
+    return (kept.get("azml_content_hash") == content_hash
+            and (version.type or "custom_model") == model_type
+            and all(kept.get(k) == v for k, v in props.items()))
+
+
+def azml_register_in_registry(
+    registry_name: str, model_name: str, model_path: str, model_type: str = "custom_model",
+    model_version: str = "", description: str = "", tags: Optional[dict] = None,
+    properties: Optional[dict] = None, lineage: Optional[dict] = None,
+    timeout_seconds: int = 1800, registry_client=None, model_uri: str = "",
+) -> dict:
+    # register_model with registry_name: the model artifact straight into a registry. A version
+    # holding these files is reused (no write); an explicit version holding other content is
+    # refused before any upload (registry versions are immutable); else a new version.
+    from azure.ai.ml.entities import Model
+
+    azml_check_registry_name("registry_name", registry_name)
+    azml_check_asset_name("model_name", model_name)
+    if model_version:
+        azml_check_asset_version("model_version", model_version)
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
+    if model_uri or not model_path:
+        raise ValueError("model / model_uri: registering into a registry (registry_name) takes "
+                         "the model artifact; model_uri names workspace storage")
+    source = azml_validate_model_source(model_path, "", model_type)
+    all_tags = azml_string_map("tags", tags)
+    all_tags.update({k: str(v) for k, v in (lineage or {}).items()
+                     if v and not str(v).startswith("{{$")})
+    props = azml_string_map("properties", properties)
+    if registry_client is None:
+        registry_client = azml_registry_client(registry_name)
+    content_hash = azml_content_hash(source)
+    versions = azml_registry_versions(registry_client, model_name)
+    if model_version:
+        versions = [v for v in versions if str(v.version) == model_version]
+        if versions and not azml_same_registry_content(versions[0], content_hash, model_type,
+                                                       props):
+            raise ValueError(
+                f"model_version: {azml_registry_model_id(registry_name, model_name, model_version)}"
+                " already exists with other content; registry versions are immutable: give a "
+                "new model_version, or leave it empty to take the next free version")
+    same = [v for v in versions if azml_same_registry_content(v, content_hash, model_type, props)]
+    if same:
+        return azml_promoted_model(min(same, key=lambda v: azml_version_order(v.version)),
+                                   registry_name, None, True)
+    numbers = [int(v.version) for v in azml_registry_versions(registry_client, model_name)
+               if str(v.version).isdigit()]
+    version = model_version or str(max(numbers, default=0) + 1)
+    model = Model(name=model_name, version=version, path=source, type=model_type,
+                  description=description or None, tags=all_tags,
+                  properties={**props, "azml_content_hash": content_hash})
+    created = azml_wait(
+        f"registering {azml_registry_model_id(registry_name, model_name, version)}",
+        lambda: registry_client.models.create_or_update(model), timeout_seconds)
+    return azml_promoted_model(created, registry_name, None, False)
+
+
+def azml_version_order(version) -> tuple:
+    # Numbers in numeric order, before any other version name.
+    text = str(version)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)

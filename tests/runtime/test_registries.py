@@ -123,3 +123,24 @@ def test_registry_environment_must_exist(standin):
     with pytest.raises(ValueError, match="is not in registry"):
         azml_check_registered_environment(None, missing)
     assert os.environ["REGISTRY_DISCOVERY_ENDPOINT_URL"].startswith("https://127.0.0.1:")
+
+
+def test_register_straight_into_a_registry_reuses_and_never_overwrites(standin, tmp_path):
+    from azml_components.runtime.registries import azml_register_in_registry
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "w.txt").write_text("a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "w.txt").write_text("b")
+    name = unique("reg-direct")
+    first = azml_register_in_registry(standin.registry, name, str(tmp_path / "a"))
+    assert (first["version"], first["reused"]) == ("1", False)
+    assert first["asset_id"] == f"azureml://registries/{standin.registry}/models/{name}/versions/1"
+    standin.clear_requests()
+    again = azml_register_in_registry(standin.registry, name, str(tmp_path / "a"))
+    assert (again["version"], again["reused"]) == ("1", True)
+    with pytest.raises(ValueError, match="already exists with other content"):
+        azml_register_in_registry(standin.registry, name, str(tmp_path / "b"), model_version="1")
+    assert azure_writes(standin.requests()) == []
+    second = azml_register_in_registry(standin.registry, name, str(tmp_path / "b"))
+    assert (second["version"], second["reused"]) == ("2", False)
