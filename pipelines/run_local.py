@@ -118,6 +118,20 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return found[-1].read_text().splitlines()
 
 
+def run_promotion_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                          **arguments) -> Path:
+    """Run promote_to_production with kfp.local; returns the run's output folder."""
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from pipelines.promote_to_production import promote_to_production
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        promote_to_production(**arguments)
+    return max(pipeline_root.glob("promote-to-production-*"), key=lambda p: p.stat().st_mtime)
+
+
 def main(argv=None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,6 +139,8 @@ def main(argv=None) -> int:
                         help="comma-separated model formats to run (mlflow, custom)")
     parser.add_argument("--batch", action="store_true",
                         help="also run train-register-batch-score (batch endpoint example)")
+    parser.add_argument("--promote", action="store_true",
+                        help="also run promote-to-production (dev -> registry -> prod)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
@@ -171,6 +187,18 @@ def main(argv=None) -> int:
                 workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
             print(f"[demo] batch: {len(lines)} predictions checked against the model, first "
                   f"{lines[:2]} ({time.perf_counter() - step:.1f} s)", flush=True)
+        if args.promote:  # dev workspace -> registry -> prod workspace (another group)
+            task_log = args.out / "logs" / "promote-to-production.log"
+            print(f"[demo] running promote-to-production (full task logs: {task_log})", flush=True)
+            run_promotion_locally(
+                args.out, task_log=task_log, dev_resource_group=standin.workspace["resource_group"],
+                dev_workspace_name=standin.workspace["workspace_name"],
+                registry_name=standin.registry,
+                prod_resource_group=standin.prod_workspace["resource_group"],
+                prod_workspace_name=standin.prod_workspace["workspace_name"],
+                endpoint_name="diabetes-prod", new_deployment_name=f"v{int(time.time())}")
+            print(f"[demo] promoted through registry {standin.registry} to endpoint "
+                  "diabetes-prod in the prod workspace", flush=True)
     print(f"[demo] outputs and task logs are under {args.out}; "
           f"total {time.perf_counter() - started:.1f} s")
     return 0
