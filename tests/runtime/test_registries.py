@@ -36,19 +36,24 @@ def dev_model(standin, tmp_path_factory):
     return registered, model
 
 
-def test_promote_reuse_and_deploy_in_prod(dev_model, standin):
-    registered, model = dev_model
+@pytest.fixture(scope="module")
+def promoted(dev_model, standin):
+    registered, _ = dev_model
     lineage = {"kfp_run_id": "run-1", "kfp_pipeline": "promote_to_production"}
-    first = azml_promote_model(**workspace(), model_id=registered["asset_id"],
-                               registry_name=standin.registry, lineage=lineage)
+    return azml_promote_model(**workspace(), model_id=registered["asset_id"],
+                              registry_name=standin.registry, lineage=lineage)
+
+
+def test_promotion_reuses_identical_content(dev_model, promoted, standin):
+    registered, _ = dev_model
     name, version = registered["name"], registered["version"]
-    assert first["asset_id"] == f"azureml://registries/{standin.registry}/models/{name}/" \
-                                f"versions/{version}"
-    assert first["reused"] is False
+    assert promoted["asset_id"] == f"azureml://registries/{standin.registry}/models/{name}/" \
+                                   f"versions/{version}"
+    assert promoted["reused"] is False
     # Read back with the SDK's own registry client: content, lineage, own storage.
     in_registry = MLClient(azml_credential(), registry_name=standin.registry).models.get(
         name, version)
-    assert in_registry.id == first["asset_id"]
+    assert in_registry.id == promoted["asset_id"]
     assert in_registry.properties["azml_source_model_id"] == registered["arm_id"]
     assert in_registry.properties["kfp_run_id"] == "run-1"
     # The registry's own storage: a container of its own, not the workspace's datastore.
@@ -57,16 +62,21 @@ def test_promote_reuse_and_deploy_in_prod(dev_model, standin):
     # The same promotion again: the version already holding it, no write at all.
     standin.clear_requests()
     again = azml_promote_model(**workspace(), model_id=registered["asset_id"],
-                               registry_name=standin.registry, lineage=lineage)
-    assert again["reused"] is True and again["asset_id"] == first["asset_id"]
+                               registry_name=standin.registry)
+    assert again["reused"] is True and again["asset_id"] == promoted["asset_id"]
     assert azure_writes(standin.requests()) == []
-    # Deploy it in the second workspace (another resource group), code read from the model.
+
+
+def test_a_promoted_model_deploys_in_prod_with_code_in_the_model(dev_model, promoted, standin):
+    # The second workspace (another resource group) deploys the registry's model by its id;
+    # the scoring code is read from the model (downloaded through the registry).
+    _, model = dev_model
     endpoint = unique("prod-reg")
     options = {"scoring_script": "score.py", "conda_file": "conda.yaml", "code_in_model": "code"}
     result = azml_deploy_model(**standin.prod_workspace, endpoint_name=endpoint,
-                               deployment_name="blue", model_id=first["asset_id"],
+                               deployment_name="blue", model_id=promoted["asset_id"],
                                options=options, timeout_seconds=300)
-    assert result["model_id"] == first["asset_id"]
+    assert result["model_id"] == promoted["asset_id"]
     answer = azml_invoke_endpoint(**standin.prod_workspace, endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))
