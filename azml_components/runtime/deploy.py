@@ -300,11 +300,17 @@ def azml_deployment_entity(
 
 def azml_asset_name_version(asset) -> tuple:
     # (name, version) of an asset given as azureml:NAME:VERSION, an ARM id
-    # (.../NAME/versions/VERSION) or an entity; names compare case-insensitively in Azure.
+    # (.../NAME/versions/VERSION), a registry id or an entity; names compare case-insensitively
+    # in Azure.
+    import re
+
     if asset is None:
         return ("", "")
     if not isinstance(asset, str):
         return (str(asset.name).lower(), str(asset.version))
+    registry = re.fullmatch(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", asset)
+    if registry:  # a registry's model is not the workspace's version of the same name
+        return (f"registries/{registry.group(1)}/{registry.group(2)}".lower(), registry.group(3))
     if asset.startswith("azureml:") and "/" not in asset:
         parts = asset[len("azureml:"):].split(":")
         return (parts[0].lower(), parts[1] if len(parts) > 1 else "")
