@@ -60,3 +60,9 @@ def test_promotion_runs_from_dev_through_the_registry_to_prod(standin, tmp_path)
         f"{standin.workspace['resource_group']}/".lower())
     assert in_registry.properties["kfp_pipeline"]
     assert np.isfinite(answer["response"]).all()
+    # Neither principal's secret is in anything the run left (logs, artifacts, metadata).
+    secrets = [standin.env["AZ_CLIENT_SECRET"], standin.prod_credentials[1]]
+    for path in [tmp_path / "tasks.log", *run.rglob("*")]:
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not any(secret in text for secret in secrets), path
