@@ -67,17 +67,20 @@ def test_promotion_reuses_identical_content(dev_model, promoted, standin):
     assert azure_writes(standin.requests()) == []
 
 
-def test_a_promoted_model_deploys_in_prod_with_code_in_the_model(dev_model, promoted, standin):
-    # The second workspace (another resource group) deploys the registry's model by its id;
-    # the scoring code is read from the model (downloaded through the registry).
+def test_a_promoted_model_deploys_in_another_subscription_with_code_in_the_model(
+    dev_model, promoted, standin
+):
+    # The third workspace (another subscription) deploys the registry's model by its id; the
+    # scoring code is read from the model (downloaded through the registry). The promotion
+    # pipeline's test deploys it in the second (another resource group).
     _, model = dev_model
     endpoint = unique("prod-reg")
     options = {"scoring_script": "score.py", "conda_file": "conda.yaml", "code_in_model": "code"}
-    result = azml_deploy_model(**standin.prod_workspace, endpoint_name=endpoint,
+    result = azml_deploy_model(**standin.other_workspace, endpoint_name=endpoint,
                                deployment_name="blue", model_id=promoted["asset_id"],
                                options=options, timeout_seconds=300)
     assert result["model_id"] == promoted["asset_id"]
-    answer = azml_invoke_endpoint(**standin.prod_workspace, endpoint_name=endpoint,
+    answer = azml_invoke_endpoint(**standin.other_workspace, endpoint_name=endpoint,
                                   payload=data_payload(diabetes_rows()))
     assert np.allclose(answer["response"], model.predict(diabetes_rows()))
 
