@@ -9,6 +9,7 @@ from azml_components.credentials import use_azure_credentials
 from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
 from azml_components.invoke_endpoint import invoke_endpoint
+from azml_components.promote_model import promote_model
 from azml_components.recover_batch_jobs import recover_batch_jobs
 from azml_components.recover_rollout import recover_rollout
 from azml_components.register_model import register_model
@@ -24,6 +25,7 @@ __all__ = [
     "deploy_batch_model",
     "deploy_model",
     "invoke_endpoint",
+    "promote_model",
     "recover_batch_jobs",
     "recover_rollout",
     "register_model",
@@ -42,6 +44,7 @@ def components() -> dict:
         "deploy_batch_model": deploy_batch_model,
         "deploy_model": deploy_model,
         "invoke_endpoint": invoke_endpoint,
+        "promote_model": promote_model,
         "recover_batch_jobs": recover_batch_jobs,
         "recover_rollout": recover_rollout,
         "register_model": register_model,

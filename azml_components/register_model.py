@@ -6,6 +6,7 @@ from kfp import dsl
 
 from azml_components._component import azure_component
 from azml_components.runtime.register import azml_register_model
+from azml_components.runtime.registries import azml_register_in_registry
 
 
 @azure_component
@@ -24,6 +25,7 @@ def register_model(
     subscription_id: str = "",
     timeout_seconds: int = 1800,
     force_new_version: bool = False,
+    registry_name: str = "",
     pipeline_run_id: str = dsl.PIPELINE_JOB_ID_PLACEHOLDER,
     pipeline_name: str = dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
 ) -> NamedTuple("Outputs", [("model_name", str), ("model_version", str)]):
@@ -62,6 +64,11 @@ def register_model(
         force_new_version: Register a new version even when one of the same name already holds
             identical files (otherwise that version is reused). With an explicit model_version
             that already exists, the task fails before any write.
+        registry_name: Register into this Azure ML registry instead of the workspace (the model
+            artifact only, not model_uri; resource_group and workspace_name are then not used).
+            A registry version holding these files (same model_type and properties) is reused;
+            one holding other content under model_version fails the task before any upload.
+            The output's asset_id is then azureml://registries/REGISTRY/models/NAME/versions/V.
         pipeline_run_id: KFP run id recorded as lineage (filled in by KFP).
         pipeline_name: KFP pipeline job name recorded as lineage (filled in by KFP).
 
@@ -78,31 +85,40 @@ def register_model(
 
     model_path = model.path if model is not None else ""
     source_uri = model.uri if model is not None else model_uri
-    result = azml_register_model(
-        subscription_id=subscription_id,
-        resource_group=resource_group,
-        workspace_name=workspace_name,
-        model_name=model_name,
-        model_path=model_path,
-        model_uri=model_uri,
-        model_type=model_type,
-        model_version=model_version,
-        description=description,
-        tags=tags,
-        properties=properties,
-        lineage={
-            "kfp_run_id": pipeline_run_id,
-            "kfp_pipeline": pipeline_name,
-            "kfp_source_uri": source_uri,
-        },
-        timeout_seconds=timeout_seconds,
-        force_new_version=force_new_version,
-    )
+    lineage = {
+        "kfp_run_id": pipeline_run_id,
+        "kfp_pipeline": pipeline_name,
+        "kfp_source_uri": source_uri,
+    }
+    if registry_name:
+        result = azml_register_in_registry(
+            registry_name=registry_name, model_name=model_name, model_path=model_path,
+            model_type=model_type, model_version=model_version, description=description,
+            tags=tags, properties=properties, lineage=lineage, timeout_seconds=timeout_seconds,
+            model_uri=model_uri,
+        )
+    else:
+        result = azml_register_model(
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            workspace_name=workspace_name,
+            model_name=model_name,
+            model_path=model_path,
+            model_uri=model_uri,
+            model_type=model_type,
+            model_version=model_version,
+            description=description,
+            tags=tags,
+            properties=properties,
+            lineage=lineage,
+            timeout_seconds=timeout_seconds,
+            force_new_version=force_new_version,
+        )
     # The artifact's uri stays the storage URI KFP assigned: the KFP 2.x launcher rejects any
     # other scheme on the next task's inputs (see kfp-backend-facts); links go in metadata.
     registered_model.metadata.update(
         {
-            k: result[k]
+            k: result.get(k, "")
             for k in (
                 "name", "version", "asset_id", "arm_id", "model_type", "path", "studio_url",
                 "reused",

@@ -131,6 +131,20 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return found[-1].read_text().splitlines()
 
 
+def run_promotion_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                          **arguments) -> Path:
+    """Run promote_to_production with kfp.local; returns the run's output folder."""
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from pipelines.promote_to_production import promote_to_production
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        promote_to_production(**arguments)
+    return max(pipeline_root.glob("promote-to-production-*"), key=lambda p: p.stat().st_mtime)
+
+
 class Example(NamedTuple):
     """One example pipeline the demo can run (a row of EXAMPLES).
 
@@ -175,12 +189,37 @@ def _batch() -> Example:
                    batch_endpoints=("diabetes-batch",))
 
 
+def _promote() -> Example:
+    # dev workspace -> registry -> prod workspace (another resource group): local mode's second
+    # workspace and registry; on your own workspaces the pipeline takes their names as inputs.
+    def arguments(ws) -> dict:
+        if ws.subscription_id:
+            raise SystemExit("[demo] --promote runs on local mode only: on your own workspaces "
+                             "run pipelines/promote_to_production.py with your registry and "
+                             "prod workspace (docs/registries.md)")
+        env = os.environ
+        return {"dev_resource_group": env["AZML_LOCAL_RESOURCE_GROUP"],
+                "dev_workspace_name": env["AZML_LOCAL_WORKSPACE"],
+                "registry_name": env["AZML_LOCAL_REGISTRY"],
+                "prod_resource_group": env["AZML_LOCAL_PROD_RESOURCE_GROUP"],
+                "prod_workspace_name": env["AZML_LOCAL_PROD_WORKSPACE"],
+                "endpoint_name": "diabetes-prod", "new_deployment_name": f"v{int(time.time())}"}
+
+    def run(out: Path, task_log: Path, arguments: dict) -> str:
+        run_promotion_locally(out, task_log=task_log, **arguments)
+        return (f"promoted through registry {arguments['registry_name']} to endpoint "
+                f"{arguments['endpoint_name']} in the prod workspace")
+
+    return Example(arguments, run)
+
+
 #: The examples by the name --formats / --batch select them with. Add a row for a new example
 #: (and a flag in _parser that selects it).
 EXAMPLES = {
     "mlflow": _online("mlflow"),
     "custom": _online("custom"),
     "batch": _batch(),
+    "promote": _promote(),
 }
 
 
@@ -190,6 +229,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="comma-separated model formats to run (mlflow, custom)")
     parser.add_argument("--batch", action="store_true",
                         help="also run train-register-batch-score (batch endpoint example)")
+    parser.add_argument("--promote", action="store_true",
+                        help="also run promote-to-production (dev -> registry -> prod)")
+    parser.add_argument("--promote", action="store_true",
+                        help="also run promote-to-production (dev -> registry -> prod)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     parser.add_argument("--one-after-another", action="store_true",
@@ -205,7 +248,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _selected(args) -> list:
     names = [f.strip() for f in args.formats.split(",") if f.strip()]
-    return names + (["batch"] if args.batch else [])
+    return (names + (["batch"] if args.batch else [])
+            + (["promote"] if args.promote else []))
 
 
 def main(argv=None) -> int:

@@ -101,16 +101,20 @@ def unique(prefix: str) -> str:
 
 # POST actions that only read (ARM's list* convention, a deployment's logs, an endpoint token).
 READ_ONLY_ACTIONS = ("/listKeys", "/listSecrets", "/getLogs", "/token")
+# ... and a registry asset's read SAS (POST .../datarefs/NAME/versions/V, _registry_utils).
+READ_ONLY_PATHS = re.compile(r".*/registries/[^/]+/datarefs/[^/]+/versions/[^/]+", re.IGNORECASE)
 
 
 def azure_writes(requests: list) -> list:
     """The requests of a stand-in request log that would change something in Azure: ARM writes,
     and batch jobs submitted to a batch endpoint (its data plane: POST .../jobs)."""
     return [r for r in requests if r["method"] in ("PUT", "POST", "PATCH", "DELETE")
-            and (r["path"].startswith("/subscriptions/")
+            # A registry's data plane (azure-ai-ml's MFE paths) is Azure too.
+            and (r["path"].removeprefix("/mferp/managementfrontend").startswith("/subscriptions/")
                  or (r["method"] == "POST" and re.fullmatch(r"/batchEndpoints/[^/]+/jobs",
                                                             r["path"], re.IGNORECASE)))
-            and not (r["method"] == "POST" and r["path"].endswith(READ_ONLY_ACTIONS))]
+            and not (r["method"] == "POST" and (r["path"].endswith(READ_ONLY_ACTIONS)
+                                                or READ_ONLY_PATHS.fullmatch(r["path"])))]
 
 
 def collected(client, prefix: str) -> dict:

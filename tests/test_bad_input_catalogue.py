@@ -41,6 +41,7 @@ from azml_components.runtime.inputs import (
 )
 from azml_components.runtime.invoke import azml_invoke_endpoint
 from azml_components.runtime.register import azml_register_model
+from azml_components.runtime.registries import azml_promote_model, azml_register_in_registry
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_recover_endpoint_rollout
 from azml_components.runtime.targets import azml_new_endpoint
@@ -75,6 +76,7 @@ TRAFFIC, INVOKE, DEL_DEP, DEL_EP = "set_traffic", "invoke_endpoint", "delete_dep
     "delete_endpoint"
 RECOVER, BATCH, SCORE = "recover_rollout", "deploy_batch_model", "score_batch"
 RECOVER_BATCH = "recover_batch_jobs"
+PROMOTE = "promote_model"
 
 GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
@@ -107,6 +109,9 @@ BASE: dict[Callable, dict] = {
     azml_model_id_input: {"registered_model": None, "model_id": "@model_id"},
     azml_payload_input: {"payload": "@payload", "payload_file": None},
     azml_endpoint_name_input: {"endpoint": None, "endpoint_name": "@endpoint"},
+    azml_promote_model: {"model_id": "@model_id", "registry_name": "@registry"},
+    azml_register_in_registry: {"registry_name": "@registry", "model_name": "@fresh",
+                                "model_path": "@model_dir"},
 }
 # Functions that take the workspace (the others are the components' input helpers).
 WORKSPACE_TAKERS = {f for f in BASE if "resource_group" in inspect.signature(f).parameters}
@@ -852,6 +857,53 @@ CATALOGUE: list[Row] = [
     Row(RECOVER_BATCH, azml_recover_batch_jobs, {"pipeline_run_id": "run-" + "0" * 130},
         "pipeline_run_id", "at most 128"),
     *_workspace_rows(RECOVER_BATCH, azml_recover_batch_jobs),
+    # --- registries (issue 23): promote_model, register_model's registry_name, registry ids ---
+    # Registry names: registries.json RegistryNameParameter ^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$.
+    Row(PROMOTE, azml_promote_model, {"registry_name": "r!"}, "registry_name",
+        "is not a registry name"),
+    Row(PROMOTE, azml_promote_model, {"registry_name": "ab"}, "registry_name", "3-33"),
+    Row(PROMOTE, azml_promote_model, {"registry_name": "r" * 34}, "registry_name", "3-33"),
+    Row(PROMOTE, azml_promote_model, {"registry_name": "-registry"}, "registry_name",
+        "starting with a letter or digit"),
+    # A registry discovery cannot find (or these credentials cannot reach): before any write.
+    Row(PROMOTE, azml_promote_model, {"registry_name": "no-such-registry"}, "registry_name",
+        "is not reachable"),
+    # The model missing in the source workspace.
+    Row(PROMOTE, azml_promote_model, {"model_id": "@unregistered_model"}, "model_id",
+        "is not registered"),
+    Row(PROMOTE, azml_promote_model, {"model_id": "@unregistered_model_arm_id"}, "model_id",
+        "is not registered"),
+    Row(PROMOTE, azml_promote_model, {"model_id": "@missing_registry_model"}, "model_id",
+        "is a registry model already"),
+    Row(PROMOTE, azml_promote_model, {"model_id": "churn"}, "model_id", "azureml:NAME:VERSION"),
+    Row(PROMOTE, azml_promote_model, {"registry_model_name": "my.model"}, "registry_model_name",
+        "letters, digits"),
+    Row(PROMOTE, azml_promote_model, {"registry_model_version": "1/2"},
+        "registry_model_version", "not a valid version"),
+    # A version conflict: the registry holds other content under that version (immutable).
+    Row(PROMOTE, azml_promote_model, {"registry_model_name": "@registry_taken",
+                                      "registry_model_version": "1"}, "registry_model_version",
+        "registry versions are immutable"),
+    *_timeout_rows(PROMOTE, azml_promote_model)[:2],
+    *_workspace_rows(PROMOTE, azml_promote_model),
+    *_missing_scope_rows(PROMOTE, azml_promote_model)[:1],
+    Row(REGISTER, azml_register_in_registry, {"registry_name": "my registry"}, "registry_name",
+        "is not a registry name"),
+    Row(REGISTER, azml_register_in_registry, {"registry_name": "no-such-registry"},
+        "registry_name", "is not reachable"),
+    Row(REGISTER, azml_register_in_registry, {"model_path": "", "model_uri": MISSING_URI},
+        "model / model_uri", "takes the model artifact"),
+    Row(REGISTER, azml_register_in_registry, {"model_name": "@registry_taken",
+                                              "model_version": "1",
+                                              "model_path": "@other_model_dir"},
+        "model_version", "already exists with other content"),
+    Row(DEPLOY, D, {"model_id": "@missing_registry_model"}, "model_id", "is not in registry"),
+    Row(DEPLOY, D, {"model_id": "azureml://registries/no-such-registry/models/m/versions/1"},
+        "model_id", "registry 'no-such-registry' is not reachable"),
+    Row(DEPLOY, D, {"options": {"conda_file": "", "environment": "@missing_registry_env"}},
+        "environment", "is not in registry"),
+    Row(BATCH, azml_deploy_batch_model, {"model_id": "@missing_registry_model"}, "model_id",
+        "is not in registry"),
 ]
 
 
@@ -911,6 +963,10 @@ def resources(standin, tmp_path_factory) -> dict:
     registered_env = unique("catalogue-env")
     ml_client().environments.create_or_update(Environment(
         name=registered_env, version="1", image="mcr.microsoft.com/azureml/minimal-ubuntu22.04"))
+    # A registry model registered directly (not promoted from this workspace): version 1 of
+    # it is other content for any promotion or registration (issue 23).
+    registry_taken = unique("catalogue-reg")
+    azml_register_in_registry(standin.registry, registry_taken, str(model_dir))
     # Blob writes of the fixture end in an earlier second than any case starts.
     time.sleep(1.1)
     return {
@@ -942,6 +998,12 @@ def resources(standin, tmp_path_factory) -> dict:
         "batch_endpoint": batch_endpoint,
         "score_uri": f"azureml://datastores/workspaceblobstore/paths/{score_blob}",
         "store": store,
+        "registry": standin.registry,
+        "registry_taken": registry_taken,
+        "missing_registry_model":
+            f"azureml://registries/{standin.registry}/models/{unique('no-model')}/versions/1",
+        "missing_registry_env":
+            f"azureml://registries/{standin.registry}/environments/{unique('no-env')}/versions/1",
     }
 
 

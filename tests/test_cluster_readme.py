@@ -82,6 +82,8 @@ def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
                                                ("pipeline_name", "pipeline_job_name")],
                         "safe-rollout": [("pipeline_run_id", "pipeline_job_uuid"),
                                          ("pipeline_name", "pipeline_job_name")],
+                        "promote-model": [("pipeline_run_id", "pipeline_job_uuid"),
+                                          ("pipeline_name", "pipeline_job_name")],
                         "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
                         "recover-batch-jobs": [("pipeline_run_id", "pipeline_job_uuid")],
                         "score-batch": [("pipeline_run_id", "pipeline_job_uuid"),

@@ -60,7 +60,8 @@ def test_compiled_file_is_strictly_valid(path):
 
 def test_credentials_reach_a_task_only_through_the_secret(tmp_path, monkeypatch):
     # Compiled while the credential variables hold known values: none of them may end up in
-    # any file, no executor sets an AZ_* variable itself, and the only secret wired is azcreds,
+    # any file, no executor sets an AZ_* variable itself, and the only secret wired is azcreds
+    # (or one secret per environment, SECRETS),
     # mapping those four keys to variables of the same name.
     canaries = {name: f"canary-{name.lower()}-4d1e" for name in pins.CREDENTIAL_ENV_VARS}
     for name, value in canaries.items():
@@ -80,11 +81,15 @@ def test_credentials_reach_a_task_only_through_the_secret(tmp_path, monkeypatch)
         for config in docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values():
             for secret in config.get("secretAsEnv", []):
                 wired += 1
-                assert secret["secretName"] == "azcreds", path.name
+                assert secret["secretName"] in SECRETS.get(path.name, ("azcreds",)), path.name
                 assert [(m["secretKey"], m["envVar"]) for m in secret["keyToEnv"]] == [
                     (k, k) for k in pins.CREDENTIAL_ENV_VARS], path.name
             assert not config.get("configMapAsEnv"), path.name
     assert wired >= 2, "the example pipelines wire the secret"
+
+
+# Pipelines with one secret per environment (docs/registries.md); every other one uses azcreds.
+SECRETS = {"promote_to_production.yaml": ("azcreds-dev", "azcreds-prod")}
 
 
 def _azure_tasks(doc: dict) -> list[str]:
@@ -111,7 +116,7 @@ def test_every_azure_task_in_a_pipeline_gets_azcreds_no_cache_and_real_placehold
     # task, and {{$.pipeline_job_*}} passed as task arguments.
     docs = _documents(path)
     assert len(_azure_tasks(docs[0])) >= 2, "a pipeline here always has Azure-facing tasks"
-    assert compiled_pipeline_problems(docs) == []
+    assert compiled_pipeline_problems(docs, SECRETS.get(path.name, "azcreds")) == []
 
 
 @pytest.mark.parametrize("name", sorted(components()))

@@ -31,6 +31,7 @@ COMPONENTS = [
     "azml_components/delete_resources.py",
     "azml_components/deploy_model.py",
     "azml_components/invoke_endpoint.py",
+    "azml_components/promote_model.py",
     "azml_components/recover_rollout.py",
     "azml_components/register_model.py",
     "azml_components/safe_rollout.py",

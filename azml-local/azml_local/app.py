@@ -24,9 +24,21 @@ from azml_local.resources import (
     kubernetes_computes,
     online_deployments,
     online_endpoints,
+    registries,
     workspace,
 )
-from azml_local.resources.context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
+from azml_local.resources.context import (
+    LOCATION,
+    OTHER_RESOURCE_GROUP,
+    OTHER_SUBSCRIPTION,
+    OTHER_WORKSPACE,
+    PROD_RESOURCE_GROUP,
+    PROD_WORKSPACE,
+    REGISTRY,
+    RESOURCE_GROUP,
+    WORKSPACE,
+    Context,
+)
 from azml_local.serving import front_door
 
 log = logging.getLogger("standin")
@@ -37,10 +49,15 @@ def _check_subscription_id(path: str) -> None:
     # ARM refuses a subscription id that is not a GUID before any resource provider sees the
     # request: 400 InvalidSubscriptionId, "The provided subscription identifier '...' is
     # malformed or invalid." (the body as seen in Azure/apiops#460).
-    subscription = path.split("/")[2]
+    subscription = path.removeprefix(registries.MFE).split("/")[2]
     if not _GUID.match(subscription):
         raise ApiError(400, "InvalidSubscriptionId", f"The provided subscription identifier "
                        f"'{subscription}' is malformed or invalid.")
+
+
+# Paths that need an ARM bearer token: the management plane, the registry data plane (MFE) and
+# registry discovery (both take the management-scope token, _registry_utils.get_registry_client).
+_ARM_PREFIXES = ("/subscriptions/", registries.MFE + "/subscriptions/", "/registrymanagement/")
 
 
 def _written_body(request: Request) -> object:
@@ -89,7 +106,9 @@ class Service:
         batch_endpoints.add_routes(self.router, self.ctx)
         batch_jobs.add_routes(self.router, self.ctx)
         autoscale.add_routes(self.router, self.ctx)
+        registries.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
+        registries.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         compute_clusters.seed(self.ctx, workspace.workspace_id(self.ctx))
         self.server = serve(self.handle, port, self.tls.cert, self.tls.key)
@@ -107,8 +126,9 @@ class Service:
         if response is None:
             try:
                 handler = self.router.resolve(request)
-                if request.path.lower().startswith("/subscriptions/"):
+                if request.path.lower().startswith(_ARM_PREFIXES):
                     self.ctx.identity.check_arm_bearer(request)
+                if request.path.lower().startswith(_ARM_PREFIXES[:2]):
                     _check_subscription_id(request.path)
                 response = handler(request)
             except Exception as exc:  # answered as the service would, logged if unexpected
@@ -143,6 +163,18 @@ class Service:
             "AZML_LOCAL_RESOURCE_GROUP": RESOURCE_GROUP,
             "AZML_LOCAL_WORKSPACE": WORKSPACE,
             "AZML_LOCAL_URL": url,
+            # azure-ai-ml reads a cloud's registry discovery address from this variable when the
+            # cloud is not one it knows (_azure_environments._get_registry_discovery_url).
+            "REGISTRY_DISCOVERY_ENDPOINT_URL": url + "/",
+            # The other workspaces, the registry, and the second service principal (issue 23).
+            "AZML_LOCAL_PROD_RESOURCE_GROUP": PROD_RESOURCE_GROUP,
+            "AZML_LOCAL_PROD_WORKSPACE": PROD_WORKSPACE,
+            "AZML_LOCAL_OTHER_SUBSCRIPTION": OTHER_SUBSCRIPTION,
+            "AZML_LOCAL_OTHER_RESOURCE_GROUP": OTHER_RESOURCE_GROUP,
+            "AZML_LOCAL_OTHER_WORKSPACE": OTHER_WORKSPACE,
+            "AZML_LOCAL_REGISTRY": REGISTRY,
+            "AZML_LOCAL_PROD_CLIENT_ID": ident.prod_client_id,
+            "AZML_LOCAL_PROD_CLIENT_SECRET": ident.prod_client_secret,
         }
 
     def stop(self) -> None:

@@ -32,6 +32,22 @@ class LocalAzureML:
             "resource_group": env["AZML_LOCAL_RESOURCE_GROUP"],
             "workspace_name": env["AZML_LOCAL_WORKSPACE"],
         }
+        #: A second workspace in another resource group ("prod"), a third in another
+        #: subscription, the registry between them, and the second service principal's
+        #: (client id, secret), which reaches those and not the first workspace.
+        self.prod_workspace = {
+            "subscription_id": env["AZ_SUBSCRIPTION_ID"],
+            "resource_group": env["AZML_LOCAL_PROD_RESOURCE_GROUP"],
+            "workspace_name": env["AZML_LOCAL_PROD_WORKSPACE"],
+        }
+        self.other_workspace = {
+            "subscription_id": env["AZML_LOCAL_OTHER_SUBSCRIPTION"],
+            "resource_group": env["AZML_LOCAL_OTHER_RESOURCE_GROUP"],
+            "workspace_name": env["AZML_LOCAL_OTHER_WORKSPACE"],
+        }
+        self.registry: str = env["AZML_LOCAL_REGISTRY"]
+        self.prod_credentials = (env["AZML_LOCAL_PROD_CLIENT_ID"],
+                                 env["AZML_LOCAL_PROD_CLIENT_SECRET"])
         self._session = requests.Session()
         self._session.trust_env = False  # controls go straight to 127.0.0.1
         self._session.verify = env["REQUESTS_CA_BUNDLE"]

@@ -29,6 +29,7 @@ from azml_components.runtime import (
     lookups,
     records,
     register,
+    registries,
     report,
     rollout,
     rollout_state,
@@ -52,6 +53,7 @@ MODULES = (
     traffic,  # traffic rules, planning and writing
     endpoints,  # an endpoint's state; set traffic, delete deployment or endpoint
     register,  # register_model
+    registries,  # registries: the registry's MLClient, promote_model
     invoke,  # invoke_endpoint and smoke tests
     targets,  # managed or Kubernetes: kind, compute, instance type, resources
     rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout

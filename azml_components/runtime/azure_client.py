@@ -4,6 +4,7 @@ from typing import Optional
 
 from azml_components.runtime.validation import (
     azml_check_guid,
+    azml_check_registry_name,
     azml_check_resource_group,
     azml_check_workspace_name,
 )
@@ -163,3 +164,23 @@ def azml_ml_client(subscription_id: str, resource_group: str, workspace_name: st
     retry.__class__ = AzmlRetryPolicy
     client.azml_scoring_answers = answers
     return client
+
+
+def azml_registry_client(registry_name: str, field: str = "registry_name"):
+    # MLClient(registry_name=...): the SDK asks the registry discovery service where the registry
+    # lives (azure-ai-ml 1.35, _utils/_registry_utils.py RegistryDiscovery, in MLClient's
+    # constructor). A registry that does not exist, or that these credentials cannot reach
+    # (403), is a ValueError naming the field; nothing has been written yet.
+    from azure.ai.ml import MLClient
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    azml_check_registry_name(field, registry_name)
+    try:
+        return MLClient(azml_credential(), registry_name=registry_name, **azml_retry_settings())
+    except ClientAuthenticationError:
+        raise
+    except HttpResponseError as error:
+        raise ValueError(
+            f"{field}: registry {registry_name!r} is not reachable with these credentials "
+            f"(HTTP {error.status_code}: {' '.join(str(error.message).split())})"
+        ) from error

@@ -9,7 +9,7 @@ from azml_components.runtime.autoscale import (
     azml_online_deployment_id,
     azml_remove_autoscale,
 )
-from azml_components.runtime.azure_client import azml_ml_client
+from azml_components.runtime.azure_client import azml_ml_client, azml_registry_client
 from azml_components.runtime.calls import (
     azml_call,
     azml_cleanup_seconds,
@@ -66,6 +66,7 @@ from azml_components.runtime.validation import (
     azml_check_model_id,
     azml_check_online_name,
     azml_check_range,
+    azml_parse_registry_asset,
 )
 
 
@@ -76,6 +77,9 @@ def azml_code_from_model(client, model, code_in_model: str, timeout_seconds: int
     import tempfile
 
     target = tempfile.mkdtemp(prefix="azml-model-")
+    registry = azml_parse_registry_asset(str(model.id), "models")
+    if registry is not None:  # a registry model downloads through the registry's client
+        client = azml_registry_client(registry[0], "model_id")
     azml_wait(
         f"downloading model {model.name}:{model.version} for its code folder",
         lambda: client.models.download(model.name, version=model.version, download_path=target),
@@ -128,6 +132,17 @@ def azml_check_registered_environment(client, environment: str) -> None:
     # registry, and the deployment's PUT names a missing one.
     import re
 
+    registry = azml_parse_registry_asset(environment, "environments")
+    if registry is not None and registry[0].lower() != "azureml":
+        # A registry of the user's: read it through the registry's client (discovery first).
+        found = azml_get_or_none(
+            f"reading environment {environment!r}",
+            lambda: azml_registry_client(registry[0], "environment").environments.get(
+                registry[1], version=registry[2]),
+        )
+        if found is None:
+            raise ValueError(f"environment: {environment!r} is not in registry {registry[0]!r}")
+        return
     if environment.startswith("azureml://registries/"):
         return
     match = re.fullmatch(r"azureml:([^:@/]+)(?::([^:@/]+)|@([^:@/]+))", environment) or re.search(
@@ -290,11 +305,17 @@ def azml_deployment_entity(
 
 def azml_asset_name_version(asset) -> tuple:
     # (name, version) of an asset given as azureml:NAME:VERSION, an ARM id
-    # (.../NAME/versions/VERSION) or an entity; names compare case-insensitively in Azure.
+    # (.../NAME/versions/VERSION), a registry id or an entity; names compare case-insensitively
+    # in Azure.
+    import re
+
     if asset is None:
         return ("", "")
     if not isinstance(asset, str):
         return (str(asset.name).lower(), str(asset.version))
+    registry = re.fullmatch(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", asset)
+    if registry:  # a registry's model is not the workspace's version of the same name
+        return (f"registries/{registry.group(1)}/{registry.group(2)}".lower(), registry.group(3))
     if asset.startswith("azureml:") and "/" not in asset:
         parts = asset[len("azureml:"):].split(":")
         return (parts[0].lower(), parts[1] if len(parts) > 1 else "")

@@ -1,12 +1,24 @@
 # Looking up, before the first write, what an input names in the workspace, so that a missing
 # thing is a ValueError naming the field where Azure would refuse it only later (at a
 # deployment's PUT, or in a job that already started). Reads only.
+from azml_components.runtime.azure_client import azml_registry_client
 from azml_components.runtime.calls import azml_call, azml_enum_text, azml_get_or_none
+from azml_components.runtime.validation import azml_parse_registry_asset
 
 
 def azml_read_registered_model(client, model_id: str):
     # The registered model version model_id names (azureml:NAME:VERSION or its ARM id, as
     # azml_check_model_id admits).
+    registry = azml_parse_registry_asset(model_id, "models")
+    if registry is not None:  # read through the registry's own client (discovery first)
+        registry_name, name, version = registry
+        model = azml_get_or_none(
+            f"reading model {model_id}",
+            lambda: azml_registry_client(registry_name, "model_id").models.get(name, version),
+        )
+        if model is None:
+            raise ValueError(f"model_id: {model_id!r} is not in registry {registry_name!r}")
+        return model
     if model_id.startswith("azureml:"):
         _, name, version = model_id.split(":")
     else:

@@ -121,8 +121,11 @@ def azml_check_model_id(model_id: str) -> str:
         flags=re.IGNORECASE,
     ):
         return model_id
+    if azml_parse_registry_asset(model_id, "models"):  # a registry's model version
+        return model_id
     raise ValueError(
-        f"model_id: {model_id!r} must be azureml:NAME:VERSION or a model version's ARM id"
+        f"model_id: {model_id!r} must be azureml:NAME:VERSION, a model version's ARM id or a "
+        "registry model azureml://registries/REGISTRY/models/NAME/versions/VERSION"
     )
 
 
@@ -166,3 +169,32 @@ def azml_whole_numbers(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def azml_check_registry_name(field: str, value: str) -> str:
+    # The REST API spec's RegistryNameParameter (Microsoft.MachineLearningServices stable
+    # 2024-04-01, registries.json): ^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$, case-insensitive.
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}", value):
+        raise ValueError(
+            f"{field}: {value!r} is not a registry name: 3-33 characters, letters, digits, '-' "
+            "and '_', starting with a letter or digit"
+        )
+    return value
+
+
+def azml_registry_model_id(registry_name: str, name: str, version: str) -> str:
+    # The id Azure gives a registry model version (azure-ai-ml REGISTRY_ASSET_ID).
+    return f"azureml://registries/{registry_name}/models/{name}/versions/{version}"
+
+
+def azml_parse_registry_asset(asset_id: str, kind: str = "models"):
+    # (registry, name, version) of azureml://registries/R/<kind>/N/versions/V (the id Azure
+    # gives a registry asset version: azure-ai-ml REGISTRY_ASSET_ID), else None.
+    import re
+
+    match = re.fullmatch(
+        rf"azureml://registries/([^/]+)/{kind}/([^/]+)/versions/([^/]+)", str(asset_id)
+    )
+    return match.groups() if match else None

@@ -64,7 +64,8 @@ def _literal(value: str) -> bool:
     return value not in RESOLVED_PLACEHOLDERS
 
 
-def _secret_problems(task: str, config: dict, secret_name: str, oldest: tuple) -> list[str]:
+def _secret_problems(task: str, config: dict, secret_name, oldest: tuple) -> list[str]:
+    names = {secret_name} if isinstance(secret_name, str) else set(secret_name)
     entries = config.get("secretAsEnv", [])
     mapped = {(m.get("secretKey"), m.get("envVar")) for e in entries for m in e.get("keyToEnv", [])}
     wanted = {(key, key) for key in CREDENTIAL_ENV_VARS}
@@ -77,8 +78,9 @@ def _secret_problems(task: str, config: dict, secret_name: str, oldest: tuple) -
     for entry in entries:
         parameter = entry.get("secretNameParameter", {})
         name = parameter.get("runtimeValue", {}).get("constant", entry.get("secretName"))
-        if "componentInputParameter" not in parameter and name != secret_name:
-            problems.append(f"task {task}: secret {name!r}, expected {secret_name!r}")
+        if "componentInputParameter" not in parameter and name not in names:
+            expected = " or ".join(repr(n) for n in sorted(names))
+            problems.append(f"task {task}: secret {name!r}, expected {expected}")
         unknown = set(entry) - _SECRET_AS_ENV_FIELDS
         if unknown and oldest < (2, 15):
             problems.append(
@@ -91,7 +93,7 @@ def _secret_problems(task: str, config: dict, secret_name: str, oldest: tuple) -
 
 def compiled_pipeline_problems(
     pipeline: str | Path | list,
-    secret_name: str = "azcreds",
+    secret_name: str | Collection[str] = "azcreds",
     cacheable: Collection[str] = (),
     oldest_backend: tuple[int, int] = (2, 5),
 ) -> list[str]:
@@ -99,7 +101,8 @@ def compiled_pipeline_problems(
 
     Args:
         pipeline: Path of the compiled YAML, or its documents (pipeline spec, platform spec).
-        secret_name: The Kubernetes secret every Azure-facing task must read.
+        secret_name: The Kubernetes secret every Azure-facing task must read, or the secrets
+            one of which each must read (a pipeline with one credential per environment).
         cacheable: Task names (as in the YAML, e.g. "register-model") allowed to keep caching.
         oldest_backend: The oldest KFP backend (major, minor) the pipeline must run on.
 

@@ -195,14 +195,15 @@ def test_mlflow_model_builds_from_its_conda_yaml_not_requirements_txt(standin, t
 def test_image_only_and_unknown_registry_environments_fail_naming_why(custom):
     image = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
     cases = [
-        ({"image": image}, "the stand-in cannot run images"),
+        ({"image": image}, RuntimeError, "the stand-in cannot run images"),
         ({"environment": "azureml://registries/azureml/environments/no-such-env/labels/latest"},
-         "Curated environment 'no-such-env'"),
+         RuntimeError, "Curated environment 'no-such-env'"),
+        # A registry of the user's is read before any write (discovery finds no 'contoso').
         ({"environment": "azureml://registries/contoso/environments/scoring/versions/3"},
-         "registry 'contoso'"),
+         ValueError, "environment: registry 'contoso' is not reachable"),
     ]
-    for arguments, message in cases:
-        with pytest.raises(RuntimeError, match=message):
+    for arguments, error, message in cases:
+        with pytest.raises(error, match=message):
             azml_deploy_model(**workspace(), endpoint_name=unique("env-refused"),
                               deployment_name="blue",
                               model_id=custom["asset_id"], timeout_seconds=300,

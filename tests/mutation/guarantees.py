@@ -955,6 +955,35 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_data_collection.py::"
                   "test_a_changed_data_collector_is_written"],
     },
+    # --- registries (issue 23) ---------------------------------------------------------------
+    {
+        "name": "promotion-reuses-identical-content",
+        "promise": "A registry version that a promotion of this very workspace version made is "
+                   "returned with no write",
+        "file": RT + "registries.py",
+        "old": "    if existing is not None:\n        azml_check_existing_promotion(",
+        "new": "    if False:\n        azml_check_existing_promotion(",
+        "tests": ["tests/runtime/test_registries.py::test_promotion_reuses_identical_content"],
+    },
+    {
+        "name": "a-registry-version-is-never-overwritten",
+        "promise": "a registry version holding anything else under the requested name and "
+                   "version fails the task before any write",
+        "file": RT + "registries.py",
+        "old": "    if came_from.lower() != str(source.id).lower():",
+        "new": "    if False:",
+        "tests": ["tests/runtime/test_registries.py::test_a_registry_version_is_never_overwritten"],
+    },
+    {
+        "name": "local-mode-refuses-a-changed-registry-version",
+        "promise": "local mode answers a PUT over an existing registry version with Azure's 409",
+        "file": "azml-local/azml_local/resources/assets.py",
+        "old": "    if changed:\n        raise ApiError(409, \"UserError\", f\"{KINDS[kind]} "
+               "{name} with",
+        "new": "    if False:\n        raise ApiError(409, \"UserError\", f\"{KINDS[kind]} "
+               "{name} with",
+        "tests": ["tests/local/test_registries.py::test_a_registry_version_cannot_be_changed"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

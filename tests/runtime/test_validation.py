@@ -171,7 +171,8 @@ def test_string_maps_keep_strings_and_store_other_values_as_json():
      "workspace_name: 'w' is not a valid workspace name; it must be 3-33 characters, start with "
      "a letter or digit, and contain only letters, digits, '-' and '_'"),
     (azml_check_model_id, None, "churn",
-     "model_id: 'churn' must be azureml:NAME:VERSION or a model version's ARM id"),
+     "model_id: 'churn' must be azureml:NAME:VERSION, a model version's ARM id or a registry "
+     "model azureml://registries/REGISTRY/models/NAME/versions/VERSION"),
 ], ids=lambda v: v.__name__ if callable(v) else None)
 def test_whole_messages_name_the_field_and_the_rule(check, field, value, message):
     with pytest.raises(ValueError) as raised:

@@ -32,7 +32,13 @@ def _unb64(text: str) -> bytes:
 
 
 class Identity:
-    """The tenant, the one service principal, and the token signer."""
+    """The tenant, two service principals, and the token signer.
+
+    The first principal (client_id) may do everything in every workspace and registry; the
+    second (prod_client_id, "prod") only what `denied_scope` allows it: not the first
+    workspace's resource group (the development one), so a credential that can read one
+    workspace and not the other gets ARM's 403 AuthorizationFailed.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         path = state_dir / "identity.json"
@@ -48,20 +54,33 @@ class Identity:
             }
             path.write_text(json.dumps(data, indent=1))
             path.chmod(0o600)
+        if "prod_client_id" not in data:  # state written before the second principal existed
+            data["prod_client_id"] = "00000000-0000-4000-8000-0000000000dd"
+            data["prod_client_secret"] = "standin-" + secrets.token_urlsafe(24)
+            path.write_text(json.dumps(data, indent=1))
+            path.chmod(0o600)
+        self.prod_client_id: str = data["prod_client_id"]
+        self.prod_client_secret: str = data["prod_client_secret"]
         self.subscription_id: str = data["subscription_id"]
         self.tenant_id: str = data["tenant_id"]
         self.client_id: str = data["client_id"]
         self.client_secret: str = data["client_secret"]
         self._key = bytes.fromhex(data["signing_key"])
 
-    def issue(self, audience: str, lifetime: int = TOKEN_LIFETIME) -> tuple[str, int]:
+    def secret_of(self, client_id: str | None) -> str | None:
+        known = {self.client_id: self.client_secret, self.prod_client_id: self.prod_client_secret}
+        return known.get(client_id or "")
+
+    def issue(
+        self, audience: str, lifetime: int = TOKEN_LIFETIME, client_id: str = ""
+    ) -> tuple[str, int]:
         now = int(time.time())
         claims = {
             "aud": audience,
             "iss": f"https://sts.standin.localhost/{self.tenant_id}/",
             "tid": self.tenant_id,
-            "appid": self.client_id,
-            "oid": self.client_id,
+            "appid": client_id or self.client_id,
+            "oid": client_id or self.client_id,
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
@@ -102,6 +121,39 @@ class Identity:
                 "The access token is invalid.",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        if claims["oid"] == self.prod_client_id and self.denied_scope(request.path):
+            raise authorization_failed(claims["appid"], request.method, request.path)
+
+    def denied_scope(self, path: str) -> bool:
+        # The prod principal has no role on the development workspace's resource group.
+        from azml_local.resources.context import RESOURCE_GROUP
+
+        scope = f"/subscriptions/{self.subscription_id}/resourceGroups/{RESOURCE_GROUP}/".lower()
+        return path.lower().split("/mferp/managementfrontend")[-1].startswith(scope) or (
+            path.lower().rstrip("/") == scope.rstrip("/"))
+
+
+def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
+    """ARM's 403 for a caller without a role on the scope (RBAC), as Azure words it.
+
+    Source: learn.microsoft.com "Troubleshoot Azure RBAC" / "Resolve errors for
+    AuthorizationFailed": "The client '<id>' with object id '<id>' does not have authorization
+    to perform action '<action>' over scope '<scope>' or the scope is invalid. If access was
+    recently granted, please refresh your credentials."
+    """
+    parts = [p for p in path.split("/") if p]
+    provider = next((i for i, p in enumerate(parts) if p.lower() == "providers"), None)
+    # Microsoft.X/type/name/subtype/name -> Microsoft.X/type/subtype (the action's form).
+    kinds = ([parts[provider + 1], *parts[provider + 2 :: 2]] if provider is not None
+             else ["Microsoft.Resources", "subscriptions", "resourceGroups"])
+    verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(
+        method, "action")
+    action = "/".join(kinds) + "/" + verb
+    return ApiError(
+        403, "AuthorizationFailed",
+        f"The client '{client_id}' with object id '{client_id}' does not have authorization to "
+        f"perform action '{action}' over scope '{path}' or the scope is invalid. If access was "
+        "recently granted, please refresh your credentials.")
 
 
 def cloud_metadata(base_url: str, storage_suffix: str) -> list[dict[str, Any]]:
@@ -165,7 +217,8 @@ def add_routes(router: Router, identity: Identity, storage_suffix: str) -> None:
             return _aad_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
         if form.get("grant_type") != "client_credentials":
             return _aad_error(400, "unsupported_grant_type", 70003, "Unsupported grant type.")
-        if form.get("client_id") != identity.client_id:
+        secret = identity.secret_of(form.get("client_id"))
+        if secret is None:
             return _aad_error(
                 400,
                 "unauthorized_client",
@@ -173,17 +226,17 @@ def add_routes(router: Router, identity: Identity, storage_suffix: str) -> None:
                 f"Application with identifier '{form.get('client_id')}' was not found in the "
                 f"directory '{tenant}'.",
             )
-        if not hmac.compare_digest(form.get("client_secret", ""), identity.client_secret):
+        if not hmac.compare_digest(form.get("client_secret", ""), secret):
             return _aad_error(
                 401,
                 "invalid_client",
                 7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is "
                 f"the client secret value, not the client secret ID, for a secret added to app "
-                f"'{identity.client_id}'.",
+                f"'{form.get('client_id')}'.",
             )
         scope = form.get("scope", "").split(" ")[0].removesuffix(".default").rstrip("/")
-        access, _ = identity.issue(scope or request.base_url)
+        access, _ = identity.issue(scope or request.base_url, client_id=form["client_id"])
         return Response(
             200,
             {

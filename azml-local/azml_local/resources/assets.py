@@ -109,6 +109,30 @@ def _check_immutable(
                 )
 
 
+def _check_registry_immutable(
+    kind: str, name: str, version: str, props: dict[str, Any], before: dict[str, Any]
+) -> None:
+    """A registry version is never rewritten: a PUT with other content or properties is 409.
+
+    Azure's registry versions cannot be changed once registered ("Environment <name> with
+    version <v> is already registered and cannot be changed.", UserError, as Azure answered in
+    Azure/azure-cli-extensions#5440; azure-ai-ml's share refuses an existing registry version
+    itself: "A model with this name and version already exists in registry",
+    operations/_model_operations.py). Description and tags may change (Azure/azure-sdk-for-python
+    #30208 calls them the mutable properties).
+    """
+    keys = CONTENT[kind] + ("properties",)
+    changed = [k for k in keys if k in props and props.get(k) != before.get(k)
+               and not (k == "properties" and _same_properties(props.get(k), before.get(k)))]
+    if changed:
+        raise ApiError(409, "UserError", f"{KINDS[kind]} {name} with version {version} is "
+                       "already registered and cannot be changed.")
+
+
+def _same_properties(new: Any, old: Any) -> bool:
+    return dict(new or {}).items() <= dict(old or {}).items()
+
+
 def _in_view(items: list[dict[str, Any]], query: Mapping[str, str]) -> list[dict[str, Any]]:
     """The containers or versions a list's `listViewType` asks for.
 
@@ -146,9 +170,21 @@ def _mlflow_flavors(ctx: Context, model_uri: str) -> dict[str, Any]:
     return flavors
 
 
-def add_routes(router: Router, ctx: Context) -> None:
+def add_routes(
+    router: Router, ctx: Context, base: str = WS, scope: Any = None, parent_type: str = "workspaces"
+) -> None:
+    """The asset routes under `base` (a workspace's, or a registry's: registries.py).
+
+    `scope(request)` answers the parent's id (404 as Azure when it does not exist): the
+    workspace's ARM id, or `azureml://registries/<name>` for a registry, whose assets Azure
+    identifies by that form (azure-ai-ml's REGISTRY_ASSET_ID, constants/_common.py).
+    """
+    if scope is None:
+        def scope(request: Request) -> str:
+            return ctx.workspace(request)["id"]
+
     def container_id(request: Request, kind: str) -> str:
-        return f"{ctx.workspace(request)['id']}/{kind}/{request.params['name']}"
+        return f"{scope(request)}/{kind}/{request.params['name']}"
 
     def versions_of(cid: str) -> list[dict[str, Any]]:
         return ctx.store.children(cid, "versions")
@@ -164,8 +200,7 @@ def add_routes(router: Router, ctx: Context) -> None:
 
     def list_containers(kind: str):
         def handler(request: Request) -> Response:
-            ws = ctx.workspace(request)
-            containers = _in_view(ctx.store.children(ws["id"], kind), request.query)
+            containers = _in_view(ctx.store.children(scope(request), kind), request.query)
             items = [container_view(c) for c in containers]
             return Response(200, {"value": items})
 
@@ -239,7 +274,7 @@ def add_routes(router: Router, ctx: Context) -> None:
 
     def put_version(kind: str):
         def handler(request: Request) -> Response:
-            ws = ctx.workspace(request)
+            parent = scope(request)
             name, version = request.params["name"], request.params["version"]
             if not _NAME.match(name) or not _VERSION.match(version):
                 raise bad_request(f"Invalid {KINDS[kind].lower()} name or version.")
@@ -250,21 +285,21 @@ def add_routes(router: Router, ctx: Context) -> None:
             # get one 201 and a 200 or 409 each after it (as Azure answers a PUT of an
             # existing version, _check_immutable), never two 201s with the last one kept.
             with ctx.store.lock:
-                return store_version(kind, ws, name, version, props, request)
+                return store_version(kind, parent, name, version, props, request)
 
         return handler
 
     def store_version(
-        kind: str, ws: dict[str, Any], name: str, version: str, props: dict[str, Any],
+        kind: str, parent: str, name: str, version: str, props: dict[str, Any],
         request: Request,
     ) -> Response:
-        cid = f"{ws['id']}/{kind}/{name}"
+        cid = f"{parent}/{kind}/{name}"
         container = ctx.store.get(cid)
         if container is None:
             container = {
                 "id": cid,
                 "name": name,
-                "type": f"Microsoft.MachineLearningServices/workspaces/{kind}",
+                "type": f"Microsoft.MachineLearningServices/{parent_type}/{kind}",
                 "properties": {"isArchived": False, "description": None, "tags": {},
                                "properties": {}},
                 "systemData": system_data(None, caller(request)),
@@ -275,6 +310,8 @@ def add_routes(router: Router, ctx: Context) -> None:
         vid = f"{container['id']}/versions/{version}"
         previous = ctx.store.get(vid)
         if previous is not None:
+            if parent_type == "registries":
+                _check_registry_immutable(kind, name, version, props, previous["properties"])
             _check_immutable(kind, name, version, props, previous["properties"])
         props = dict(props)
         if kind == "models":
@@ -297,7 +334,7 @@ def add_routes(router: Router, ctx: Context) -> None:
         record = {
             "id": vid if previous is None else previous["id"],
             "name": version,
-            "type": f"Microsoft.MachineLearningServices/workspaces/{kind}/versions",
+            "type": f"Microsoft.MachineLearningServices/{parent_type}/{kind}/versions",
             "properties": props,
             "systemData": system_data(previous, caller(request)),
             PRIVATE: private,
@@ -344,16 +381,20 @@ def add_routes(router: Router, ctx: Context) -> None:
     def ws_storage(request: Request) -> str:
         return ctx.workspace(request)["properties"]["storageAccount"]
 
+    if parent_type == "registries":
+        upload = None
+    else:
+        upload = start_pending_upload
     for kind in KINDS:
-        base = f"{WS}/{kind}"
-        router.add("GET", base, list_containers(kind))
-        router.add("GET", base + "/{name}", get_container(kind))
-        router.add("GET", base + "/{name}/versions", list_versions(kind))
-        router.add("GET", base + "/{name}/versions/{version}", get_version(kind))
-        router.add("PUT", base + "/{name}/versions/{version}", put_version(kind))
-        router.add("DELETE", base + "/{name}/versions/{version}", delete_version(kind))
-        router.add("POST", base + "/{name}/versions/{version}/startPendingUpload",
-                   start_pending_upload)
+        route = f"{base}/{kind}"
+        router.add("GET", route, list_containers(kind))
+        router.add("GET", route + "/{name}", get_container(kind))
+        router.add("GET", route + "/{name}/versions", list_versions(kind))
+        router.add("GET", route + "/{name}/versions/{version}", get_version(kind))
+        router.add("PUT", route + "/{name}/versions/{version}", put_version(kind))
+        router.add("DELETE", route + "/{name}/versions/{version}", delete_version(kind))
+        if upload is not None:
+            router.add("POST", route + "/{name}/versions/{version}/startPendingUpload", upload)
 
 
 def creation_order() -> int:

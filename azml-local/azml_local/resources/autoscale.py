@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from azml_local.infra.web import ApiError, Request, Response, Router, bad_request
-from azml_local.resources.context import LOCATION, RESOURCE_GROUP, Context, field_of
+from azml_local.resources.context import LOCATION, Context, field_of
 from azml_local.resources.tags import checked_tags
 
 RG = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Insights/autoscalesettings"
@@ -146,11 +146,14 @@ def check_setting(ctx: Context, props: dict) -> None:
 
 
 def _check_scope(ctx: Context, request: Request) -> None:
-    # ARM's answers for a subscription or resource group that does not exist (context.py).
-    if request.params["sub"].lower() != ctx.identity.subscription_id.lower():
+    # ARM's answers for a subscription or resource group that does not exist (context.py): the
+    # groups of every workspace local mode holds.
+    groups = ctx.resource_groups()
+    sub, group = request.params["sub"].lower(), request.params["rg"].lower()
+    if sub not in {s for s, _ in groups}:
         raise ApiError(404, "SubscriptionNotFound",
                        f"The subscription '{request.params['sub']}' could not be found.")
-    if request.params["rg"].lower() != RESOURCE_GROUP.lower():
+    if (sub, group) not in groups:
         raise ApiError(404, "ResourceGroupNotFound",
                        f"Resource group '{request.params['rg']}' could not be found.")
 

@@ -26,6 +26,16 @@ WS = (
 RESOURCE_GROUP = "azml-standin-rg"
 WORKSPACE = "azml-standin-ws"
 LOCATION = "westeurope"
+# The other places a promotion goes (issue 23: dev -> registry -> prod): a second workspace in
+# another resource group of the same subscription, a third in another subscription, and one
+# registry. The second service principal (auth.Identity.prod_*) reaches these and not the first.
+PROD_RESOURCE_GROUP = "azml-standin-prod-rg"
+PROD_WORKSPACE = "azml-standin-prod-ws"
+OTHER_SUBSCRIPTION = "00000000-0000-4000-8000-000000000002"
+OTHER_RESOURCE_GROUP = "azml-standin-other-rg"
+OTHER_WORKSPACE = "azml-standin-other-ws"
+REGISTRY = "azml-standin-registry"
+REGISTRY_RESOURCE_GROUP = "azml-standin-registry-rg"
 
 
 @dataclass
@@ -45,7 +55,22 @@ class Context:
 
     @property
     def workspace_guid(self) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.identity.subscription_id + WORKSPACE))
+        return self.guid_of(self.identity.subscription_id, WORKSPACE)
+
+    @staticmethod
+    def guid_of(subscription: str, workspace: str) -> str:
+        # The first workspace keeps the GUID it always had (subscription + name).
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, subscription + workspace))
+
+    def workspaces(self) -> list[tuple[str, str, str]]:
+        """(subscription, resource group, workspace) of every workspace local mode holds."""
+        sub = self.identity.subscription_id
+        return [(sub, RESOURCE_GROUP, WORKSPACE), (sub, PROD_RESOURCE_GROUP, PROD_WORKSPACE),
+                (OTHER_SUBSCRIPTION, OTHER_RESOURCE_GROUP, OTHER_WORKSPACE)]
+
+    def resource_groups(self) -> set[tuple[str, str]]:
+        groups = {(s.lower(), g.lower()) for s, g, _ in self.workspaces()}
+        return groups | {(self.identity.subscription_id.lower(), REGISTRY_RESOURCE_GROUP.lower())}
 
     def workspace(self, request: Request) -> dict[str, Any]:
         """The workspace the path names (404 as ARM when it does not exist).
@@ -55,18 +80,20 @@ class Context:
         does not exist 404 ResourceGroupNotFound, and a missing resource 404 ResourceNotFound
         "The Resource '<type>/<name>' under resource group '<group>' was not found." (ARM docs:
         "Troubleshoot common Azure deployment errors", "Resolve errors for resource not found").
-        Names compare without case, as ARM's do. One subscription and one resource group exist.
+        Names compare without case, as ARM's do. The subscriptions and resource groups are
+        those of `workspaces()` (and the registry's group).
         """
         p = request.params
         rid = WS.format(sub=p["sub"], rg=p["rg"], ws=p["ws"])
         found = self.store.get(rid)
         if found is not None:
             return found
-        if p["sub"].lower() != self.identity.subscription_id.lower():
+        groups = self.resource_groups()
+        if p["sub"].lower() not in {s for s, _ in groups}:
             raise ApiError(
                 404, "SubscriptionNotFound", f"The subscription '{p['sub']}' could not be found."
             )
-        if p["rg"].lower() != RESOURCE_GROUP.lower():
+        if (p["sub"].lower(), p["rg"].lower()) not in groups:
             raise ApiError(
                 404, "ResourceGroupNotFound", f"Resource group '{p['rg']}' could not be found."
             )

@@ -25,16 +25,26 @@ def workspace_id(ctx: Context) -> str:
 
 
 def seed(ctx: Context) -> None:
-    """Pre-create the workspace and its default datastore (idempotent across restarts)."""
-    wid = workspace_id(ctx)
-    ctx.azurite.ensure_container(ctx.blob_container)
+    """Pre-create the workspaces and their default datastores (idempotent across restarts).
+
+    Each workspace has its own blob container (`azureml-blobstore-<workspace GUID>`, the name
+    Azure gives a workspace's default container) on the one Azurite account.
+    """
+    for sub, group, name in ctx.workspaces():
+        _seed_one(ctx, sub, group, name)
+
+
+def _seed_one(ctx: Context, sub: str, group: str, name: str) -> None:
+    wid = WS.format(sub=sub, rg=group, ws=name)
+    guid = ctx.guid_of(sub, name)
+    container = "azureml-blobstore-" + guid
+    ctx.azurite.ensure_container(container)
     if ctx.store.get(wid) is None:
-        sub = ctx.identity.subscription_id
-        arm = f"/subscriptions/{sub}/resourceGroups/{RESOURCE_GROUP}/providers"
+        arm = f"/subscriptions/{sub}/resourceGroups/{group}/providers"
         ctx.store.put(
             {
                 "id": wid,
-                "name": WORKSPACE,
+                "name": name,
                 "type": "Microsoft.MachineLearningServices/workspaces",
                 "location": LOCATION,
                 "kind": "Default",
@@ -43,8 +53,8 @@ def seed(ctx: Context) -> None:
                 "tags": {},
                 "systemData": {"createdAt": now_iso(), "createdBy": "standin"},
                 "properties": {
-                    "workspaceId": ctx.workspace_guid,
-                    "friendlyName": WORKSPACE,
+                    "workspaceId": guid,
+                    "friendlyName": name,
                     "description": "Local Azure ML stand-in workspace",
                     "provisioningState": "Succeeded",
                     "storageAccount": f"{arm}/Microsoft.Storage/storageAccounts/{ACCOUNT}",
@@ -69,11 +79,11 @@ def seed(ctx: Context) -> None:
                     "datastoreType": "AzureBlob",
                     "isDefault": True,
                     "accountName": ACCOUNT,
-                    "containerName": ctx.blob_container,
+                    "containerName": container,
                     "protocol": "https",
                     "serviceDataAccessAuthIdentity": "None",
-                    "subscriptionId": ctx.identity.subscription_id,
-                    "resourceGroup": RESOURCE_GROUP,
+                    "subscriptionId": sub,
+                    "resourceGroup": group,
                     "credentials": {"credentialsType": "AccountKey"},
                     "description": "Workspace blob store (Azurite)",
                     "properties": {},

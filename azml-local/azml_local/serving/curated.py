@@ -119,8 +119,8 @@ def resolve(environment_id: str) -> tuple[Curated, str]:
     match = _REGISTRY.match(text)
     if match and match.group("registry").lower() != "azureml":
         raise UnknownEnvironment(
-            f"Environment '{environment_id}' is in registry '{match.group('registry')}'; the "
-            "stand-in has no registries other than the curated environments of 'azureml'.")
+            f"Environment '{environment_id}' could not be found in registry "
+            f"'{match.group('registry')}'.")
     match = match or _SHORT.match(text) or _ARM.search(text)
     if not match:
         raise UnknownEnvironment(f"Environment '{environment_id}' is not a registry id.")
