@@ -20,6 +20,7 @@ from azml_local.resources import (
     autoscale,
     batch_endpoints,
     batch_jobs,
+    command_jobs,
     compute_clusters,
     kubernetes_computes,
     online_deployments,
@@ -86,6 +87,7 @@ class Service:
         kubernetes_computes.add_routes(self.router, self.ctx)
         batch_endpoints.add_routes(self.router, self.ctx)
         batch_jobs.add_routes(self.router, self.ctx)
+        command_jobs.add_routes(self.router, self.ctx)
         autoscale.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
