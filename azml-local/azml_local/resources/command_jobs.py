@@ -49,6 +49,7 @@ SERVERLESS_SIZES = ("standard_ds3_v2", "standard_ds4_v2", "standard_d4s_v3", "st
 # Binding syntax of a command: ${{inputs.x}}, ${{outputs.y}}; $[[...]] wraps an optional part
 # ("CLI (v2) command job YAML schema", Expressions and "optional inputs").
 BINDING = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
 
 
@@ -105,7 +106,7 @@ def _check_command(props: dict[str, Any]) -> None:
     if not command.strip():
         raise bad_request("'properties.command' must not be empty.")
     declared = {"inputs": props.get("inputs") or {}, "outputs": props.get("outputs") or {}}
-    for kind, name in BINDING.findall(command):
+    for kind, name in BINDING.findall(OPTIONAL.sub("", command)):
         if name not in declared[kind]:
             raise bad_request(f"The command refers to ${{{{{kind}.{name}}}}}, but the job has "
                               f"no {kind[:-1]} named '{name}'.")

@@ -43,12 +43,11 @@ from azml_local.infra.state import PRIVATE
 from azml_local.infra.web import ApiError
 from azml_local.resources import batch_jobs
 from azml_local.resources.assets import resolve_blob
-from azml_local.resources.command_jobs import BINDING
+from azml_local.resources.command_jobs import BINDING, OPTIONAL
 from azml_local.resources.context import Context, duration_seconds
 
 _ASSET = re.compile(r"^(?:azureml:)?(/subscriptions/.+/workspaces/[^/]+/(data|models)/[^/]+"
                     r"/versions/[^/]+)$", re.IGNORECASE)
-_OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
 
 
 def _note(ctx: Context, name: str, text: str) -> None:
@@ -191,7 +190,7 @@ def resolve_command(command: str, inputs: dict[str, str], outputs: dict[str, str
         bound = BINDING.findall(match.group(1))
         return match.group(1) if all(n in values[k] for k, n in bound) else ""
 
-    command = _OPTIONAL.sub(optional, command)
+    command = OPTIONAL.sub(optional, command)
     return BINDING.sub(lambda m: shlex.quote(values[m.group(1)][m.group(2)]), command)
 
 
