@@ -118,6 +118,27 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return found[-1].read_text().splitlines()
 
 
+def run_azure_training_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                               **arguments) -> dict:
+    """Run train_on_azure_ml (training as an Azure ML command job) with kfp.local.
+
+    Returns the smoke test's saved answer.
+    """
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from pipelines.train_on_azure_ml import train_on_azure_ml
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        train_on_azure_ml(**arguments)
+    answers = sorted(pipeline_root.glob("train-on-azure-ml-*/**/invoke-endpoint/response"),
+                     key=lambda p: p.stat().st_mtime)
+    if not answers:
+        raise RuntimeError(f"no smoke-test answer under {pipeline_root}")
+    return json.loads(answers[-1].read_text())
+
+
 def main(argv=None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,6 +146,8 @@ def main(argv=None) -> int:
                         help="comma-separated model formats to run (mlflow, custom)")
     parser.add_argument("--batch", action="store_true",
                         help="also run train-register-batch-score (batch endpoint example)")
+    parser.add_argument("--azure-training", action="store_true",
+                        help="also run train-on-azure-ml (training as an Azure ML command job)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
@@ -171,6 +194,15 @@ def main(argv=None) -> int:
                 workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
             print(f"[demo] batch: {len(lines)} predictions checked against the model, first "
                   f"{lines[:2]} ({time.perf_counter() - step:.1f} s)", flush=True)
+        if args.azure_training:
+            task_log = args.out / "logs" / "train-on-azure-ml.log"
+            print(f"[demo] running train-on-azure-ml (full task logs: {task_log})", flush=True)
+            answer = run_azure_training_locally(
+                args.out, task_log=task_log,
+                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
+            print(f"[demo] azure training: endpoint answered HTTP {answer['status']} with "
+                  f"{[round(p, 2) for p in answer['response']]}", flush=True)
     print(f"[demo] outputs and task logs are under {args.out}; "
           f"total {time.perf_counter() - started:.1f} s")
     return 0

@@ -31,6 +31,7 @@ from azml_components.runtime.links import azml_studio_url
 from azml_components.runtime.records import AzmlCommandJobOptions
 from azml_components.runtime.register import azml_content_hash
 from azml_components.runtime.rollout_state import azml_kfp_value
+from azml_components.runtime.validation import azml_check_range
 
 
 def azml_command_job_identity(
@@ -86,7 +87,8 @@ def azml_artifact_job_input(path: str, metadata: Optional[dict], kind: str = "")
         return {"type": metadata.get("model_type") or kind or "custom_model",
                 "path": metadata["asset_id"]}
     if not os.path.exists(path):
-        raise ValueError(f"input artifact {path!r} has no files and names nothing in Azure")
+        raise ValueError(f"data / input_model: the artifact at {path!r} has no files and names "
+                         "nothing in Azure (no azureml_path or asset_id in its metadata)")
     if not kind and os.path.isdir(path):
         mlflow = os.path.isfile(os.path.join(path, "MLmodel"))
         kind = "mlflow_model" if mlflow else "uri_folder"
@@ -282,6 +284,27 @@ def azml_run_command_job(
                                           name)}
 
 
+def azml_job_output_model(metadata: Optional[dict], model_uri: str, model_type: str) -> dict:
+    # register_model's model input when it is a run_command_job output (its metadata carries
+    # azureml_path): the uri to register from (Azure's "register from an existing URI" path:
+    # the files stay where the job wrote them), its asset type and the job; {} for any other
+    # artifact. Its type wins over model_type's default; another explicit one is a conflict.
+    metadata = metadata or {}
+    if not metadata.get("azureml_path"):
+        return {}
+    if model_uri:
+        raise ValueError("model_uri: give the model artifact or model_uri, not both")
+    kind = str(metadata.get("type") or "custom_model")
+    if kind not in ("mlflow_model", "custom_model"):
+        raise ValueError(f"model: the job output is a {kind}, not a model (mlflow_model or "
+                         "custom_model): declare the job's output with a model type")
+    if model_type not in ("custom_model", kind):
+        raise ValueError(f"model_type: {model_type!r} differs from the job output's type "
+                         f"{kind!r}")
+    return {"uri": metadata["azureml_path"], "model_type": kind,
+            "job_name": str(metadata.get("job_name") or "")}
+
+
 def azml_recover_command_jobs(
     subscription_id: str, resource_group: str, workspace_name: str, pipeline_run_id: str = "",
     timeout_seconds: int = 600, client=None,
@@ -289,6 +312,7 @@ def azml_recover_command_jobs(
     # The exit task's clean-up: cancel the command jobs of this KFP run that are still active
     # (tag azml-kfp-run; Jobs_List's `tag` filter names the tag). Other runs' jobs and ended
     # jobs are left alone; without a run id nothing is known to be this run's.
+    azml_check_range("timeout_seconds", timeout_seconds, 1)
     run_id = azml_kfp_value("pipeline_run_id", pipeline_run_id, 128)
     if client is None:
         client = azml_ml_client(azml_subscription_id(subscription_id), resource_group,

@@ -888,6 +888,38 @@ GUARANTEES: list[dict] = [
                   FAULT_TESTS
                   + "test_an_error_answer_that_is_not_json_is_kept_and_can_be_expected"],
     },
+    # --- command jobs (issue 24) -------------------------------------------------------------
+    {
+        "name": "command-job-retry-submits-no-second-job",
+        "promise": "a retry never submits a second job: a retry of a killed run_command_job "
+                   "task takes over the job it left (running or completed)",
+        "file": RT + "command_jobs.py",
+        "old": "        if status == \"Completed\" or azml_batch_job_active(status):\n"
+               "            return name, attempt\n",
+        "new": "        if False:\n            return name, attempt\n",
+        "tests": ["tests/runtime/test_command_jobs.py::"
+                  "test_a_retry_after_sigkill_takes_the_job_over"],
+    },
+    {
+        "name": "command-job-cancel-cancels-the-azure-job",
+        "promise": "cancel cancels the Azure job: SIGTERM (a cancelled run) cancels the command "
+                   "job before the task fails",
+        "file": RT + "command_jobs.py",
+        "old": "lambda: client.jobs.begin_cancel(name).result(), 60)\n",
+        "new": "lambda: None, 60)\n",
+        "tests": ["tests/runtime/test_command_jobs.py::test_sigterm_cancels_the_azure_job"],
+    },
+    {
+        "name": "recover-command-jobs-cancels-only-the-runs-jobs",
+        "promise": "recover_command_jobs cancels the command jobs of its run still running, and "
+                   "no other run's",
+        "file": RT + "command_jobs.py",
+        "old": "        if (job.tags or {}).get(\"azml-kfp-run\") == run_id and "
+               "azml_batch_job_active(status):\n",
+        "new": "        if azml_batch_job_active(status):\n",
+        "tests": ["tests/runtime/test_command_jobs.py::"
+                  "test_the_exit_task_cancels_what_a_killed_run_left"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them
