@@ -63,10 +63,15 @@ client = MlflowClient()
 listed = [f.path for f in client.list_artifacts(run_id, "reports")]
 local = client.download_artifacts(run_id, "reports/notes.txt", tempfile.mkdtemp())
 history = [(m.step, m.value) for m in client.get_metric_history(run_id, "rmse")]
+try:  # not in Azure's support matrix: refused
+    mlflow.search_runs(experiment_names=[os.environ["EXPERIMENT"]], order_by=["metrics.rmse"])
+    refused = ""
+except mlflow.exceptions.MlflowException as error:
+    refused = str(error)
 print(json.dumps({"run_id": run_id, "status": read.info.status, "uri": uri,
                   "artifact_uri": read.info.artifact_uri, "params": read.data.params,
                   "metrics": read.data.metrics, "history": sorted(history), "listed": listed,
-                  "content": open(local).read()}))
+                  "content": open(local).read(), "refused": refused}))
 """
 
 # What a job's script does: resume the run the job names, log into it.
@@ -121,6 +126,8 @@ def test_azureml_mlflow_logs_and_reads_a_run_through_the_workspace_tracking_uri(
     assert seen["history"] == [[0, 1.25], [1, 1.0]]
     assert seen["listed"] == ["reports/notes.txt"]
     assert seen["content"] == "hello from a run"
+    assert "INVALID_PARAMETER_VALUE" in seen["refused"]
+    assert "Ordering runs by metrics" in seen["refused"]
     host = standin.url.removeprefix("https://")
     assert seen["artifact_uri"].startswith(f"azureml://{host}/mlflow/v2.0{workspace.id}/"
                                            "experiments/")
@@ -171,6 +178,16 @@ def test_a_job_environment_lets_its_process_log_into_the_run_it_names(
     assert read["params"] == {"kind": "job"}
     # The job owns its run's status: the script's end_run left it running (store.py).
     assert read["status"] == "RUNNING"
+    # The run token is its workspace's only.
+    other = requests.get(f"{standin.url}/mlflow/v2.0/subscriptions/"
+                         f"{standin.workspace['subscription_id']}/resourceGroups/"
+                         f"{standin.workspace['resource_group']}/providers/"
+                         "Microsoft.MachineLearningServices/workspaces/another-ws/api/2.0/mlflow/"
+                         "experiments/search", headers={"Authorization": f"Bearer "
+                                                        f"{job_env['MLFLOW_TRACKING_TOKEN']}"},
+                         verify=standin.env["REQUESTS_CA_BUNDLE"], timeout=30,
+                         proxies={"https": ""})
+    assert other.status_code == 403, other.text
     # The run token is not an ARM token.
     token = job_env["MLFLOW_TRACKING_TOKEN"]
     answer = requests.get(f"{standin.url}/subscriptions/{standin.workspace['subscription_id']}"
@@ -181,3 +198,24 @@ def test_a_job_environment_lets_its_process_log_into_the_run_it_names(
                           verify=standin.env["REQUESTS_CA_BUNDLE"], timeout=30,
                           proxies={"https": ""})
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(("path", "body", "refused"), [
+    ("2.0/mlflow/runs/search", {"order_by": ["metrics.rmse DESC"]}, "Ordering runs"),
+    ("2.0/mlflow/runs/search", {"order_by": ["params.alpha"]}, "Ordering runs"),
+    ("2.0/mlflow/runs/search", {"order_by": ["tags.team"]}, "Ordering runs"),
+    ("2.0/mlflow/runs/search", {"order_by": ["attributes.start_time DESC"]}, ""),
+    ("2.0/mlflow/runs/search", {"filter": "params.model LIKE 'ridge%'"}, "LIKE"),
+    ("2.0/mlflow/runs/search", {"filter": "tags.owner ILIKE '%a%'"}, "LIKE"),
+    ("2.0/mlflow/runs/search", {"filter": "params.note = 'I like it'"}, ""),
+    ("2.0/mlflow/runs/search", {"filter": "tags.owner != 'x'"}, "!= on tags"),
+    ("2.0/mlflow/runs/search", {"filter": "tags.`my tag` != 'x'"}, "!= on tags"),
+    ("2.0/mlflow/runs/search", {"filter": "params.alpha != '1' and metrics.rmse < 2"}, ""),
+    ("2.0/mlflow/experiments/update", {"experiment_id": "1", "new_name": "x"}, "Renaming"),
+    ("2.0/mlflow/experiments/create", {"name": "x"}, ""),
+])
+def test_what_azure_ml_does_not_support_is_refused(path: str, body: dict, refused: str):
+    from azml_local.tracking.support import unsupported
+
+    reason = unsupported(path, body)
+    assert (refused in reason) if refused else reason == ""
