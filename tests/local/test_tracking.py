@@ -57,6 +57,11 @@ with mlflow.start_run() as run:
     with open(notes, "w") as handle:
         handle.write("hello from a run")
     mlflow.log_artifact(notes, artifact_path="reports")
+    try:  # run artifacts are write-once on Azure
+        mlflow.log_artifact(notes, artifact_path="reports")
+        again = ""
+    except Exception as error:
+        again = str(error)
 run_id = run.info.run_id
 read = mlflow.get_run(run_id)
 client = MlflowClient()
@@ -71,7 +76,8 @@ except mlflow.exceptions.MlflowException as error:
 print(json.dumps({"run_id": run_id, "status": read.info.status, "uri": uri,
                   "artifact_uri": read.info.artifact_uri, "params": read.data.params,
                   "metrics": read.data.metrics, "history": sorted(history), "listed": listed,
-                  "content": open(local).read(), "refused": refused}))
+                  "content": open(local).read(), "refused": refused,
+                  "again": again}))
 """
 
 # What a job's script does: resume the run the job names, log into it.
@@ -126,6 +132,7 @@ def test_azureml_mlflow_logs_and_reads_a_run_through_the_workspace_tracking_uri(
     assert seen["history"] == [[0, 1.25], [1, 1.0]]
     assert seen["listed"] == ["reports/notes.txt"]
     assert seen["content"] == "hello from a run"
+    assert "Resource Conflict: ArtifactId ExperimentRun/dcid." in seen["again"]
     assert "INVALID_PARAMETER_VALUE" in seen["refused"]
     assert "Ordering runs by metrics" in seen["refused"]
     host = standin.url.removeprefix("https://")
