@@ -98,6 +98,7 @@ class Service:
         tracking_artifacts.add_routes(self.router, self.ctx)
         self.controls_router.add("POST", "/_standin/tracking/job-environment",
                                  self._job_environment)
+        self.controls_router.add("POST", "/_standin/tracking/finish-run", self._finish_run)
         workspace.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         compute_clusters.seed(self.ctx, workspace.workspace_id(self.ctx))
@@ -138,6 +139,14 @@ class Service:
         body = request.json_object()
         env = job_environment(self.ctx, str(body["job_name"]), str(body["experiment_name"]))
         return Response(200, {"env": env})
+
+    def _finish_run(self, request: Request) -> Response:
+        # Test control: end a job's run as the job's end does (tests of tracking alone).
+        from azml_local.tracking import finish_run
+
+        body = request.json_object()
+        finish_run(self.ctx, str(body["job_name"]), str(body["status"]))
+        return Response(200, {})
 
     def env(self) -> dict[str, str]:
         ident = self.ctx.identity

@@ -114,6 +114,11 @@ class LocalAzureML:
         return self._call("POST", "/_standin/tracking/job-environment", json=body,
                           timeout=600)["env"]
 
+    def finish_run(self, job_name: str, status: str) -> None:
+        """End the run of `job_name` as the job's end does (Completed, Failed or Canceled)."""
+        self._call("POST", "/_standin/tracking/finish-run",
+                   json={"job_name": job_name, "status": status})
+
     # --- lifecycle ----------------------------------------------------------------------------
     def stop(self, timeout: float = 30) -> None:
         if self.proc.poll() is None:

@@ -185,6 +185,14 @@ def test_a_job_environment_lets_its_process_log_into_the_run_it_names(
     assert read["params"] == {"kind": "job"}
     # The job owns its run's status: the script's end_run left it running (store.py).
     assert read["status"] == "RUNNING"
+    # The job's end finishes it (the REST call a job's end makes; read back over the route).
+    standin.finish_run(job, "Failed")
+    workspace_id = job_env["MLFLOW_TRACKING_URI"].split("/mlflow/v1.0", 1)[1]
+    answer = requests.get(f"{standin.url}/mlflow/v2.0{workspace_id}/api/2.0/mlflow/runs/get",
+                          params={"run_id": job}, verify=standin.env["REQUESTS_CA_BUNDLE"],
+                          headers={"Authorization": f"Bearer {job_env['MLFLOW_TRACKING_TOKEN']}"},
+                          timeout=30, proxies={"https": ""})
+    assert answer.json()["run"]["info"]["status"] == "FAILED", answer.text
     # The run token is its workspace's only.
     other = requests.get(f"{standin.url}/mlflow/v2.0/subscriptions/"
                          f"{standin.workspace['subscription_id']}/resourceGroups/"
