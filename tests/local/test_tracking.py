@@ -230,7 +230,7 @@ def test_a_job_environment_lets_its_process_log_into_the_run_it_names(
     ("2.0/mlflow/experiments/create", {"name": "x"}, ""),
 ])
 def test_what_azure_ml_does_not_support_is_refused(path: str, body: dict, refused: str):
-    from azml_local.tracking.support import unsupported
+    from azml_local.tracking.unsupported import unsupported
 
     reason = unsupported(path, body)
     assert (refused in reason) if refused else reason == ""

@@ -912,7 +912,7 @@ GUARANTEES: list[dict] = [
         "name": "azure-unsupported-mlflow-ordering-is-refused",
         "promise": "ordering runs by metrics, params or tags (not in Azure's support matrix) "
                    "is refused",
-        "file": "azml-local/azml_local/tracking/support.py",
+        "file": "azml-local/azml_local/tracking/unsupported.py",
         "old": "        if isinstance(order, str) and _ORDER_BY_VALUES.match(order):\n",
         "new": "        if False:\n",
         "tests": ["tests/local/test_tracking.py::test_what_azure_ml_does_not_support_is_refused"],

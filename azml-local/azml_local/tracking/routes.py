@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from azml_local.infra.web import Request, Response, Router
 from azml_local.resources.context import WS, Context
-from azml_local.tracking import support
+from azml_local.tracking import unsupported
 from azml_local.tracking.server import STORED_ROOT
 
 MLFLOW_PREFIX = "/mlflow/v2.0" + WS
@@ -66,9 +66,10 @@ def forward(ctx: Context, request: Request) -> Response:
     workspace_id = _workspace_id(request)
     ctx.identity.check_workspace_bearer(request, workspace_id)
     ws = ctx.workspace(request)  # 404 as ARM for a workspace that does not exist
-    reason = support.unsupported(request.params["api"], request.json() if request.body else None)
+    body = request.json() if request.body else None
+    reason = unsupported.unsupported(request.params["api"], body)
     if reason:
-        return Response(400, support.refusal(reason), {"Content-Type": "application/json"})
+        return Response(400, unsupported.refusal(reason), {"Content-Type": "application/json"})
     target = "/api/" + request.params["api"]
     if request.raw_query:
         target += "?" + request.raw_query

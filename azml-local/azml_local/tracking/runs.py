@@ -29,7 +29,9 @@ from azml_local.resources.context import RESOURCE_GROUP, WORKSPACE, WS, Context
 from azml_local.tracking.routes import tracking_uri
 from azml_local.tracking.server import STORED_ROOT, TrackingError
 
-_SEED = Path(__file__).resolve().parent / "seed_run.py"
+# A script for the server's interpreter, not a module of this package (support/ has no
+# __init__.py): it imports MLflow's SQL store, which local mode's own environment lacks.
+_SEED = Path(__file__).resolve().parent / "support" / "seed_run.py"
 # Job statuses that end a run, as MLflow RunStatus values.
 _FINAL = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}
 # Variables of local mode's own environment a job's process also needs (see the docstring).
