@@ -920,6 +920,44 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_command_jobs.py::"
                   "test_the_exit_task_cancels_what_a_killed_run_left"],
     },
+    # --- issue 24: MLflow tracking in local mode (azml-local/README.md, "MLflow tracking") ---
+    {
+        "name": "mlflow-routes-check-the-token",
+        "promise": "the workspace's MLflow routes check the bearer token as the workspace does "
+                   "(401 for a missing or invalid one)",
+        "file": "azml-local/azml_local/tracking/routes.py",
+        "old": "    ctx.identity.check_workspace_bearer(request, workspace_id)\n",
+        "new": "",
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_mlflow_routes_refuse_a_missing_or_bad_token"],
+    },
+    {
+        "name": "arm-refuses-a-run-token",
+        "promise": "a job's run token is for its workspace's data plane only: ARM refuses it",
+        "file": "azml-local/azml_local/infra/auth.py",
+        "old": 'claims["aud"].startswith(("endpoint:", RUN_AUDIENCE))',
+        "new": 'claims["aud"].startswith("endpoint:")',
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_a_job_environment_lets_its_process_log_into_the_run_it_names"],
+    },
+    {
+        "name": "azure-unsupported-mlflow-ordering-is-refused",
+        "promise": "ordering runs by metrics, params or tags (not in Azure's support matrix) "
+                   "is refused",
+        "file": "azml-local/azml_local/tracking/unsupported.py",
+        "old": "        if isinstance(order, str) and _ORDER_BY_VALUES.match(order):\n",
+        "new": "        if False:\n",
+        "tests": ["tests/local/test_tracking.py::test_what_azure_ml_does_not_support_is_refused"],
+    },
+    {
+        "name": "run-artifacts-are-write-once",
+        "promise": "a run artifact path already uploaded is refused (Resource Conflict)",
+        "file": "azml-local/azml_local/tracking/artifacts.py",
+        "old": "        if path in existing:\n",
+        "new": "        if False:\n",
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_azureml_mlflow_logs_and_reads_a_run_through_the_workspace_tracking_uri"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

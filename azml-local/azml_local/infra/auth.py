@@ -21,6 +21,11 @@ from azml_local.infra.web import ApiError, Request, Response, Router
 # The name must not be one the SDK knows ("AzureCloud" would be served from its built-in table).
 CLOUD_NAME = "AzureMLStandIn"
 TOKEN_LIFETIME = 3600
+#: Audience prefix of the run tokens a job gets (AZUREML_RUN_TOKEN, MLFLOW_TRACKING_TOKEN): a run
+#: token works for the run's workspace data plane only. azureml-mlflow's
+#: _common/_authentication/azureml_token_authentication.py: "The returned token cannot be used
+#: against any Azure Resource Manager (ARM) operations like provisioning compute."
+RUN_AUDIENCE = "azureml-run:"
 
 
 def _b64(data: bytes) -> str:
@@ -95,13 +100,36 @@ class Identity:
                 {"WWW-Authenticate": 'Bearer authorization_uri="", error="invalid_token"'},
             )
         claims = self.verify(header[len("Bearer ") :])
-        if claims is None or claims["aud"].startswith("endpoint:"):
+        if claims is None or claims["aud"].startswith(("endpoint:", RUN_AUDIENCE)):
             raise ApiError(
                 401,
                 "InvalidAuthenticationToken",
                 "The access token is invalid.",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+
+
+    def check_workspace_bearer(self, request: Request, workspace_id: str) -> None:
+        """The workspace data plane's (MLflow, run history) answer to a missing or bad token.
+
+        It takes what ARM takes (an Entra token for the cloud's resource manager: azureml-mlflow
+        asks for `<resourceManager>/.default`, _common/_cloud/cloud.py `_get_default_scope`) and
+        the run tokens of this workspace's jobs; a run token of another workspace is refused 403.
+        """
+        header = request.headers.get("Authorization", "")
+        claims = self.verify(header[len("Bearer ") :]) if header.startswith("Bearer ") else None
+        audience = str(claims["aud"]) if claims else ""
+        if audience.startswith(RUN_AUDIENCE):
+            if not audience.lower().startswith(f"{RUN_AUDIENCE}{workspace_id.lower()}/"):
+                raise ApiError(403, "AuthorizationFailed", "The run token does not grant access "
+                               "to this workspace.")
+            return
+        self.check_arm_bearer(request)
+
+    def issue_run_token(self, workspace_id: str, run_id: str) -> str:
+        """A job's run token (AZUREML_RUN_TOKEN): this workspace's data plane, not ARM."""
+        token, _ = self.issue(f"{RUN_AUDIENCE}{workspace_id.lower()}/runs/{run_id}")
+        return token
 
 
 def cloud_metadata(base_url: str, storage_suffix: str) -> list[dict[str, Any]]:
