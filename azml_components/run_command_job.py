@@ -16,6 +16,7 @@ def run_command_job(
     workspace_name: str,
     job: dsl.Output[dsl.Artifact],
     model: dsl.Output[dsl.Model],
+    metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.Markdown],
     code: Optional[dsl.Input[dsl.Artifact]] = None,
     data: Optional[dsl.Input[dsl.Dataset]] = None,
@@ -46,18 +47,18 @@ def run_command_job(
 ) -> NamedTuple("Outputs", [("job_name", str)]):
     """Run an Azure ML command job (training on a cluster, serverless or Kubernetes compute).
 
-    Submits the command job, streams its log into this task's log until it ends, and hands
-    on where its outputs are. Inputs given as KFP artifacts are uploaded once per content, or
-    passed by reference when they already live in Azure (a run_command_job output, a
-    register_model output); ``inputs`` may also name datastore URIs and data or model assets,
-    which are never downloaded. Each job output is written by the job to the workspace's
-    default datastore (azureml/<job>/<output>/); its ``azureml://`` path goes into this task's
-    ``job`` artifact, and ``model_output``'s into the ``model`` artifact, which register_model
-    registers with no transfer. The job is named after the KFP run, the task and its content:
-    a retry (or a re-run after the pod was killed) waits for the job it already submitted
-    instead of submitting a second one. SIGTERM (the run was cancelled) and the deadline cancel
-    the Azure job; a failed job fails the task with Azure's error and the end of the job's log.
-    Every rule is checked before anything is written to Azure.
+    Submits the command job, streams its log into this task's log until it ends, and hands on
+    where its outputs are and the metrics it logged with MLflow. Inputs given as KFP artifacts
+    are uploaded once per content, or passed by reference when they already live in Azure (a
+    run_command_job output, a register_model output); ``inputs`` may also name datastore URIs
+    and data or model assets, which are never downloaded. Each job output is written by the job
+    to the workspace's default datastore (azureml/<job>/<output>/); its ``azureml://`` path goes
+    into this task's ``job`` artifact, and ``model_output``'s into the ``model`` artifact, which
+    register_model registers with no transfer. The job is named after the KFP run, the task and
+    its content: a retry (or a re-run after the pod was killed) waits for the job it already
+    submitted instead of submitting a second one. SIGTERM (the run was cancelled) and the
+    deadline cancel the Azure job; a failed job fails the task with Azure's error and the end of
+    the job's log. Every rule is checked before anything is written to Azure.
 
     Args:
         command: The command, with ``${{inputs.NAME}}`` and ``${{outputs.NAME}}`` bindings
@@ -109,7 +110,9 @@ def run_command_job(
         model: ``model_output``'s output; its metadata carries azureml_path, type (the asset
             type, e.g. mlflow_model), job_name and studio_url. Its files only with
             download_outputs.
-        report: Markdown report: job, status, outputs and the studio link.
+        metrics: The job's MLflow metrics (the latest value of each metric it logged with
+            mlflow.log_metric into its run, through Azure ML's MLflow tracking).
+        report: Markdown report: job, status, outputs, metrics and the studio link.
         job_name: The Azure ML job's name.
 
     """
@@ -145,11 +148,15 @@ def run_command_job(
     if model_output:
         model.metadata.update({**result["outputs"][model_output], "job_name": result["name"],
                                "studio_url": result["studio_url"]})
+    for key, value in sorted(result["metrics"].items()):
+        metrics.log_metric(key, value)
     azml_write_report(report.path, f"Command job {result['name']}", {
         "job": result["name"], "status": result["status"],
         "experiment": result["experiment_name"], "compute": compute or "serverless",
         "outputs": ", ".join(f"{k} ({v['type']}): {v['azureml_path']}"
                              for k, v in result["outputs"].items()) or "(none)",
+        "metrics": ", ".join(f"{k}={v:.6g}" for k, v in sorted(result["metrics"].items()))
+        or "(none logged)",
         "taken over from an earlier attempt": result["reused"],
         "Azure ML studio": result["studio_url"],
     })

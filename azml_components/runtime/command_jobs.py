@@ -200,6 +200,35 @@ def azml_command_job_error(client, name: str, status: str) -> str:
             + (f"\nlast lines of its log:\n{tail}" if tail else ""))
 
 
+def azml_job_metrics(client, workspace_name: str, name: str) -> dict:
+    # The latest value of each MLflow metric the job logged into its run (a job is an MLflow
+    # run of the same id on the workspace's tracking server: "Track ML experiments and models
+    # with MLflow", learn.microsoft.com). Read with MLflow's REST API (runs/get) at the base
+    # azureml-mlflow derives from the workspace's mlflow_tracking_uri (azureml://HOST/mlflow/v1.0
+    # /WS becomes https://HOST/mlflow/v2.0/WS, its _store/azureml_reststore.py), with an Entra
+    # token for the cloud's resource manager, the scope azureml-mlflow asks for. {} when the job
+    # logged none; a run that cannot be read is reported, not an error (the job completed).
+    import requests
+    from azure.ai.ml._azure_environments import _get_base_url_from_metadata, _resource_to_scopes
+
+    try:
+        uri = client.workspaces.get(workspace_name).mlflow_tracking_uri or ""
+        base = uri.replace("azureml://", "https://", 1).replace("/mlflow/v1.0/", "/mlflow/v2.0/",
+                                                                1)
+        scopes = _resource_to_scopes(_get_base_url_from_metadata())
+        token = client._credential.get_token(*scopes).token
+        response = requests.get(f"{base}/api/2.0/mlflow/runs/get", params={"run_id": name},
+                                headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        if response.status_code == 404:
+            return {}
+        response.raise_for_status()
+        logged = response.json()["run"]["data"].get("metrics") or []
+    except Exception as error:  # noqa: BLE001 - the job's outcome stands
+        print(f"The MLflow metrics of job {name} could not be read: {error}")
+        return {}
+    return {item["key"]: float(item["value"]) for item in logged}
+
+
 def azml_job_outputs(job, options: AzmlCommandJobOptions) -> dict:
     # name -> {"azureml_path", "type"} of every job output: where the job wrote it (its uri, or
     # the default azureml/<job>/<output>/ on the workspace's default datastore, "Access data in
@@ -280,6 +309,7 @@ def azml_run_command_job(
                                   options.timeout_seconds)
     return {"name": name, "status": "Completed", "reused": bool(taken),
             "experiment_name": job.experiment_name, "outputs": outputs,
+            "metrics": azml_job_metrics(client, workspace_name, name),
             "studio_url": azml_studio_url(subscription, resource_group, workspace_name, "job",
                                           name)}
 

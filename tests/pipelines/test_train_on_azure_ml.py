@@ -4,7 +4,7 @@ deployed and smoke-tested; under the KFP backend's artifact rules."""
 
 import pytest
 
-from azml_components.runtime import azml_model_versions
+from azml_components.runtime import azml_job_metrics, azml_model_versions
 from pipelines.run_local import run_azure_training_locally
 from tests.helpers import ml_client, unique, workspace
 
@@ -29,6 +29,11 @@ def test_training_on_azure_ml_registers_the_job_output_and_deploys_it(standin, t
     job = client.jobs.get(version.tags["azureml_job_name"])
     assert str(job.status).endswith("Completed") or job.status == "Completed"
     assert job.tags["kfp_run_id"] == version.tags["kfp_run_id"]
+    # The job's mlflow.log_metric calls landed in its run and came back as the task's metrics.
+    metrics = azml_job_metrics(client, ws["workspace_name"], job.name)
+    assert set(metrics) == {"r2", "rmse", "mae"} and 0 < metrics["r2"] < 1
+    (report,) = tmp_path.glob("train-on-azure-ml-*/**/run-command-job/report")
+    assert "r2=" in report.read_text()
     uploads = [r for r in standin.requests() if "LocalUpload" in r["path"]
                and r["method"] == "PUT" and "/models/" in r["path"].lower()]
     assert uploads == []

@@ -71,11 +71,12 @@ def execute(ctx: Context, rid: str) -> None:
         code_dir = _code(ctx, props.get("codeId"), work / "code")
         paths = _inputs(ctx, props["inputs"], work / "inputs")
         outputs = _output_paths(props["outputs"], work / "outputs")
+        env = _job_env(ctx, body, paths, outputs)  # creates the job's MLflow run
         if ctx.store.get(rid)["properties"]["status"] != "Preparing":
             return  # cancelled while preparing
         command = resolve_command(props["command"], paths, outputs)
         batch_jobs.set_status(ctx, rid, status="Running")
-        if not _run(ctx, rid, command, env_dir, code_dir, _job_env(ctx, body, paths, outputs)):
+        if not _run(ctx, rid, command, env_dir, code_dir, env):
             return  # cancelled
         batch_jobs.set_status(ctx, rid, status="Finalizing")
         _upload_outputs(ctx, props["outputs"], outputs)
@@ -88,6 +89,8 @@ def execute(ctx: Context, rid: str) -> None:
         batch_jobs.log.exception("command job %s", name)
         batch_jobs.set_status(ctx, rid, status="Failed",
                               error={"code": "SystemError", "message": repr(exc)})
+    finally:
+        _finish_tracking(ctx, rid)
 
 
 def _environment(ctx: Context, name: str, env_id: str) -> Path:
@@ -208,13 +211,43 @@ def _job_env(ctx: Context, body: dict[str, Any], inputs: dict[str, str],
     env.update({f"AZURE_ML_INPUT_{k}": v for k, v in inputs.items()})
     env.update({f"AZURE_ML_OUTPUT_{k}": v for k, v in outputs.items()})
     env.update(tracking_env(ctx, body))
+    with ctx.store.lock:
+        stored = ctx.store.get(body["id"])
+        stored[PRIVATE]["tracked"] = True
+        ctx.store.put(stored)
     env.update(props.get("environmentVariables") or {})
     return env
 
 
 def tracking_env(ctx: Context, body: dict[str, Any]) -> dict[str, str]:
-    """MLflow tracking variables for the job's process (local mode's tracking server)."""
-    return {}
+    """The job's MLflow run (id = the job's name, as on Azure) and the variables its process
+    logs into it with (azml_local.tracking.job_environment: MLFLOW_TRACKING_URI and the rest,
+    as Azure sets them in a job; azureml-mlflow in the job's environment reads them).
+    """
+    from azml_local.tracking import job_environment
+    from azml_local.tracking.server import TrackingError
+
+    props = body["properties"]
+    try:
+        return job_environment(ctx, body["name"], props["experimentName"],
+                               props.get("displayName") or "")
+    except TrackingError as exc:
+        raise LroFailure("SystemError", f"The job's MLflow run could not be created: {exc}") \
+            from exc
+
+
+def _finish_tracking(ctx: Context, rid: str) -> None:
+    # The run ends with the job's final status (Completed, Failed, Canceled); a job that ended
+    # before its run was created has none to end.
+    from azml_local.tracking import finish_run
+
+    body = ctx.store.get(rid)
+    status = body["properties"]["status"]
+    if body[PRIVATE].get("tracked") and status in ("Completed", "Failed", "Canceled"):
+        try:
+            finish_run(ctx, body["name"], status)
+        except Exception:  # the job's own outcome stands; the run stays as it was
+            batch_jobs.log.exception("ending the MLflow run of job %s", body["name"])
 
 
 def _ranks(props: dict[str, Any]) -> list[dict[str, str]]:
