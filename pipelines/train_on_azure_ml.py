@@ -22,13 +22,11 @@ from azml_components import (
 )
 
 TRAINING_SCRIPT = (Path(__file__).resolve().parent / "azure_ml_training" / "train.py").read_text()
-# The job's environment: the example's training packages, with the MLflow that
-# azureml-mlflow (Azure ML's MLflow tracking plugin) goes with, on Azure ML's base image.
-JOB_PACKAGES = [p for p in pins.EXAMPLE_PACKAGES if not p.startswith("mlflow")] + \
-    pins.MLFLOW_TRACKING_PACKAGES
+# The job's environment: scikit-learn, pandas and the MLflow that azureml-mlflow (Azure ML's
+# MLflow tracking plugin) goes with, on Azure ML's base image.
 CONDA_FILE = (
     "name: diabetes-training\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n"
-    "  - pip\n  - pip:\n" + "".join(f"    - {p}\n" for p in JOB_PACKAGES)
+    "  - pip\n  - pip:\n" + "".join(f"    - {p}\n" for p in pins.TRAINING_JOB_PACKAGES)
 )
 # Two held-out diabetes rows, in the shape an MLflow no-code deployment takes.
 SMOKE_REQUEST = (
