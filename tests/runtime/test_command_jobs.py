@@ -15,6 +15,7 @@ import pytest
 
 from azml_components.runtime.calls import azml_enum_text
 from azml_components.runtime.command_jobs import (
+    azml_artifact_job_input,
     azml_recover_command_jobs,
     azml_run_command_job,
 )
@@ -91,6 +92,18 @@ def test_a_job_runs_and_its_output_is_found_and_downloaded(client, task, tmp_pat
     job = client.jobs.get(result["name"])
     assert job.tags["azml-kfp-run"] == task["pipeline_run_id"]
     assert job.tags["azml-kfp-task"] == "train"
+    # The next job reads that output by reference (the artifact's metadata): no download, no
+    # upload; the job reads the file where the first job wrote it.
+    reference = azml_artifact_job_input("", {"azureml_path": path + "weights.txt",
+                                             "type": "uri_file"})
+    standin.clear_requests()
+    second = azml_run_command_job(**{**task, "inputs": {"data": reference},
+                                     "pipeline_task_name": "second"},
+                                  download_to=str(tmp_path / "second"))
+    assert (tmp_path / "second" / "weights.txt").read_text().startswith("w=w=rows-")
+    assert client.jobs.get(second["name"]).inputs["data"].path == path + "weights.txt"
+    assert not [r for r in standin.requests() if "LocalUpload" in r["path"]
+                and "weights" in r["path"]]
     # Run again (a re-run of the task): the job is taken, nothing is uploaded or submitted.
     standin.clear_requests()
     again = azml_run_command_job(**task)
