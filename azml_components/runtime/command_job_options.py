@@ -95,7 +95,8 @@ def azml_check_command(command: str, inputs: dict, outputs: dict) -> str:
 
 def azml_check_distribution(distribution: Optional[dict]) -> Optional[dict]:
     # PyTorch or MPI (DistributionConfiguration, distributionType), process_count_per_instance
-    # at least 1 (default 1). Azure accepts a distribution on one node (several processes on it).
+    # at least 1 (default 1). Azure accepts a distribution on one node ("Distributed GPU
+    # training guide (SDK v2)": DistributedDataParallel for single-node and multi-node training).
     value = azml_whole_numbers(distribution) or {}
     if not value:
         return None

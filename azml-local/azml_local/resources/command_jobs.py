@@ -12,8 +12,9 @@ shapes as azure-ai-ml 1.35's generated arm_ml_service models):
   learn.microsoft.com, how-to-use-serverless-compute). `resources.instanceCount` is at least 1.
 - `distribution.distributionType` is PyTorch, Mpi, TensorFlow or Ray with
   `processCountPerInstance` (PyTorch, Mpi) at least 1. Azure accepts a distribution on one node
-  (one node, several processes: azureml-examples' pytorch distributed-cifar10 sample sets
-  `process_count_per_instance` for the GPUs of a node), so the stand-in does too.
+  ("Distributed GPU training guide (SDK v2)", learn.microsoft.com, how-to-train-distributed-gpu:
+  DistributedDataParallel "for both single-node and multi-node distributed training"; an MPI
+  job's per-node launch is instance count 1), so the stand-in does too.
 - `limits.timeout` is an ISO 8601 duration (CommandJobLimits, jobLimitsType Command).
 - Inputs: `jobInputType` literal (a `value`) or uri_file, uri_folder, mlflow_model, custom_model,
   mltable (a `uri`); outputs: uri_file, uri_folder, mlflow_model, custom_model, mltable, with an
