@@ -176,6 +176,14 @@ def test_a_job_environment_lets_its_process_log_into_the_run_it_names(
     env.update(job_env)  # no user credential: the run token alone
     seen = _run(client_python, IN_A_JOB, env)
     assert seen["run_id"] == job  # the job's run, resumed, not a new one
+    # The same process with a forged token (a valid JWT whose signature is not the service's):
+    # the plugin's call is refused (401; MLflow's client shows the body).
+    head, claims, _ = job_env["MLFLOW_TRACKING_TOKEN"].split(".")
+    forged = {**env, "MLFLOW_TRACKING_TOKEN": f"{head}.{claims}.AAAA"}
+    refused = subprocess.run([str(client_python), "-c", IN_A_JOB], env=forged,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert "InvalidAuthenticationToken" in refused.stderr, refused.stderr[-3000:]
     # Read back as a user would (`mlflow.get_run(job.name)`), through the same route.
     read = _run(client_python, CONNECT + (
         f"run = mlflow.get_run({job!r})\n"
