@@ -950,6 +950,15 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/local/test_tracking.py::test_what_azure_ml_does_not_support_is_refused"],
     },
     {
+        "name": "mlflow-logged-models-are-not-served",
+        "promise": "MLflow's logged-models routes, which Azure's endpoint does not serve, "
+                   "answer 404",
+        "file": "azml-local/azml_local/tracking/unsupported.py",
+        "old": "    return bool(_NOT_SERVED.match(path))\n",
+        "new": "    return False\n",
+        "tests": ["tests/local/test_tracking.py::test_routes_azure_ml_does_not_serve_are_404"],
+    },
+    {
         "name": "run-artifacts-are-write-once",
         "promise": "a run artifact path already uploaded is refused (Resource Conflict)",
         "file": "azml-local/azml_local/tracking/artifacts.py",

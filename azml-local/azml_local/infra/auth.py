@@ -114,22 +114,48 @@ class Identity:
 
         It takes what ARM takes (an Entra token for the cloud's resource manager: azureml-mlflow
         asks for `<resourceManager>/.default`, _common/_cloud/cloud.py `_get_default_scope`) and
-        the run tokens of this workspace's jobs; a run token of another workspace is refused 403.
+        the run tokens of this workspace's jobs; a run token of another workspace is a 403.
+        Refusals have the data plane's error shape (DataPlaneError).
         """
         header = request.headers.get("Authorization", "")
-        claims = self.verify(header[len("Bearer ") :]) if header.startswith("Bearer ") else None
+        if not header.startswith("Bearer "):
+            raise DataPlaneError(401, "Bearer token not provided.")
+        claims = self.verify(header[len("Bearer ") :])
         audience = str(claims["aud"]) if claims else ""
-        if audience.startswith(RUN_AUDIENCE):
-            if not audience.lower().startswith(f"{RUN_AUDIENCE}{workspace_id.lower()}/"):
-                raise ApiError(403, "AuthorizationFailed", "The run token does not grant access "
-                               "to this workspace.")
-            return
-        self.check_arm_bearer(request)
+        if claims is None or audience.startswith("endpoint:"):
+            raise DataPlaneError(401, "The bearer token is invalid or expired.")
+        if audience.startswith(RUN_AUDIENCE) and not audience.lower().startswith(
+            f"{RUN_AUDIENCE}{workspace_id.lower()}/"
+        ):
+            raise DataPlaneError(403, "The run token does not grant access to this workspace.")
 
     def issue_run_token(self, workspace_id: str, run_id: str) -> str:
         """A job's run token (AZUREML_RUN_TOKEN): this workspace's data plane, not ARM."""
         token, _ = self.issue(f"{RUN_AUDIENCE}{workspace_id.lower()}/runs/{run_id}")
         return token
+
+
+class DataPlaneError(ApiError):
+    """An authentication refusal of the workspace's data plane (MLflow, run history).
+
+    Azure's MLflow endpoint answers a request without a token 401 with this body (as seen in
+    mlflow/mlflow#5846): error code UserError, message "Bearer token not provided.", inner
+    error AuthorizationError, `componentName` mlflow. Other messages are ours (no public
+    record of Azure's wording).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, "UserError", message)
+
+    def response(self) -> Response:
+        body = {"error": {"code": "UserError", "severity": None, "message": self.message,
+                          "messageFormat": None, "messageParameters": None,
+                          "referenceCode": None, "detailsUri": None, "target": None,
+                          "details": [], "innerError": {"code": "AuthorizationError",
+                                                        "innerError": None},
+                          "debugInfo": None, "additionalInfo": None},
+                "componentName": "mlflow"}
+        return Response(self.status, body)
 
 
 def cloud_metadata(base_url: str, storage_suffix: str) -> list[dict[str, Any]]:

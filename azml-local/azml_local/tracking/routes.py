@@ -66,6 +66,8 @@ def forward(ctx: Context, request: Request) -> Response:
     workspace_id = _workspace_id(request)
     ctx.identity.check_workspace_bearer(request, workspace_id)
     ws = ctx.workspace(request)  # 404 as ARM for a workspace that does not exist
+    if unsupported.not_served(request.params["api"]):
+        return Response(404, b"")
     body = request.json() if request.body else None
     reason = unsupported.unsupported(request.params["api"], body)
     if reason:

@@ -48,6 +48,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _server_env() -> dict[str, str]:
+    """The server's environment: loopback only (no proxy), and without MLflow 3's server-side
+    job runner (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION`, default on: a huey consumer pool for
+    MLflow's GenAI jobs, mlflow/server/__init__.py), which Azure ML's endpoint does not offer.
+    """
+    from azml_local.serving.installer import scoring_env
+
+    return {**scoring_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 class TrackingServer:
     """One `mlflow server` process on 127.0.0.1, started on first use."""
 
@@ -91,7 +101,7 @@ class TrackingServer:
                  "--backend-store-uri", self.db_uri, "--default-artifact-root", STORED_ROOT,
                  "--no-serve-artifacts", "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", "1"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=_server_env(),
                 start_new_session=True, preexec_fn=die_with_parent(),
             ).result()
             log.close()

@@ -7,6 +7,14 @@ ordering runs by metrics, parameters or tags; filtering with `LIKE`/`ILIKE`; `!=
 renaming experiments. (`OR` neither supports.) MLflow's server would answer them, so local mode
 refuses them first, with MLflow's error shape (400, INVALID_PARAMETER_VALUE): the page gives no
 wording for Azure's answer, so the message is ours and names the rule.
+
+Some of MLflow's routes Azure's endpoint does not serve at all, and answers 404 with an empty
+body (`not_served`): MLflow 3's logged models (`/api/2.0/mlflow/logged-models...`, which
+`mlflow.<flavor>.log_model` calls: "API request to endpoint /api/2.0/mlflow/logged-models failed
+with error code 404 != 200. Response body: ''", Azure/azure-sdk-for-python#44896; "the
+logged-models API ... not supported by AzureML tracking server", Azure/azureml-examples#3885,
+which logs with save_model + log_artifacts instead), and MLflow's 3.0 API (azureml-mlflow
+_store/azureml_reststore.py: "V3 API not implemented yet").
 """
 
 from __future__ import annotations
@@ -19,6 +27,16 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
 _LIKE = re.compile(r"\bi?like\b", re.IGNORECASE)
 _TAG_NOT_EQUAL = re.compile(r"\btags\.(?:''|\w+)\s*!=", re.IGNORECASE)
 _ORDER_BY_VALUES = re.compile(r"^\s*(?:metrics|params|tags|metric|param|tag)\.", re.IGNORECASE)
+_NOT_SERVED = re.compile(r"^(?:3\.0/|2\.0/mlflow/logged-models(?:/|$))")
+
+
+def not_served(path: str) -> bool:
+    """Whether Azure's endpoint has no such route (see the module docstring).
+
+    Args:
+        path: The MLflow REST path after `/api/`, e.g. `2.0/mlflow/logged-models`.
+    """
+    return bool(_NOT_SERVED.match(path))
 
 
 def unsupported(path: str, body: Any) -> str:
