@@ -11,8 +11,10 @@ from azml_components.deploy_model import deploy_model
 from azml_components.invoke_endpoint import invoke_endpoint
 from azml_components.promote_model import promote_model
 from azml_components.recover_batch_jobs import recover_batch_jobs
+from azml_components.recover_command_jobs import recover_command_jobs
 from azml_components.recover_rollout import recover_rollout
 from azml_components.register_model import register_model
+from azml_components.run_command_job import run_command_job
 from azml_components.safe_rollout import safe_rollout
 from azml_components.set_traffic import set_traffic
 
@@ -27,8 +29,10 @@ __all__ = [
     "invoke_endpoint",
     "promote_model",
     "recover_batch_jobs",
+    "recover_command_jobs",
     "recover_rollout",
     "register_model",
+    "run_command_job",
     "safe_rollout",
     "score_batch",
     "set_traffic",
@@ -46,8 +50,10 @@ def components() -> dict:
         "invoke_endpoint": invoke_endpoint,
         "promote_model": promote_model,
         "recover_batch_jobs": recover_batch_jobs,
+        "recover_command_jobs": recover_command_jobs,
         "recover_rollout": recover_rollout,
         "register_model": register_model,
+        "run_command_job": run_command_job,
         "safe_rollout": safe_rollout,
         "score_batch": score_batch,
         "set_traffic": set_traffic,

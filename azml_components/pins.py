@@ -26,6 +26,18 @@ IMAGE_PACKAGES = [*AZURE_PACKAGES, *MONITOR_PACKAGES, KFP]
 #: What the example training component installs.
 EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1.1"]
 
+#: What a training job's environment adds to log to Azure ML's MLflow tracking: Microsoft's
+#: plugin and the MLflow it accepts (azureml-mlflow 1.62.0.post6 requires mlflow-skinny<=3.15.0,
+#: azure-storage-blob<=12.27.1 and pytz<=2025.2, so it cannot join EXAMPLE_PACKAGES' newer
+#: mlflow-skinny in one environment). Local mode's MLflow tracking server runs the same MLflow
+#: version (azml_local.tracking.server.MLFLOW_SERVER; a test compares them).
+MLFLOW_TRACKING_PACKAGES = ["mlflow-skinny==3.15.0", "azureml-mlflow==1.62.0.post6"]
+
+#: The example's training job (pipelines/train_on_azure_ml.py): its packages with the tracking
+#: pins. pandas stays below 3 there: the job's MLflow model records mlflow==3.15.0, which
+#: requires pandas<3, so its serving environment could not be built with EXAMPLE_PACKAGES' pandas.
+TRAINING_JOB_PACKAGES = ["scikit-learn==1.9.1", "pandas==2.3.3", *MLFLOW_TRACKING_PACKAGES]
+
 #: The keys of the Kubernetes secret (and the environment variables they become).
 CREDENTIAL_ENV_VARS = ["AZ_SUBSCRIPTION_ID", "AZ_TENANT_ID", "AZ_CLIENT_ID", "AZ_CLIENT_SECRET"]
 

@@ -5,6 +5,7 @@ from typing import NamedTuple, Optional
 from kfp import dsl
 
 from azml_components._component import azure_component
+from azml_components.runtime.command_jobs import azml_job_output_model
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.registries import azml_register_in_registry
 
@@ -47,7 +48,10 @@ def register_model(
         model_name: Name of the model in the workspace (letters, digits, '-' and '_').
         resource_group: Resource group of the Azure ML workspace.
         workspace_name: Name of the Azure ML workspace.
-        model: Model artifact (a file or a folder) from an upstream task. Give this or model_uri.
+        model: Model artifact (a file or a folder) from an upstream task, or run_command_job's
+            model output: that one is registered from the job's output in Azure, with no
+            download or upload, as its asset type (mlflow_model, custom_model), and the job's
+            name goes into the tags (azureml_job_name). Give this or model_uri.
         model_uri: Existing model location (azureml://, https://, wasbs:// or abfss://). Give
             this or model.
         model_type: One of custom_model, mlflow_model (the folder holds an MLmodel file) or
@@ -85,10 +89,16 @@ def register_model(
 
     model_path = model.path if model is not None else ""
     source_uri = model.uri if model is not None else model_uri
+    job_output = azml_job_output_model(model.metadata if model is not None else None,
+                                       model_uri, model_type)
+    if job_output:  # a run_command_job output: registered where the job wrote it, no transfer
+        model_path, model_uri, model_type = "", job_output["uri"], job_output["model_type"]
+        source_uri = model_uri
     lineage = {
         "kfp_run_id": pipeline_run_id,
         "kfp_pipeline": pipeline_name,
         "kfp_source_uri": source_uri,
+        "azureml_job_name": job_output.get("job_name", "") if job_output else "",
     }
     if registry_name:
         result = azml_register_in_registry(

@@ -145,6 +145,27 @@ def run_promotion_locally(pipeline_root: Path, task_log: Optional[Path] = None,
     return max(pipeline_root.glob("promote-to-production-*"), key=lambda p: p.stat().st_mtime)
 
 
+def run_azure_training_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                               **arguments) -> dict:
+    """Run train_on_azure_ml (training as an Azure ML command job) with kfp.local.
+
+    Returns the smoke test's saved answer.
+    """
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from pipelines.train_on_azure_ml import train_on_azure_ml
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        train_on_azure_ml(**arguments)
+    answers = sorted(pipeline_root.glob("train-on-azure-ml-*/**/invoke-endpoint/response"),
+                     key=lambda p: p.stat().st_mtime)
+    if not answers:
+        raise RuntimeError(f"no smoke-test answer under {pipeline_root}")
+    return json.loads(answers[-1].read_text())
+
+
 class Example(NamedTuple):
     """One example pipeline the demo can run (a row of EXAMPLES).
 
@@ -213,6 +234,22 @@ def _promote() -> Example:
     return Example(arguments, run)
 
 
+def _azure_training() -> Example:
+    # Training as an Azure ML command job (a compute cluster named cpu-cluster), then register
+    # the job's output by reference, deploy and smoke-test.
+    def arguments(ws) -> dict:
+        return {**ws.arguments(), "model_name": ws.name("diabetes-azure-trained"),
+                "endpoint_name": ws.name("diabetes-trained")}
+
+    def run(out: Path, task_log: Path, arguments: dict) -> str:
+        answer = run_azure_training_locally(out, task_log=task_log, **arguments)
+        return (f"trained as a command job; endpoint answered HTTP {answer['status']} with "
+                f"{[round(p, 2) for p in answer['response']]}")
+
+    return Example(arguments, run, endpoints=("diabetes-trained",),
+                   models=("diabetes-azure-trained",))
+
+
 #: The examples by the name --formats / --batch select them with. Add a row for a new example
 #: (and a flag in _parser that selects it).
 EXAMPLES = {
@@ -220,6 +257,7 @@ EXAMPLES = {
     "custom": _online("custom"),
     "batch": _batch(),
     "promote": _promote(),
+    "azure-training": _azure_training(),
 }
 
 
@@ -233,6 +271,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="also run promote-to-production (dev -> registry -> prod)")
     parser.add_argument("--promote", action="store_true",
                         help="also run promote-to-production (dev -> registry -> prod)")
+    parser.add_argument("--azure-training", action="store_true",
+                        help="also run train-on-azure-ml (training as an Azure ML command job)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     parser.add_argument("--one-after-another", action="store_true",
@@ -249,7 +289,8 @@ def _parser() -> argparse.ArgumentParser:
 def _selected(args) -> list:
     names = [f.strip() for f in args.formats.split(",") if f.strip()]
     return (names + (["batch"] if args.batch else [])
-            + (["promote"] if args.promote else []))
+            + (["promote"] if args.promote else [])
+            + (["azure-training"] if args.azure_training else []))
 
 
 def main(argv=None) -> int:

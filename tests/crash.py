@@ -32,6 +32,11 @@ import json, sys
 from azml_components.runtime.batch import azml_score_batch
 azml_score_batch(**json.loads(sys.argv[1]))
 """
+COMMAND_JOB_SCRIPT = """
+import json, sys
+from azml_components.runtime.command_jobs import azml_run_command_job
+azml_run_command_job(**json.loads(sys.argv[1]))
+"""
 DEPLOY_SCRIPT = """
 import json, sys
 from azml_components.runtime.deploy import azml_deploy_model
@@ -123,6 +128,32 @@ def kill_score_batch_after_submission(standin, arguments: dict, log: Path,
     try:
         _wait(lambda: batch_job_submissions(standin, endpoint) > before,
               "the batch job's submission", process, timeout)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+def command_job_submissions(standin) -> int:
+    """Command jobs accepted (PUT jobs/{name} answered below 400) in the request log."""
+    return sum(1 for r in standin.requests()
+               if r["method"] == "PUT" and "/jobs/" in r["path"].lower() and r["status"] < 400)
+
+
+def kill_command_job_after_submission(standin, arguments: dict, log: Path,
+                                      timeout: float = 300) -> None:
+    """Start azml_run_command_job(**arguments) in a child process and SIGKILL it once its job
+    was submitted: the Azure job keeps running, as after a killed pod."""
+    before = command_job_submissions(standin)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", COMMAND_JOB_SCRIPT, json.dumps(arguments)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        _wait(lambda: command_job_submissions(standin) > before,
+              "the command job's submission", process, timeout)
         process.send_signal(signal.SIGKILL)
         assert process.wait(30) == -signal.SIGKILL
     finally:

@@ -28,6 +28,12 @@ from azml_local.resources.kubernetes_computes import CLUSTER as KUBERNETES_COMPU
 import azml_components
 from azml_components.runtime.batch import azml_deploy_batch_model, azml_score_batch
 from azml_components.runtime.batch_jobs import azml_recover_batch_jobs
+from azml_components.runtime.command_jobs import (
+    azml_artifact_job_input,
+    azml_job_output_model,
+    azml_recover_command_jobs,
+    azml_run_command_job,
+)
 from azml_components.runtime.deploy import azml_deploy_model
 from azml_components.runtime.endpoints import (
     azml_delete_deployment,
@@ -77,6 +83,9 @@ TRAFFIC, INVOKE, DEL_DEP, DEL_EP = "set_traffic", "invoke_endpoint", "delete_dep
 RECOVER, BATCH, SCORE = "recover_rollout", "deploy_batch_model", "score_batch"
 RECOVER_BATCH = "recover_batch_jobs"
 PROMOTE = "promote_model"
+JOB, RECOVER_JOBS = "run_command_job", "recover_command_jobs"
+CURATED_ENV = "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
+JOB_OUTPUT = "azureml://datastores/workspaceblobstore/paths/azureml/job-1/model/"
 
 GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
@@ -106,6 +115,15 @@ BASE: dict[Callable, dict] = {
                        "pipeline_task_name": "score-batch"},
     azml_recover_batch_jobs: {"endpoint_name": "@batch_endpoint",
                               "pipeline_run_id": "run-catalogue"},
+    azml_run_command_job: {"command": "python train.py ${{inputs.data}} ${{outputs.model}}",
+                           "code_path": "@empty_dir", "environment": CURATED_ENV,
+                           "compute": COMPUTE_NAME, "inputs": {"data": "rows"},
+                           "outputs": {"model": "uri_folder"}, "model_output": "model",
+                           "pipeline_run_id": "run-catalogue", "pipeline_task_name": "train"},
+    azml_recover_command_jobs: {"pipeline_run_id": "run-catalogue"},
+    azml_artifact_job_input: {"path": "@empty_dir", "metadata": {}},
+    azml_job_output_model: {"metadata": {"azureml_path": JOB_OUTPUT, "type": "mlflow_model"},
+                            "model_uri": "", "model_type": "mlflow_model"},
     azml_model_id_input: {"registered_model": None, "model_id": "@model_id"},
     azml_payload_input: {"payload": "@payload", "payload_file": None},
     azml_endpoint_name_input: {"endpoint": None, "endpoint_name": "@endpoint"},
@@ -904,6 +922,85 @@ CATALOGUE: list[Row] = [
         "environment", "is not in registry"),
     Row(BATCH, azml_deploy_batch_model, {"model_id": "@missing_registry_model"}, "model_id",
         "is not in registry"),
+    # --- run_command_job (issue 24): Azure's command job rules (REST API spec 2024-04-01,
+    # CommandJob; runtime/command_job_options.py cites each) -------------------------------
+    Row(JOB, azml_run_command_job, {"command": ""}, "command", "must not be empty"),
+    Row(JOB, azml_run_command_job, {"command": "  "}, "command", "must not be empty"),
+    Row(JOB, azml_run_command_job, {"command": "python t.py ${{inputs.rows}}"}, "command",
+        "names no input 'rows'"),
+    Row(JOB, azml_run_command_job, {"command": "python t.py ${{outputs.weights}}"}, "command",
+        "names no output 'weights'"),
+    Row(JOB, azml_run_command_job, {"code_path": "@model_file"}, "code", "must be a folder"),
+    Row(JOB, azml_run_command_job, {"code_path": "@missing"}, "code", "must be a folder"),
+    Row(JOB, azml_run_command_job, {"environment": ""}, "environment",
+        "a command job needs an environment"),
+    Row(JOB, azml_run_command_job, {"environment": "sklearn-1.5"}, "environment",
+        "azureml:NAME:VERSION"),
+    Row(JOB, azml_run_command_job, {"conda_file": "name: x\ndependencies: []\n"},
+        "environment", "not both"),
+    Row(JOB, azml_run_command_job, {"environment": "", "conda_file": "name: training\n"},
+        "conda_file", "'dependencies' list"),
+    Row(JOB, azml_run_command_job, {"environment": "", "conda_file": "train.yml"},
+        "conda_file", "not a file in the code folder"),
+    Row(JOB, azml_run_command_job, {"compute": "my cluster"}, "compute", "3-24 characters"),
+    Row(JOB, azml_run_command_job, {"compute": "1-cluster"}, "compute", "start with a letter"),
+    Row(JOB, azml_run_command_job, {"compute": "c" * 25}, "compute", "3-24 characters"),
+    Row(JOB, azml_run_command_job, {"instance_type": "Standard DS3 v2"}, "instance_type",
+        "not an instance type name"),
+    Row(JOB, azml_run_command_job, {"instance_count": 0}, "instance_count", "at least 1"),
+    Row(JOB, azml_run_command_job, {"instance_count": "2"}, "instance_count", WHOLE),
+    Row(JOB, azml_run_command_job, {"distribution": {"type": "tensorflow"}},
+        "distribution.type", "is not one of pytorch, mpi"),
+    Row(JOB, azml_run_command_job,
+        {"distribution": {"type": "pytorch", "process_count_per_instance": 0}},
+        "distribution.process_count_per_instance", "at least 1"),
+    Row(JOB, azml_run_command_job, {"distribution": {"type": "mpi", "nodes": 2}},
+        "distribution", "unknown keys"),
+    Row(JOB, azml_run_command_job, {"environment_variables": {"": "x"}},
+        "environment_variables", "non-empty strings"),
+    Row(JOB, azml_run_command_job, {"experiment_name": "my experiment"}, "experiment_name",
+        "letters, digits"),
+    Row(JOB, azml_run_command_job, {"tags": {"team/owner": "x"}}, "tags", "tag name"),
+    Row(JOB, azml_run_command_job, {"tags": {"note": "x" * 257}}, "tags", "longer than 256"),
+    Row(JOB, azml_run_command_job, {"inputs": {"data": "rows", "my-input": 1}}, "inputs",
+        "not a valid input or output name"),
+    Row(JOB, azml_run_command_job, {"inputs": {"data": ["a", "b"]}}, "inputs",
+        "must be a literal"),
+    Row(JOB, azml_run_command_job,
+        {"inputs": {"data": {"type": "mltable", "path": MISSING_DATA_URI}}}, "inputs.data.type",
+        "is not one of"),
+    Row(JOB, azml_run_command_job,
+        {"inputs": {"data": {"type": "uri_file", "path": "s3://bucket/rows.csv"}}},
+        "inputs.data.path", "azureml:// datastore URI"),
+    Row(JOB, azml_run_command_job,
+        {"inputs": {"data": {"type": "uri_file", "path": MISSING_DATA_URI, "mode": "mount"}}},
+        "inputs", "must be a literal or"),
+    Row(JOB, azml_run_command_job, {"outputs": {"model": "mlflow"}}, "outputs.model",
+        "is not one of"),
+    Row(JOB, azml_run_command_job, {"outputs": {"model": "uri_folder", "1st": "uri_file"}},
+        "outputs", "not a valid input or output name"),
+    Row(JOB, azml_run_command_job, {"model_output": "weights"}, "model_output",
+        "is not one of the job's outputs"),
+    Row(JOB, azml_run_command_job, {"model_output": "", "download_to": "@out"},
+        "download_outputs", "name the output"),
+    *_timeout_rows(JOB, azml_run_command_job),
+    Row(JOB, azml_run_command_job, {"pipeline_run_id": "run-" + "0" * 130}, "pipeline_run_id",
+        "at most 128"),
+    *_workspace_rows(JOB, azml_run_command_job)[:1],
+    Row(JOB, azml_artifact_job_input, {"path": "@missing"}, "data / input_model",
+        "has no files and names nothing in Azure"),
+    # register_model with run_command_job's model output: registered where the job wrote it.
+    Row(REGISTER, azml_job_output_model, {"model_uri": MISSING_URI}, "model_uri", "not both"),
+    Row(REGISTER, azml_job_output_model,
+        {"metadata": {"azureml_path": JOB_OUTPUT, "type": "uri_folder"}}, "model",
+        "not a model"),
+    Row(REGISTER, azml_job_output_model, {"model_type": "triton_model"}, "model_type",
+        "differs from the job output's type"),
+    # --- recover_command_jobs ---------------------------------------------------------------
+    *_timeout_rows(RECOVER_JOBS, azml_recover_command_jobs)[:2],
+    Row(RECOVER_JOBS, azml_recover_command_jobs, {"pipeline_run_id": "run-" + "0" * 130},
+        "pipeline_run_id", "at most 128"),
+    *_workspace_rows(RECOVER_JOBS, azml_recover_command_jobs),
 ]
 
 

@@ -35,10 +35,21 @@ def test_pyproject_pins_equal_component_pins():
     assert sorted(extras["azure"]) == sorted(pins.AZURE_PACKAGES)
     assert sorted(extras["monitor"]) == sorted(pins.MONITOR_PACKAGES)
     assert sorted(extras["example"]) == sorted(pins.EXAMPLE_PACKAGES)
+    assert sorted(extras["tracking"]) == sorted(pins.MLFLOW_TRACKING_PACKAGES)
+    assert sorted(extras["training-job"]) == sorted(pins.TRAINING_JOB_PACKAGES)
+
+
+def test_tracking_server_runs_the_mlflow_of_the_tracking_pins():
+    # One MLflow version for local mode's tracking server and the jobs that log to it.
+    from azml_local.tracking.server import MLFLOW_SERVER
+
+    skinny = next(p for p in pins.MLFLOW_TRACKING_PACKAGES if p.startswith("mlflow-skinny=="))
+    assert MLFLOW_SERVER.split("==")[1] == skinny.split("==")[1]
 
 
 def test_every_pin_is_exact():
-    for requirement in pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.EXAMPLE_PACKAGES:
+    for requirement in (pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.EXAMPLE_PACKAGES
+                        + pins.MLFLOW_TRACKING_PACKAGES + pins.TRAINING_JOB_PACKAGES):
         name, _, version = requirement.partition("==")
         assert name and version and version[0].isdigit(), requirement
 

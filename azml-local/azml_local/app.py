@@ -20,6 +20,7 @@ from azml_local.resources import (
     autoscale,
     batch_endpoints,
     batch_jobs,
+    command_jobs,
     compute_clusters,
     kubernetes_computes,
     online_deployments,
@@ -40,6 +41,9 @@ from azml_local.resources.context import (
     Context,
 )
 from azml_local.serving import front_door
+from azml_local.tracking import artifacts as tracking_artifacts
+from azml_local.tracking import routes as tracking_routes
+from azml_local.tracking.server import TrackingServer
 
 log = logging.getLogger("standin")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -105,14 +109,25 @@ class Service:
         kubernetes_computes.add_routes(self.router, self.ctx)
         batch_endpoints.add_routes(self.router, self.ctx)
         batch_jobs.add_routes(self.router, self.ctx)
+        command_jobs.add_routes(self.router, self.ctx)
         autoscale.add_routes(self.router, self.ctx)
         registries.add_routes(self.router, self.ctx)
+        # MLflow tracking: MLflow's own server, started on the first MLflow call or job.
+        from azml_local.serving.provision import serving
+
+        self.ctx.tracking = TrackingServer(state_dir, lambda: serving(self.ctx).environments)
+        tracking_routes.add_routes(self.router, self.ctx)
+        tracking_artifacts.add_routes(self.router, self.ctx)
+        self.controls_router.add("POST", "/_standin/tracking/job-environment",
+                                 self._job_environment)
+        self.controls_router.add("POST", "/_standin/tracking/finish-run", self._finish_run)
         workspace.seed(self.ctx)
         registries.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         compute_clusters.seed(self.ctx, workspace.workspace_id(self.ctx))
         self.server = serve(self.handle, port, self.tls.cert, self.tls.key)
         self.ctx.base_url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.ctx.client_env = self.env()
         online_deployments.recover(self.ctx)
         batch_endpoints.recover(self.ctx)
         batch_jobs.recover(self.ctx)
@@ -140,6 +155,22 @@ class Service:
         controls.record(request.method, request.path, response.status,
                         _written_body(request), internal_error)
         return response
+
+    def _job_environment(self, request: Request) -> Response:
+        # Test control: a job's MLflow variables without a job (tests of tracking alone).
+        from azml_local.tracking import job_environment
+
+        body = request.json_object()
+        env = job_environment(self.ctx, str(body["job_name"]), str(body["experiment_name"]))
+        return Response(200, {"env": env})
+
+    def _finish_run(self, request: Request) -> Response:
+        # Test control: end a job's run as the job's end does (tests of tracking alone).
+        from azml_local.tracking import finish_run
+
+        body = request.json_object()
+        finish_run(self.ctx, str(body["job_name"]), str(body["status"]))
+        return Response(200, {})
 
     def env(self) -> dict[str, str]:
         ident = self.ctx.identity
@@ -184,4 +215,5 @@ class Service:
         self.proxy.server_close()
         online_deployments.shutdown(self.ctx)
         batch_jobs.shutdown(self.ctx)
+        self.ctx.tracking.stop()
         self.azurite.stop()

@@ -54,7 +54,8 @@ class LocalAzureML:
 
     # --- test controls ------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._session.request(method, self.url + path, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        response = self._session.request(method, self.url + path, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -126,6 +127,20 @@ class LocalAzureML:
 
     def mirror_log(self, endpoint: str) -> list[dict[str, Any]]:
         return self._call("GET", "/_standin/mirror-log", params={"endpoint": endpoint})["requests"]
+
+    def job_environment(self, job_name: str, experiment_name: str) -> dict[str, str]:
+        """What a job named `job_name` gets for MLflow (azml_local.tracking.job_environment), its
+        run created first: for tests of tracking without a job. Holds a run token.
+        """
+        body = {"job_name": job_name, "experiment_name": experiment_name}
+        # The first call starts MLflow's server (and may build its environment).
+        return self._call("POST", "/_standin/tracking/job-environment", json=body,
+                          timeout=600)["env"]
+
+    def finish_run(self, job_name: str, status: str) -> None:
+        """End the run of `job_name` as the job's end does (Completed, Failed or Canceled)."""
+        self._call("POST", "/_standin/tracking/finish-run",
+                   json={"job_name": job_name, "status": status})
 
     # --- lifecycle ----------------------------------------------------------------------------
     def stop(self, timeout: float = 30) -> None:

@@ -17,6 +17,8 @@ from azml_components.runtime import (
     batch_jobs,
     batch_overrides,
     calls,
+    command_job_options,
+    command_jobs,
     data_collection,
     deploy,
     deployment_options,
@@ -67,6 +69,8 @@ MODULES = (
     batch_inputs,  # a batch job's input: a data asset read first, a dataset uploaded once
     batch_overrides,  # a batch job's own settings in place of its deployment's
     batch,  # deploy_batch_model and score_batch
+    command_job_options,  # run_command_job's input rules
+    command_jobs,  # run_command_job: submit once per task, stream, outputs; recover_command_jobs
 )
 
 

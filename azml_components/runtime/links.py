@@ -10,7 +10,7 @@ def azml_studio_url(
     version: str = "",
 ) -> str:
     # kind: "model" (a model version's page), "endpoint" (an online endpoint's page) or
-    # "batch_endpoint" (a batch endpoint's page).
+    # "batch_endpoint" (a batch endpoint's page) or "job" (a job's page).
     from urllib.parse import quote
 
     wsid = (
@@ -21,5 +21,6 @@ def azml_studio_url(
         "model": f"model/{quote(name)}:{quote(str(version))}/details/overview",
         "endpoint": f"endpoints/realtime/{quote(name)}/detail",
         "batch_endpoint": f"endpoints/batch/{quote(name)}/detail",
+        "job": f"runs/{quote(name)}",
     }
     return f"https://ml.azure.com/{pages[kind]}?wsid={quote(wsid)}"

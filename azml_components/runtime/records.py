@@ -87,3 +87,23 @@ class AzmlBatchJobOverrides(NamedTuple):
     retry_timeout_seconds: Optional[int] = None
     output_file_name: str = ""
     output_path: str = ""
+
+
+class AzmlCommandJobOptions(NamedTuple):
+    # What run_command_job submits, as azml_command_job_options checked it (no Azure call yet);
+    # runtime/command_job_options.py has each rule and its source.
+    command: str
+    code_path: str = ""
+    environment: Optional[dict] = None  # azml_resolve_environment's answer
+    compute: str = ""  # "" is serverless
+    instance_type: str = ""
+    instance_count: int = 1
+    distribution: Optional[dict] = None  # {"type": "pytorch"|"mpi", "process_count_per_instance"}
+    environment_variables: Optional[dict] = None
+    experiment_name: str = ""
+    display_name: str = ""
+    description: str = ""
+    tags: Optional[dict] = None
+    inputs: Optional[dict] = None  # name -> literal, or {"type": ..., "path": ...}
+    outputs: Optional[dict] = None  # name -> output type
+    timeout_seconds: int = 86400

@@ -82,6 +82,8 @@ DEPLOY = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": 
 BATCH = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": "azureml:m:1",
          "compute": "cpu-cluster", "endpoint": "@Artifact", "report": "@Markdown"}
 SCORE = {**WS, "endpoint_name": "ep-1", "predictions": "@Dataset", "report": "@Markdown"}
+JOB = {**WS, "command": "python train.py", "environment": "azureml:training:1",
+       "job": "@Artifact", "model": "@Model", "metrics": "@Metrics", "report": "@Markdown"}
 BAD_INPUT = {
     "deploy_batch_model": [
         ({**BATCH, "mini_batch_size": 0}, "mini_batch_size: 0 must be at least 1"),
@@ -111,6 +113,13 @@ BAD_INPUT = {
                             "timeout_seconds: 0 must be at least 1"),
                            ({**WS, "endpoint_name": "ep-1", "pipeline_run_id": "r" * 129},
                             "pipeline_run_id: ")],
+    "recover_command_jobs": [({**WS, "timeout_seconds": 0},
+                              "timeout_seconds: 0 must be at least 1"),
+                             ({**WS, "pipeline_run_id": "r" * 129}, "pipeline_run_id: ")],
+    "run_command_job": [({**JOB, "command": ""}, "command: must not be empty"),
+                        ({**JOB, "compute": "my cluster"}, "compute: 'my cluster' is not"),
+                        ({**JOB, "outputs": {"model": "mlflow"}}, "outputs.model: 'mlflow'"),
+                        ({**JOB, "model_output": "weights"}, "model_output: 'weights'")],
     "recover_rollout": [({**WS, "endpoint_name": "ab"}, "endpoint_name: 'ab' is not a valid"),
                         ({**WS, "endpoint_name": "ep-1", "timeout_seconds": 0},
                          "timeout_seconds: 0 must be at least 1"),

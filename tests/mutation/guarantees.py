@@ -984,6 +984,85 @@ GUARANTEES: list[dict] = [
                "{name} with",
         "tests": ["tests/local/test_registries.py::test_a_registry_version_cannot_be_changed"],
     },
+    # --- command jobs (issue 24) -------------------------------------------------------------
+    {
+        "name": "command-job-retry-submits-no-second-job",
+        "promise": "a retry never submits a second job: a retry of a killed run_command_job "
+                   "task takes over the job it left (running or completed)",
+        "file": RT + "command_jobs.py",
+        "old": "        if status == \"Completed\" or azml_batch_job_active(status):\n"
+               "            return name, attempt\n",
+        "new": "        if False:\n            return name, attempt\n",
+        "tests": ["tests/runtime/test_command_jobs.py::"
+                  "test_a_retry_after_sigkill_takes_the_job_over"],
+    },
+    {
+        "name": "command-job-cancel-cancels-the-azure-job",
+        "promise": "cancel cancels the Azure job: SIGTERM (a cancelled run) cancels the command "
+                   "job before the task fails",
+        "file": RT + "command_jobs.py",
+        "old": "lambda: client.jobs.begin_cancel(name).result(), 60)\n",
+        "new": "lambda: None, 60)\n",
+        "tests": ["tests/runtime/test_command_jobs.py::test_sigterm_cancels_the_azure_job"],
+    },
+    {
+        "name": "recover-command-jobs-cancels-only-the-runs-jobs",
+        "promise": "recover_command_jobs cancels the command jobs of its run still running, and "
+                   "no other run's",
+        "file": RT + "command_jobs.py",
+        "old": "        if (job.tags or {}).get(\"azml-kfp-run\") == run_id and "
+               "azml_batch_job_active(status):\n",
+        "new": "        if azml_batch_job_active(status):\n",
+        "tests": ["tests/runtime/test_command_jobs.py::"
+                  "test_the_exit_task_cancels_what_a_killed_run_left"],
+    },
+    # --- issue 24: MLflow tracking in local mode (azml-local/README.md, "MLflow tracking") ---
+    {
+        "name": "mlflow-routes-check-the-token",
+        "promise": "the workspace's MLflow routes check the bearer token as the workspace does "
+                   "(401 for a missing or invalid one)",
+        "file": "azml-local/azml_local/tracking/routes.py",
+        "old": "    ctx.identity.check_workspace_bearer(request, workspace_id)\n",
+        "new": "",
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_mlflow_routes_refuse_a_missing_or_bad_token"],
+    },
+    {
+        "name": "arm-refuses-a-run-token",
+        "promise": "a job's run token is for its workspace's data plane only: ARM refuses it",
+        "file": "azml-local/azml_local/infra/auth.py",
+        "old": 'claims["aud"].startswith(("endpoint:", RUN_AUDIENCE))',
+        "new": 'claims["aud"].startswith("endpoint:")',
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_a_job_environment_lets_its_process_log_into_the_run_it_names"],
+    },
+    {
+        "name": "azure-unsupported-mlflow-ordering-is-refused",
+        "promise": "ordering runs by metrics, params or tags (not in Azure's support matrix) "
+                   "is refused",
+        "file": "azml-local/azml_local/tracking/unsupported.py",
+        "old": "        if isinstance(order, str) and _ORDER_BY_VALUES.match(order):\n",
+        "new": "        if False:\n",
+        "tests": ["tests/local/test_tracking.py::test_what_azure_ml_does_not_support_is_refused"],
+    },
+    {
+        "name": "mlflow-logged-models-are-not-served",
+        "promise": "MLflow's logged-models routes, which Azure's endpoint does not serve, "
+                   "answer 404",
+        "file": "azml-local/azml_local/tracking/unsupported.py",
+        "old": "    return bool(_NOT_SERVED.match(path))\n",
+        "new": "    return False\n",
+        "tests": ["tests/local/test_tracking.py::test_routes_azure_ml_does_not_serve_are_404"],
+    },
+    {
+        "name": "run-artifacts-are-write-once",
+        "promise": "a run artifact path already uploaded is refused (Resource Conflict)",
+        "file": "azml-local/azml_local/tracking/artifacts.py",
+        "old": "        if path in existing:\n",
+        "new": "        if False:\n",
+        "tests": ["tests/local/test_tracking.py::"
+                  "test_azureml_mlflow_logs_and_reads_a_run_through_the_workspace_tracking_uri"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

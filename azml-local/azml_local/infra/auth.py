@@ -21,6 +21,11 @@ from azml_local.infra.web import ApiError, Request, Response, Router
 # The name must not be one the SDK knows ("AzureCloud" would be served from its built-in table).
 CLOUD_NAME = "AzureMLStandIn"
 TOKEN_LIFETIME = 3600
+#: Audience prefix of the run tokens a job gets (AZUREML_RUN_TOKEN, MLFLOW_TRACKING_TOKEN): a run
+#: token works for the run's workspace data plane only. azureml-mlflow's
+#: _common/_authentication/azureml_token_authentication.py: "The returned token cannot be used
+#: against any Azure Resource Manager (ARM) operations like provisioning compute."
+RUN_AUDIENCE = "azureml-run:"
 
 
 def _b64(data: bytes) -> str:
@@ -114,7 +119,7 @@ class Identity:
                 {"WWW-Authenticate": 'Bearer authorization_uri="", error="invalid_token"'},
             )
         claims = self.verify(header[len("Bearer ") :])
-        if claims is None or claims["aud"].startswith("endpoint:"):
+        if claims is None or claims["aud"].startswith(("endpoint:", RUN_AUDIENCE)):
             raise ApiError(
                 401,
                 "InvalidAuthenticationToken",
@@ -154,6 +159,55 @@ def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
         f"The client '{client_id}' with object id '{client_id}' does not have authorization to "
         f"perform action '{action}' over scope '{path}' or the scope is invalid. If access was "
         "recently granted, please refresh your credentials.")
+
+
+    def check_workspace_bearer(self, request: Request, workspace_id: str) -> None:
+        """The workspace data plane's (MLflow, run history) answer to a missing or bad token.
+
+        It takes what ARM takes (an Entra token for the cloud's resource manager: azureml-mlflow
+        asks for `<resourceManager>/.default`, _common/_cloud/cloud.py `_get_default_scope`) and
+        the run tokens of this workspace's jobs; a run token of another workspace is a 403.
+        Refusals have the data plane's error shape (DataPlaneError).
+        """
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise DataPlaneError(401, "Bearer token not provided.")
+        claims = self.verify(header[len("Bearer ") :])
+        audience = str(claims["aud"]) if claims else ""
+        if claims is None or audience.startswith("endpoint:"):
+            raise DataPlaneError(401, "The bearer token is invalid or expired.")
+        if audience.startswith(RUN_AUDIENCE) and not audience.lower().startswith(
+            f"{RUN_AUDIENCE}{workspace_id.lower()}/"
+        ):
+            raise DataPlaneError(403, "The run token does not grant access to this workspace.")
+
+    def issue_run_token(self, workspace_id: str, run_id: str) -> str:
+        """A job's run token (AZUREML_RUN_TOKEN): this workspace's data plane, not ARM."""
+        token, _ = self.issue(f"{RUN_AUDIENCE}{workspace_id.lower()}/runs/{run_id}")
+        return token
+
+
+class DataPlaneError(ApiError):
+    """An authentication refusal of the workspace's data plane (MLflow, run history).
+
+    Azure's MLflow endpoint answers a request without a token 401 with this body (as seen in
+    mlflow/mlflow#5846): error code UserError, message "Bearer token not provided.", inner
+    error AuthorizationError, `componentName` mlflow. Other messages are ours (no public
+    record of Azure's wording).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, "UserError", message)
+
+    def response(self) -> Response:
+        body = {"error": {"code": "UserError", "severity": None, "message": self.message,
+                          "messageFormat": None, "messageParameters": None,
+                          "referenceCode": None, "detailsUri": None, "target": None,
+                          "details": [], "innerError": {"code": "AuthorizationError",
+                                                        "innerError": None},
+                          "debugInfo": None, "additionalInfo": None},
+                "componentName": "mlflow"}
+        return Response(self.status, body)
 
 
 def cloud_metadata(base_url: str, storage_suffix: str) -> list[dict[str, Any]]:

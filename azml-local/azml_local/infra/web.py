@@ -83,6 +83,7 @@ class Request:
     body: bytes
     base_url: str
     params: dict[str, str] = field(default_factory=dict)
+    raw_query: str = ""  # the query string as sent (a forwarded request passes it on unchanged)
 
     def json(self) -> Any:
         try:
@@ -157,7 +158,8 @@ def serve(
             host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
             query = Query(parse_qsl(parts.query, keep_blank_values=True))
             request = Request(
-                self.command, parts.path, query, self.headers, body, f"https://{host}"
+                self.command, parts.path, query, self.headers, body, f"https://{host}",
+                raw_query=parts.query,
             )
             try:
                 response = app(request)

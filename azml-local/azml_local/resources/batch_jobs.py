@@ -56,15 +56,27 @@ log = logging.getLogger("standin")
 SUPPORT = Path(__file__).resolve().parent.parent / "serving" / "support"
 HEADER = "azureml-model-deployment"
 TERMINAL = ("Completed", "Failed", "Canceled")
-_running: dict[str, subprocess.Popen[bytes]] = {}
+# The processes of each running job (batch and command jobs): cancel and shutdown kill them.
+_running: dict[str, list[subprocess.Popen[bytes]]] = {}
 _lock = threading.Lock()
+
+
+def track(rid: str, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Register a job's processes (a cancel kills their process groups)."""
+    with _lock:
+        _running[rid.lower()] = processes
+
+
+def untrack(rid: str) -> None:
+    with _lock:
+        _running.pop(rid.lower(), None)
 
 
 def job_id(workspace_id: str, name: str) -> str:
     return f"{workspace_id}/jobs/{name}"
 
 
-def _set(ctx: Context, rid: str, **changes: Any) -> dict[str, Any] | None:
+def set_status(ctx: Context, rid: str, **changes: Any) -> dict[str, Any] | None:
     with ctx.store.lock:
         body = ctx.store.get(rid)
         if body is None:
@@ -316,8 +328,8 @@ def add_routes(router: Router, ctx: Context) -> None:
         if body is None:
             raise ApiError(404, "UserError", f"Job {name} not found.")
         if body["properties"]["status"] not in TERMINAL:
-            _set(ctx, rid, status="CancelRequested")
-        headers = ctx.ops.start(request, rid, lambda: _cancel(ctx, rid), lambda _: None)
+            set_status(ctx, rid, status="CancelRequested")
+        headers = ctx.ops.start(request, rid, lambda: cancel_job(ctx, rid), lambda _: None)
         return Response(202, None, headers)
 
     def list_endpoint_jobs(request: Request) -> Response:
@@ -339,9 +351,10 @@ def add_routes(router: Router, ctx: Context) -> None:
         details = {
             "runId": name, "status": body["properties"]["status"],
             "startTimeUtc": private["start"], "endTimeUtc": private.get("end"),
-            "target": compute_clusters.COMPUTE_NAME, "properties": body["properties"]["properties"],
-            "logFiles": {"logs/azureml/job_log.txt":
-                         f"{ctx.base_url}/_joblogs/{name}/{private['token']}"},
+            "target": private.get("target", compute_clusters.COMPUTE_NAME),
+            "properties": body["properties"]["properties"],
+            "logFiles": {key: f"{ctx.base_url}/_joblogs/{name}/{private['token']}/{index}"
+                         for index, key in enumerate(log_names(body))},
             "warnings": [],
         }
         if private.get("error"):
@@ -354,7 +367,11 @@ def add_routes(router: Router, ctx: Context) -> None:
                      and b["name"] == request.params["run"]), None)
         if body is None or body[PRIVATE]["token"] != request.params["token"]:
             raise ApiError(404, "BlobNotFound", "The specified blob does not exist.")
-        path = _work_dir(ctx, body["name"]) / "job_log.txt"
+        names = log_names(body)
+        index = int(request.params["index"]) if request.params["index"].isdigit() else -1
+        if not 0 <= index < len(names):
+            raise ApiError(404, "BlobNotFound", "The specified blob does not exist.")
+        path = work_dir(ctx, body["name"]) / names[index].rsplit("/", 1)[-1]
         return Response(200, path.read_bytes() if path.exists() else b"",
                         {"Content-Type": "text/plain"})
 
@@ -365,39 +382,47 @@ def add_routes(router: Router, ctx: Context) -> None:
     router.add("GET", "/mferp/managementfrontend" + batch_endpoints.BEP + "/jobs",
                list_endpoint_jobs)
     router.add("GET", "/history/v1.0" + WS + "/runs/{run}/details", run_details)
-    router.add("GET", "/_joblogs/{run}/{token}", job_log)
+    router.add("GET", "/_joblogs/{run}/{token}/{index}", job_log)
 
 
-def _work_dir(ctx: Context, name: str) -> Path:
+def log_names(body: dict[str, Any]) -> list[str]:
+    """The job's log files as run history lists them (a batch job's one log; a command job's
+    user_logs/std_log*.txt, command_jobs.py). Each is kept in the job's folder by its base name.
+    """
+    return list(body[PRIVATE].get("logs") or ["logs/azureml/job_log.txt"])
+
+
+def work_dir(ctx: Context, name: str) -> Path:
     return ctx.state_dir / "jobs" / name
 
 
-def _log(ctx: Context, name: str, text: str) -> None:
-    with open(_work_dir(ctx, name) / "job_log.txt", "a") as handle:
+def append_log(ctx: Context, name: str, text: str) -> None:
+    with open(work_dir(ctx, name) / "job_log.txt", "a") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
 
 
 def _execute(ctx: Context, rid: str, deployment: dict[str, Any]) -> None:
     body = ctx.store.get(rid)
     name = body["name"]
-    work = _work_dir(ctx, name)
+    work = work_dir(ctx, name)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        _set(ctx, rid, status="Preparing")
-        _log(ctx, name, f"Batch job {name}: deployment {deployment['name']} of endpoint "
+        set_status(ctx, rid, status="Preparing")
+        append_log(ctx, name, f"Batch job {name}: deployment {deployment['name']} of endpoint "
              f"{body[PRIVATE]['endpoint']}")
         config = _prepare(ctx, body, deployment, work)
         if ctx.store.get(rid)["properties"]["status"] != "Preparing":
             return  # cancelled while preparing
-        _set(ctx, rid, status="Running")
+        set_status(ctx, rid, status="Running")
         _run(ctx, rid, config, work)
     except LroFailure as failure:
-        _log(ctx, name, f"{failure.code}: {failure.message}")
-        _set(ctx, rid, status="Failed", error={"code": failure.code, "message": failure.message})
+        append_log(ctx, name, f"{failure.code}: {failure.message}")
+        set_status(ctx, rid, status="Failed",
+                   error={"code": failure.code, "message": failure.message})
     except Exception as exc:  # a stand-in bug: the job fails with it, as a service would
         log.exception("batch job %s", name)
-        _set(ctx, rid, status="Failed", error={"code": "SystemError", "message": repr(exc)})
+        set_status(ctx, rid, status="Failed", error={"code": "SystemError", "message": repr(exc)})
 
 
 def _prepare(ctx: Context, job: dict[str, Any], deployment: dict[str, Any],
@@ -429,10 +454,10 @@ def _prepare(ctx: Context, job: dict[str, Any], deployment: dict[str, Any],
             code_dir, script = SUPPORT, "mlflow_batch_score.py"
             env_vars["MLFLOW_MODEL_FOLDER"] = str(
                 find_mlmodel(model_dir).parent.relative_to(model_dir))
-        _log(ctx, job["name"], "Building (or reusing) the deployment's environment")
+        append_log(ctx, job["name"], "Building (or reusing) the deployment's environment")
         env_dir = provision.serving(ctx).environments.get(environment)
     except ProvisionError as exc:
-        _log(ctx, job["name"], exc.logs)
+        append_log(ctx, job["name"], exc.logs)
         raise LroFailure("ImageBuildFailure", "Image build failed for the deployment's "
                          "environment; see the job's log.\n" + exc.logs[-2000:]) from exc
     files = _fetch_input(ctx, job, work / "input")
@@ -458,7 +483,7 @@ def _with_job_settings(ctx: Context, job: dict[str, Any], props: dict[str, Any]
               "retrySettings": {**props["retrySettings"], **retry}}
     # One machine runs every job here: the instance count is kept and logged, not spread.
     instances = count or (props.get("resources") or {}).get("instanceCount") or 1
-    _log(ctx, job["name"], f"Settings: mini_batch_size {merged['miniBatchSize']}, "
+    append_log(ctx, job["name"], f"Settings: mini_batch_size {merged['miniBatchSize']}, "
          f"error_threshold {merged['errorThreshold']}, retry {merged['retrySettings']}, "
          f"output file {merged['outputFileName']}, instance_count {instances}")
     return merged
@@ -572,13 +597,11 @@ def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
             [str(Path(config["env_dir"]) / "bin" / "python"), str(SUPPORT / "batch_driver.py"),
              str(config_path)], stdout=out, stderr=subprocess.STDOUT, env=env,
             cwd=config["code_dir"], start_new_session=True)
-    with _lock:
-        _running[rid.lower()] = process
+    track(rid, [process])
     try:
         process.wait()
     finally:
-        with _lock:
-            _running.pop(rid.lower(), None)
+        untrack(rid)
     if ctx.store.get(rid)["properties"]["status"] in ("CancelRequested", "Canceled"):
         return
     result_path = Path(config["result_file"])
@@ -586,11 +609,11 @@ def _run(ctx: Context, rid: str, config: dict[str, Any], work: Path) -> None:
         raise LroFailure("UserError", f"The scoring process ended with exit code "
                          f"{process.returncode} before reporting; see the job's log.")
     result = json.loads(result_path.read_text())
-    _log(ctx, name, f"{result['succeeded']} succeeded, {result['failed']} failed")
+    append_log(ctx, name, f"{result['succeeded']} succeeded, {result['failed']} failed")
     if result["status"] != "Completed":
         raise LroFailure(result["error"]["code"], result["error"]["message"])
     _upload_output(ctx, name, work / "output", config)
-    _set(ctx, rid, status="Completed")
+    set_status(ctx, rid, status="Completed")
 
 
 def _upload_output(ctx: Context, name: str, output: Path, config: dict[str, Any]) -> None:
@@ -610,17 +633,13 @@ def _upload_output(ctx: Context, name: str, output: Path, config: dict[str, Any]
         client.get_blob_client(container, blob).upload_blob(path.read_bytes(), overwrite=True)
 
 
-def _cancel(ctx: Context, rid: str) -> None:
+def cancel_job(ctx: Context, rid: str) -> None:
     with _lock:
-        process = _running.get(rid.lower())
-    if process is not None and process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        processes = list(_running.get(rid.lower()) or [])
+    _kill(processes)
     body = ctx.store.get(rid)
     if body and body["properties"]["status"] not in TERMINAL:
-        _set(ctx, rid, status="Canceled")
+        set_status(ctx, rid, status="Canceled")
 
 
 def recover(ctx: Context) -> None:
@@ -628,15 +647,21 @@ def recover(ctx: Context) -> None:
     for body in ctx.store.all():
         if body.get("type", "").endswith("/workspaces/jobs") and \
                 body["properties"]["status"] not in TERMINAL:
-            _set(ctx, body["id"], status="Failed", error={
+            set_status(ctx, body["id"], status="Failed", error={
                 "code": "SystemError", "message": "The stand-in stopped while the job ran."})
 
 
 def shutdown(ctx: Context) -> None:
     with _lock:
-        processes = list(_running.values())
+        processes = [p for group in _running.values() for p in group]
+    _kill(processes)
+
+
+def _kill(processes: list[subprocess.Popen[bytes]]) -> None:
+    # Each process leads its own session (start_new_session): the whole tree goes.
     for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,10 @@ class Context:
     azurite: Azurite
     base_url: str = ""  # https://127.0.0.1:PORT once the server listens
     serving: Any = None  # azml_local.serving.manager.ServingManager
+    tracking: Any = None  # azml_local.tracking.server.TrackingServer
+    # What a client process on this machine needs to reach local mode (cloud metadata, CA bundle,
+    # proxy): Service.env()'s part that jobs' processes also get (tracking/runs.py).
+    client_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def blob_container(self) -> str:

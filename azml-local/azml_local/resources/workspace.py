@@ -16,6 +16,7 @@ from azml_local.resources.context import (
     Context,
     get_or_404,
 )
+from azml_local.tracking.routes import tracking_uri
 
 BLOBSTORE = "workspaceblobstore"
 
@@ -97,7 +98,7 @@ def _workspace_view(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     # Addresses depend on this run's ports, so they are computed on read.
     body = public(body)
     body["properties"]["discoveryUrl"] = f"{ctx.base_url}/discovery"
-    body["properties"]["mlFlowTrackingUri"] = f"azureml://{LOCATION}.standin.localhost/mlflow"
+    body["properties"]["mlFlowTrackingUri"] = tracking_uri(ctx, body["id"])
     return body
 
 

@@ -274,18 +274,21 @@ def _free_port() -> int:
 
 
 def wheelhouse_requirements() -> list[list[str]]:
-    """The requirement set `--fill-wheelhouse` downloads by default (see _MLFLOW_RECORDED).
+    """The requirement sets `--fill-wheelhouse` downloads by default: MLflow's recorded
+    environment (see _MLFLOW_RECORDED) and local mode's MLflow tracking server (tracking/server.py).
 
-    Only MLflow's recorded environment: a custom model's packages are its own, given as
-    arguments (azml-components' wheelhouse session passes its example's).
+    A custom model's packages are its own, given as arguments (azml-components' wheelhouse
+    session passes its example's).
     """
+    from azml_local.tracking.server import MLFLOW_SERVER
+
     mlflow = [f"mlflow=={importlib.metadata.version('mlflow-skinny')}", SERVER]
     for name in _MLFLOW_RECORDED:
         try:
             mlflow.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             continue
-    return [mlflow]
+    return [mlflow, [MLFLOW_SERVER]]
 
 
 def mlflow_recorded_environment() -> ScoringEnvironment:
