@@ -57,8 +57,9 @@ def _collector_of(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def sample(standin: LocalAzureML, ml_client: MLClient, tmp_path_factory) -> dict:
-    # Microsoft's custom-logging sample deployed through deploy_model's runtime entry point
-    # with its data_collector as written, and a payload-logging deployment beside it.
+    # A custom-logging sample written as Microsoft's page writes it (tests/samples), deployed
+    # through deploy_model's runtime entry point with its data_collector as written, and a
+    # payload-logging deployment beside it.
     root = tmp_path_factory.mktemp("collect")
     model_dir, code_dir, _ = write_custom_model(root / "custom")
     endpoint = unique("mdc")
