@@ -35,10 +35,12 @@ def test_pyproject_pins_equal_component_pins():
     assert sorted(extras["azure"]) == sorted(pins.AZURE_PACKAGES)
     assert sorted(extras["monitor"]) == sorted(pins.MONITOR_PACKAGES)
     assert sorted(extras["example"]) == sorted(pins.EXAMPLE_PACKAGES)
+    assert sorted(extras["drift"]) == sorted(pins.DRIFT_PACKAGES)
 
 
 def test_every_pin_is_exact():
-    for requirement in pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.EXAMPLE_PACKAGES:
+    for requirement in pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.DRIFT_PACKAGES
+                        + pins.EXAMPLE_PACKAGES:
         name, _, version = requirement.partition("==")
         assert name and version and version[0].isdigit(), requirement
 

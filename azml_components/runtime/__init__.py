@@ -21,6 +21,10 @@ from azml_components.runtime import (
     deployment_options,
     deployment_settings,
     deployment_writes,
+    drift,
+    drift_data,
+    drift_metrics,
+    drift_report,
     endpoints,
     inputs,
     invoke,
@@ -46,6 +50,10 @@ MODULES = (
     links,  # Azure ML studio links
     inputs,  # component inputs that come as an artifact or a string
     report,  # the Markdown report
+    drift_metrics,  # drift and data-quality metrics (numpy/scipy), as Azure ML monitoring's
+    drift_data,  # tables from files, data assets and a deployment's collected data
+    drift_report,  # check_drift's HTML (inline SVG) and Markdown reports
+    drift,  # check_drift
     autoscale,  # Azure Monitor autoscale settings of managed online deployments
     lookups,  # what an input names in the workspace, looked up before the first write
     traffic,  # traffic rules, planning and writing
