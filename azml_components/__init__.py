@@ -5,6 +5,7 @@ imported inside the components when they run.
 """
 
 from azml_components.batch_endpoints import deploy_batch_model, score_batch
+from azml_components.check_drift import check_drift
 from azml_components.credentials import use_azure_credentials
 from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
@@ -18,6 +19,7 @@ from azml_components.set_traffic import set_traffic
 __version__ = "0.1.0"
 
 __all__ = [
+    "check_drift",
     "components",
     "delete_deployment",
     "delete_endpoint",
@@ -37,6 +39,7 @@ __all__ = [
 def components() -> dict:
     """Return every component of the package by name (what ``compiled/components`` holds)."""
     return {
+        "check_drift": check_drift,
         "delete_deployment": delete_deployment,
         "delete_endpoint": delete_endpoint,
         "deploy_batch_model": deploy_batch_model,

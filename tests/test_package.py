@@ -39,8 +39,8 @@ def test_pyproject_pins_equal_component_pins():
 
 
 def test_every_pin_is_exact():
-    for requirement in pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.DRIFT_PACKAGES
-                        + pins.EXAMPLE_PACKAGES:
+    for requirement in (pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.DRIFT_PACKAGES
+                        + pins.EXAMPLE_PACKAGES):
         name, _, version = requirement.partition("==")
         assert name and version and version[0].isdigit(), requirement
 
