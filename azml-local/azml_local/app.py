@@ -24,6 +24,7 @@ from azml_local.resources import (
     kubernetes_computes,
     online_deployments,
     online_endpoints,
+    schedules,
     workspace,
 )
 from azml_local.resources.context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
@@ -87,6 +88,7 @@ class Service:
         batch_endpoints.add_routes(self.router, self.ctx)
         batch_jobs.add_routes(self.router, self.ctx)
         autoscale.add_routes(self.router, self.ctx)
+        schedules.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))
         compute_clusters.seed(self.ctx, workspace.workspace_id(self.ctx))

@@ -30,6 +30,7 @@ from azml_components.runtime import (
     invoke,
     links,
     lookups,
+    monitor,
     records,
     register,
     report,
@@ -54,6 +55,7 @@ MODULES = (
     drift_data,  # tables from files, data assets and a deployment's collected data
     drift_report,  # check_drift's HTML (inline SVG) and Markdown reports
     drift,  # check_drift
+    monitor,  # create_monitor: Azure ML model monitoring schedules
     autoscale,  # Azure Monitor autoscale settings of managed online deployments
     lookups,  # what an input names in the workspace, looked up before the first write
     traffic,  # traffic rules, planning and writing
