@@ -83,11 +83,14 @@ def azml_prediction_values(outputs: AzmlTable, column: str) -> Optional[list]:
 
 
 def azml_drift_results(baseline: AzmlTable, production: AzmlTable, outputs: Optional[AzmlTable],
-                       features: list, prediction_column: str,
-                       settings: AzmlDriftSettings) -> tuple:
-    # (results, samples): data drift per feature, then prediction drift when asked.
+                       features: list, prediction_column: str, settings: AzmlDriftSettings,
+                       check_only: bool = False) -> tuple:
+    # (results, samples): data drift per feature, then prediction drift when asked. check_only:
+    # the column checks alone.
     inputs = {k: v for k, v in baseline.columns.items() if k != prediction_column or features}
     names = azml_common_features(inputs, production.columns, features)
+    if check_only:
+        names = []
     results = [azml_feature_drift(n, baseline.columns[n], production.columns[n], settings)
                for n in names]
     samples = {n: (baseline.columns[n], production.columns[n]) for n in names}
@@ -99,6 +102,8 @@ def azml_drift_results(baseline: AzmlTable, production: AzmlTable, outputs: Opti
         if predicted is None:
             raise ValueError(f"prediction_column: {prediction_column!r} is not in the "
                              "production outputs and they have more than one column")
+        if check_only:
+            return [], {}
         results.append(azml_feature_drift(prediction_column, baseline.columns[prediction_column],
                                           predicted, settings, signal="prediction_drift"))
         samples[prediction_column] = (baseline.columns[prediction_column], predicted)
@@ -140,6 +145,9 @@ def azml_check_drift(
              "records skipped (not tabular)": production.skipped}
     if baseline.rows == 0:
         raise ValueError("baseline: it holds no rows (CSV with a header row, or JSON Lines)")
+    if production.rows:  # the columns are checked whenever there are any, enough or not
+        azml_drift_results(baseline, production, outputs, features, prediction_column, settings,
+                           check_only=True)
     if production.rows < settings.min_production_rows:
         reason = (f"too little production data: {production.rows} rows in {where}, fewer than "
                   f"min_production_rows={settings.min_production_rows}; drift not measured")
