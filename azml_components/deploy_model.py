@@ -52,6 +52,7 @@ def deploy_model(
     scale_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     identity_type: str = "",
     user_assigned_identities: list = [],  # noqa: B006 - KFP reads defaults; never mutated
+    data_collector: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     # </settings>
     traffic_percent: int = 100,
     subscription_id: str = "",
@@ -144,6 +145,15 @@ def deploy_model(
         user_assigned_identities: With identity_type user_assigned: the ARM ids of the user-assigned
             managed identities the endpoint uses
             (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).
+        data_collector: Azure ML data collection, as data_collector in Microsoft's deployment YAML,
+            e.g. {"collections": {"model_inputs": {"enabled": "True"}, "model_outputs": {"enabled":
+            "True"}}, "sampling_rate": 1.0, "rolling_rate": "Hour"}. Collections model_inputs,
+            model_outputs or any name are logged by the scoring script with azureml-ai-monitoring's
+            Collector (MLflow models without a scoring script collect model_inputs and model_outputs
+            on their own); request and response log the HTTP payloads, with request_logging:
+            {"capture_headers": [...]}. A collection may name its data asset: "data": {"name",
+            "path", "version"}. sampling_rate is 0.0-1.0 (default 1.0); rolling_rate Minute, Hour
+            (default), Day, Month or Year. Empty: no data collection.
         traffic_percent: Share of live traffic (0-100) the deployment gets once it is ready.
         subscription_id: Azure subscription id; empty means AZ_SUBSCRIPTION_ID from azcreds.
         timeout_seconds: How long each long-running operation may take.

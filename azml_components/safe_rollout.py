@@ -52,6 +52,7 @@ def safe_rollout(
     scale_settings: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     identity_type: str = "",
     user_assigned_identities: list = [],  # noqa: B006 - KFP reads defaults; never mutated
+    data_collector: dict = {},  # noqa: B006 - KFP reads defaults; never mutated
     # </settings>
     # <settings: smoke_test>
     payload: str = "",
@@ -154,6 +155,15 @@ def safe_rollout(
         user_assigned_identities: With identity_type user_assigned: the ARM ids of the user-assigned
             managed identities the endpoint uses
             (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).
+        data_collector: Azure ML data collection, as data_collector in Microsoft's deployment YAML,
+            e.g. {"collections": {"model_inputs": {"enabled": "True"}, "model_outputs": {"enabled":
+            "True"}}, "sampling_rate": 1.0, "rolling_rate": "Hour"}. Collections model_inputs,
+            model_outputs or any name are logged by the scoring script with azureml-ai-monitoring's
+            Collector (MLflow models without a scoring script collect model_inputs and model_outputs
+            on their own); request and response log the HTTP payloads, with request_logging:
+            {"capture_headers": [...]}. A collection may name its data asset: "data": {"name",
+            "path", "version"}. sampling_rate is 0.0-1.0 (default 1.0); rolling_rate Minute, Hour
+            (default), Day, Month or Year. Empty: no data collection.
         payload: The JSON request body (the scoring script's input). Give this or payload_file.
         payload_file: A Dataset artifact holding the JSON request body (a file).
         traffic_steps: Live traffic shares for the new deployment, rising and ending at 100.

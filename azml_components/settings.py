@@ -138,6 +138,19 @@ ONLINE_DEPLOYMENT = [
             "With identity_type user_assigned: the ARM ids of the user-assigned managed "
             "identities the endpoint uses (/subscriptions/.../providers/"
             "Microsoft.ManagedIdentity/userAssignedIdentities/NAME)."),
+    # Issue 22: data collection (checked in runtime/data_collection.py, which cites Azure's
+    # rules); the keys of Microsoft's deployment YAML.
+    Setting("data_collector", "dict", "{}",
+            "Azure ML data collection, as data_collector in Microsoft's deployment YAML, e.g. "
+            '{"collections": {"model_inputs": {"enabled": "True"}, "model_outputs": '
+            '{"enabled": "True"}}, "sampling_rate": 1.0, "rolling_rate": "Hour"}. Collections '
+            "model_inputs, model_outputs or any name are logged by the scoring script with "
+            "azureml-ai-monitoring's Collector (MLflow models without a scoring script collect "
+            "model_inputs and model_outputs on their own); request and response log the HTTP "
+            "payloads, with request_logging: {\"capture_headers\": [...]}. A collection may name "
+            'its data asset: "data": {"name", "path", "version"}. sampling_rate is 0.0-1.0 '
+            "(default 1.0); rolling_rate Minute, Hour (default), Day, Month or Year. Empty: "
+            "no data collection."),
 ]
 
 # The smoke test of invoke_endpoint and of each safe_rollout step (runtime: azml_check_request).

@@ -17,6 +17,7 @@ from azml_components.runtime import (
     batch_jobs,
     batch_overrides,
     calls,
+    data_collection,
     deploy,
     deployment_options,
     deployment_settings,
@@ -65,6 +66,7 @@ MODULES = (
     targets,  # managed or Kubernetes: kind, compute, instance type, resources
     rollout_state,  # a rollout's record on its endpoint; undoing an unfinished rollout
     deployment_settings,  # serving settings: request, probes, network, tags; compared
+    data_collection,  # the data collector: collections, sampling, rolling, captured headers
     deployment_options,  # the options deploy_model and safe_rollout share
     deployment_writes,  # create the endpoint if new, write the deployment, undo on failure
     deploy,  # deploy_model

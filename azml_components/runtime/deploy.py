@@ -19,6 +19,10 @@ from azml_components.runtime.calls import (
     azml_undo_and_raise,
     azml_wait,
 )
+from azml_components.runtime.data_collection import (
+    azml_data_collector_entity,
+    azml_same_data_collector,
+)
 from azml_components.runtime.deployment_options import (
     azml_check_code,
     azml_deployment_options,
@@ -277,6 +281,7 @@ def azml_deployment_entity(
         liveness_probe=azml_probe_entity(options.liveness_probe or {}),
         readiness_probe=azml_probe_entity(options.readiness_probe or {}),
         app_insights_enabled=options.app_insights_enabled,
+        data_collector=azml_data_collector_entity(options.data_collector or {}),
         description=options.description or None,
         tags={**(options.tags or {}), **lineage_tags},
         **kwargs,
@@ -351,6 +356,7 @@ def azml_deployment_unchanged(
         and azml_same_resources(live, deployment, plan.target)
         and azml_scale_settings_of(live) == azml_scale_settings_of(deployment)
         and azml_same_serving_settings(live, deployment)
+        and azml_same_data_collector(live, deployment)
     )
     if not same_settings:
         return False

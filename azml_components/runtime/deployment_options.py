@@ -5,6 +5,7 @@
 from typing import Optional
 
 from azml_components.runtime.autoscale import azml_check_autoscale
+from azml_components.runtime.data_collection import azml_check_data_collector
 from azml_components.runtime.deployment_settings import (
     azml_check_auth_mode,
     azml_check_network_access,
@@ -54,6 +55,7 @@ def azml_deployment_options(
     scale_settings: Optional[dict] = None,
     identity_type: str = "",
     user_assigned_identities: Optional[list] = None,
+    data_collector: Optional[dict] = None,
     # </settings>
 ) -> AzmlDeploymentOptions:
     # The options of the deployment deploy_model and safe_rollout create, checked here, before
@@ -112,6 +114,7 @@ def azml_check_serving_options(given: dict, compute: str) -> dict:
     return {
         "auth_mode": azml_check_auth_mode(given["auth_mode"]),
         "request_settings": azml_check_request_settings(given["request_settings"]),
+        "data_collector": azml_check_data_collector(given["data_collector"]),
         "liveness_probe": azml_check_probe("liveness_probe", given["liveness_probe"]),
         "readiness_probe": azml_check_probe("readiness_probe", given["readiness_probe"]),
         "egress_public_network_access": azml_check_network_access(

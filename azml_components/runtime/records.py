@@ -36,6 +36,7 @@ class AzmlDeploymentOptions(NamedTuple):
     scale_settings: Optional[dict] = None
     identity_type: str = ""
     user_assigned_identities: Optional[list] = None
+    data_collector: Optional[dict] = None
     # </settings>
 
 
