@@ -118,6 +118,25 @@ def run_batch_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return found[-1].read_text().splitlines()
 
 
+def run_monitor_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                                 **arguments) -> dict:
+    """Run monitor_and_retrain with kfp.local; returns check_drift's summary and what followed."""
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from pipelines.monitor_and_retrain import monitor_and_retrain
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        monitor_and_retrain(**arguments)
+    runs = sorted(pipeline_root.glob("monitor-and-retrain-*"), key=lambda p: p.stat().st_mtime)
+    if not runs or not list(runs[-1].glob("check-drift/summary")):
+        raise RuntimeError(f"no drift summary under {pipeline_root}")
+    return {"summary": next(runs[-1].glob("check-drift/summary")).read_text(),
+            "report": str(next(runs[-1].glob("check-drift/report"))),
+            "rolled_out": bool(list(runs[-1].glob("safe-rollout/endpoint")))}
+
+
 def main(argv=None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,6 +144,8 @@ def main(argv=None) -> int:
                         help="comma-separated model formats to run (mlflow, custom)")
     parser.add_argument("--batch", action="store_true",
                         help="also run train-register-batch-score (batch endpoint example)")
+    parser.add_argument("--monitor", action="store_true",
+                        help="also run monitor-and-retrain (data collection, drift, retrain)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     args = parser.parse_args(argv)
@@ -171,6 +192,16 @@ def main(argv=None) -> int:
                 workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
             print(f"[demo] batch: {len(lines)} predictions checked against the model, first "
                   f"{lines[:2]} ({time.perf_counter() - step:.1f} s)", flush=True)
+        if args.monitor:
+            task_log = args.out / "logs" / "monitor-and-retrain.log"
+            print(f"[demo] running monitor-and-retrain (full task logs: {task_log})", flush=True)
+            found = run_monitor_pipeline_locally(
+                args.out, task_log=task_log,
+                resource_group=standin.env["AZML_LOCAL_RESOURCE_GROUP"],
+                workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
+            outcome = next(line for line in found["summary"].splitlines() if "outcome" in line)
+            print(f"[demo] monitor: {outcome.strip('- ')}; retrained and rolled out: "
+                  f"{found['rolled_out']}; report: {found['report']}", flush=True)
     print(f"[demo] outputs and task logs are under {args.out}; "
           f"total {time.perf_counter() - started:.1f} s")
     return 0
