@@ -913,8 +913,8 @@ GUARANTEES: list[dict] = [
         "name": "a-monitor-rerun-writes-nothing",
         "promise": "create_monitor run again with the same inputs writes nothing",
         "file": RT + "monitor.py",
-        "old": "    if existing is not None and (existing.tags or {}).get(\"azml_monitor_spec\") == "
-               "fingerprint \\\n",
+        "old": "    if existing is not None and (existing.tags or {}).get("
+               "\"azml_monitor_spec\") == fingerprint \\\n",
         "new": "    if False and (existing.tags or {}).get(\"azml_monitor_spec\") == "
                "fingerprint \\\n",
         "tests": ["tests/runtime/test_monitor.py::"
