@@ -124,10 +124,13 @@ def run_monitor_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] =
     from kfp import local
 
     from azml_components.testing.kfp_backend import kfp_backend_rules
+    from azml_components.testing.kfp_local_conditions import named_output_conditions
     from pipelines.monitor_and_retrain import monitor_and_retrain
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    with kfp_backend_rules(), _tasks_to(task_log) if task_log else contextlib.nullcontext():
+    # kfp.local 2.17 cannot read a named output in dsl.If (drift_detected); the backend can.
+    with kfp_backend_rules(), named_output_conditions(), \
+            _tasks_to(task_log) if task_log else contextlib.nullcontext():
         monitor_and_retrain(**arguments)
     runs = sorted(pipeline_root.glob("monitor-and-retrain-*"), key=lambda p: p.stat().st_mtime)
     if not runs or not list(runs[-1].glob("check-drift/summary")):

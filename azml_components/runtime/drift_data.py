@@ -90,6 +90,18 @@ def azml_collected_rows(line: str, start=None, end=None) -> tuple:
     return [], 1
 
 
+def azml_file_format(path: str) -> str:
+    # csv or jsonl: by extension, else by the first line (a KFP artifact's file has none).
+    lower = path.lower()
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith((".jsonl", ".json")):
+        return "jsonl"
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    return "jsonl" if first.lstrip().startswith("{") else "csv"
+
+
 def azml_read_files(paths: list, start=None, end=None) -> AzmlTable:
     # CSV files (a header row) and JSON Lines files (.jsonl, .json), in the order given.
     import csv
@@ -97,7 +109,7 @@ def azml_read_files(paths: list, start=None, end=None) -> AzmlTable:
     rows, skipped = [], 0
     for path in paths:
         with open(path, encoding="utf-8", newline="") as handle:
-            if path.lower().endswith(".csv"):
+            if azml_file_format(path) == "csv":
                 rows += [{k: azml_cell(v or "") for k, v in row.items() if k is not None}
                          for row in csv.DictReader(handle)]
                 continue
@@ -110,8 +122,8 @@ def azml_read_files(paths: list, start=None, end=None) -> AzmlTable:
 
 
 def azml_table_files(path: str) -> list:
-    # The readable files of a file or folder (recursively, sorted); MLTable and hidden files
-    # are not data.
+    # The readable files of a file or folder (recursively, sorted): .csv, .jsonl, .json and
+    # files without an extension (as KFP names artifacts); MLTable and hidden files are not data.
     import os
 
     if os.path.isfile(path):
@@ -119,8 +131,8 @@ def azml_table_files(path: str) -> list:
     found = []
     for folder, _, names in sorted(os.walk(path)):
         found += [os.path.join(folder, name) for name in sorted(names)
-                  if name.lower().endswith((".csv", ".jsonl", ".json"))
-                  and not name.startswith(".")]
+                  if (name.lower().endswith((".csv", ".jsonl", ".json")) or "." not in name)
+                  and name != "MLTable" and not name.startswith(".")]
     return found
 
 

@@ -16,6 +16,7 @@ from azml_components.runtime.drift_data import (
     azml_collected_blob_names,
     azml_partition_span,
     azml_read_files,
+    azml_table_files,
 )
 from azml_components.runtime.drift_metrics import azml_feature_drift, azml_quality_rates
 from azml_components.runtime.records import AzmlDriftSettings
@@ -204,3 +205,12 @@ def test_csv_cells_become_json_like_values(tmp_path):
     path.write_text("a,b,c\n1,2.5,x\n,3,\n")
     table = azml_read_files([str(path)])
     assert table.columns == {"a": [1, None], "b": [2.5, 3], "c": ["x", None]}
+
+
+def test_files_without_an_extension_are_read_by_their_first_line(tmp_path):
+    # KFP names an artifact's file after the output ("baseline"), with no extension.
+    (tmp_path / "baseline").write_text("a,b\n1,x\n")
+    (tmp_path / "collected").write_text(json.dumps({"a": 2, "b": "y"}) + "\n")
+    (tmp_path / "MLTable").write_text("paths:\n  - file: ./baseline\n")
+    table = azml_read_files(azml_table_files(str(tmp_path)))
+    assert table.columns == {"a": [1, 2], "b": ["x", "y"]}
