@@ -137,7 +137,7 @@ def run_monitor_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] =
         raise RuntimeError(f"no drift summary under {pipeline_root}")
     return {"summary": next(runs[-1].glob("check-drift/summary")).read_text(),
             "report": str(next(runs[-1].glob("check-drift/report"))),
-            "rolled_out": bool(list(runs[-1].glob("safe-rollout/endpoint")))}
+            "rolled_out": bool(list(runs[-1].glob("safe-rollout/report")))}
 
 
 def main(argv=None) -> int:
