@@ -111,3 +111,32 @@ def azure_writes(requests: list) -> list:
                  or (r["method"] == "POST" and re.fullmatch(r"/batchEndpoints/[^/]+/jobs",
                                                             r["path"], re.IGNORECASE)))
             and not (r["method"] == "POST" and r["path"].endswith(READ_ONLY_ACTIONS))]
+
+
+def collected(client, prefix: str) -> dict:
+    """The data collector's JSON Lines files under `prefix` in the workspace's blob store
+    ({blob name: [event, ...]}), read as any user would: through the datastore's account."""
+    from azure.storage.blob import BlobServiceClient
+
+    store = client.datastores.get("workspaceblobstore", include_secrets=True)
+    account = f"{store.protocol or 'https'}://{store.account_name}.blob.{store.endpoint}"
+    found = {}
+    with BlobServiceClient(account, credential=store.credentials.account_key) as service:
+        container = service.get_container_client(store.container_name)
+        for blob in container.list_blobs(name_starts_with=prefix):
+            text = container.download_blob(blob.name).readall().decode()
+            found[blob.name] = [json.loads(line) for line in text.splitlines() if line]
+    return found
+
+
+def wait_for_collected(client, prefix: str, count: int) -> dict:
+    """collected() once `count` events are there (collection is asynchronous: the collector's
+    worker thread, then the sidecar's writer), or what is there after a generous while."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:
+        found = collected(client, prefix)
+        if sum(len(v) for v in found.values()) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)

@@ -180,6 +180,65 @@ def _autoscale(**rule) -> dict:
 
 
 R, D, S = azml_register_model, azml_deploy_model, azml_safe_rollout
+
+
+def _data_collector_rows() -> list:
+    # data_collector as Microsoft's deployment YAML writes it, one rule per row (deploy_model;
+    # safe_rollout checks the same options: its row at the end).
+    field = "data_collector.collections.model_inputs"
+    on = {"enabled": "True"}
+    path = "azureml://datastores/workspaceblobstore/paths/x"
+
+    def row(value, where, rule) -> Row:
+        return Row(DEPLOY, D, {"options": {"data_collector": value}}, where, rule)
+
+    def data(**given) -> dict:
+        return {"collections": {"model_inputs": {**on, "data": given}}}
+
+    return [
+        row(["model_inputs"], "data_collector", "must be a mapping"),
+        row({"collections": {"model_inputs": on}, "rolling": "Hour"}, "data_collector",
+            "is not one of collections"),
+        row({"sampling_rate": 1.0}, "data_collector.collections", "required"),
+        row({"collections": {"model inputs": on}}, "data_collector.collections",
+            "not a valid collection name"),
+        row({"collections": {"model_inputs": "True"}}, field, "must be a mapping"),
+        row({"collections": {"model_inputs": {**on, "mode": "x"}}}, field,
+            "is not one of enabled, data, client_id"),
+        row({"collections": {"model_inputs": {}}}, f"{field}.enabled", "'True' or 'False'"),
+        row({"collections": {"model_inputs": {"enabled": "yes"}}}, f"{field}.enabled",
+            "'True' or 'False'"),
+        row({"collections": {"model_inputs": {**on, "data": "my-asset"}}}, f"{field}.data",
+            "must be a mapping"),
+        row(data(name="a", path=path, label="l"), f"{field}.data",
+            "is not one of name, path, version"),
+        row(data(name="my.asset", path=path), f"{field}.data.name", "not a valid name"),
+        row(data(name="a", path="/tmp/x"), f"{field}.data.path", "datastore path"),
+        row(data(name="a", path=path, version="-1"), f"{field}.data.version",
+            "not a valid version"),
+        row({"collections": {"model_inputs": {**on, "client_id": ""}}}, f"{field}.client_id",
+            "client id"),
+        row({"collections": {"model_inputs": on}, "sampling_rate": 1.5},
+            "data_collector.sampling_rate", "between 0.0 and 1.0"),
+        row({"collections": {"model_inputs": on}, "sampling_rate": "100%"},
+            "data_collector.sampling_rate", "between 0.0 and 1.0"),
+        row({"collections": {"model_inputs": on}, "rolling_rate": "weekly"},
+            "data_collector.rolling_rate", "Year, Month, Day, Hour, Minute"),
+        row({"collections": {"request": on}, "request_logging": ["x-client"]},
+            "data_collector.request_logging", "capture_headers"),
+        row({"collections": {"request": on}, "request_logging": {"capture_headers": "x"}},
+            "data_collector.request_logging.capture_headers", "must be a list"),
+        row({"collections": {"request": on}, "request_logging": {"capture_headers": ["a b"]}},
+            "data_collector.request_logging.capture_headers", "not an HTTP header name"),
+        row({"collections": {"request": on},
+             "request_logging": {"capture_headers": ["Authorization"]}},
+            "data_collector.request_logging.capture_headers", "never collected"),
+        Row(ROLLOUT, S, {"options": {"data_collector": {"collections": {"model_inputs": on},
+                                                        "rolling_rate": "Week"}}},
+            "data_collector.rolling_rate", "Year, Month"),
+    ]
+
+
 CATALOGUE: list[Row] = [
     # --- register_model ------------------------------------------------------------------
     # Asset names: ^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$ (REST API spec, ModelVersions).
@@ -493,6 +552,8 @@ CATALOGUE: list[Row] = [
         "readiness_probe.success_threshold", "at least 1"),
     Row(ROLLOUT, S, {"lineage": {"kfp_run_id": "r" * 200}}, "pipeline_run_id",
         "at most 128 characters"),
+    # Issue 22's data_collector (runtime/data_collection.py cites Azure's rules).
+    *_data_collector_rows(),
     # --- safe_rollout -----------------------------------------------------------------------
     Row(ROLLOUT, S, {"traffic_steps": [10, 50]}, "traffic_steps", "end at 100"),
     Row(ROLLOUT, S, {"options": {"autoscale": _autoscale(metric="CPU")}},

@@ -7,7 +7,8 @@ under the KFP backend's rules (deploy, a passing and a failing smoke test, set_t
 then everything the run left is searched: task logs (the captured stdout/stderr of the tasks),
 Python logging, every output artifact, metadata and executor-output file under the pipeline
 root, the deploy report, compiled/ and the text of every exception, a failing invoke's included.
-Issue 10, "What to build" 4. The example pipeline's test checks its own outputs for the secret
+Issue 10, "What to build" 4. With payload logging on, what the data collector wrote (issue 22)
+is searched as well. The example pipeline's test checks its own outputs for the secret
 too (tests/pipelines/test_example_pipeline.py); this one adds the endpoint keys, failures and
 compiled/.
 """
@@ -31,12 +32,17 @@ from tests.helpers import (
     diabetes_rows,
     ml_client,
     unique,
+    wait_for_collected,
     workspace,
     write_custom_model,
 )
 
 pytestmark = pytest.mark.timeout(600)
 ROOT = Path(__file__).resolve().parent.parent
+# Payload logging with a captured header; Authorization (the key) is never captured.
+PAYLOAD_LOGGING = {"collections": {"request": {"enabled": "True"},
+                                   "response": {"enabled": "True"}},
+                   "request_logging": {"capture_headers": ["Content-Type"]}}
 
 
 def _fragments(secret: str) -> list:
@@ -61,15 +67,18 @@ def test_no_secret_or_endpoint_key_in_anything_a_run_produces(standin, tmp_path,
     endpoint = unique("canary")
     model_dir, code_dir, _ = write_custom_model(tmp_path / "src")
     shutil.copytree(code_dir, model_dir / "code")
-    exceptions = {}
+    exceptions, sources = {}, {}
     caplog.set_level(logging.DEBUG)
     registered = azml_register_model(**ws, model_name=endpoint, model_path=str(model_dir))
 
     pipeline_root = tmp_path / "root"
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
     with kfp_backend_rules() as rules:
+        # Payload logging on (issue 22): the collected requests and responses are searched
+        # too; the invokes send the endpoint key in Authorization.
         deploy_model(endpoint_name=endpoint, deployment_name="blue", model_id=registered[
-            "asset_id"], code_in_model="code", conda_file="conda.yaml", timeout_seconds=300, **ws)
+            "asset_id"], code_in_model="code", conda_file="conda.yaml", timeout_seconds=300,
+            data_collector=PAYLOAD_LOGGING, **ws)
         invoke_endpoint(endpoint_name=endpoint, payload=data_payload(diabetes_rows()), **ws)
         # A scoring answer that fails the smoke test: the model raises on 3 columns.
         with pytest.raises(RuntimeError) as failed:
@@ -89,11 +98,16 @@ def test_no_secret_or_endpoint_key_in_anything_a_run_produces(standin, tmp_path,
             exceptions[f"invoke result ({deployment or 'by traffic'})"] = json.dumps(result)
         except Exception as error:  # noqa: BLE001 - its text is searched below
             exceptions[f"invoke error ({deployment})"] = error
+    # What the data collector wrote (the smoke tests' requests and answers).
+    events = wait_for_collected(ml_client(), f"modelDataCollector/{endpoint}/blue/", 4)
+    for name, lines in events.items():
+        sources[f"collected {name}"] = "\n".join(json.dumps(line) for line in lines)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
     delete_endpoint(endpoint_name=endpoint, **ws)
 
     logs = capfd.readouterr()
-    sources = {"task stdout": logs.out, "task stderr": logs.err, "python logging": caplog.text}
+    sources.update({"task stdout": logs.out, "task stderr": logs.err,
+                    "python logging": caplog.text})
     # Exception texts with their causes (what a traceback would show).
     for where, error in exceptions.items():
         texts = []
@@ -113,6 +127,8 @@ def test_no_secret_or_endpoint_key_in_anything_a_run_produces(standin, tmp_path,
     assert any(p.name == "executor_output.json" for p in produced)
     assert "smoke test of" in logs.out + logs.err and "status: expected 200" in logs.out + logs.err
     assert len(compiled) >= 10
+    assert any("/request/" in name for name in events) and any(
+        "/response/" in name for name in events), list(events)
     assert "invoke error (nope)" in sources or "invoke result (nope)" in sources
     assert _leaks({"AZ_CLIENT_SECRET": canary, "primary key": keys.primary_key,
                    "secondary key": keys.secondary_key}, sources) == []

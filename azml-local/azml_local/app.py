@@ -28,6 +28,7 @@ from azml_local.resources import (
     workspace,
 )
 from azml_local.resources.context import LOCATION, RESOURCE_GROUP, WORKSPACE, Context
+from azml_local.serving import front_door
 
 log = logging.getLogger("standin")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -78,6 +79,7 @@ class Service:
         self.router = Router()
         self.controls_router = Router()
         controls.add_routes(self.controls_router)
+        front_door.add_control_routes(self.controls_router, self.ctx)
         auth.add_routes(self.router, identity, f"core.localhost:{self.azurite.port}")
         self.ctx.ops.add_routes(self.router)
         workspace.add_routes(self.router, self.ctx)

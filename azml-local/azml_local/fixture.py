@@ -74,6 +74,13 @@ class LocalAzureML:
         body = {"endpoint": endpoint, "deployment": deployment, "status": status, "count": count}
         self._call("POST", "/_standin/scoring-faults", json=body)
 
+    def collector_down(self, endpoint: str, deployment: str) -> bool:
+        """Stop the deployment's data collector sidecar from listening (its scoring process
+        keeps running and cannot reach it); True when there was one.
+        """
+        body = {"endpoint": endpoint, "deployment": deployment}
+        return self._call("POST", "/_standin/collector-faults", json=body)["stopped"]
+
     def blob_fault(
         self, method: str, path_regex: str, status: int = 503, count: int = 1,
         retry_after: int | None = None,

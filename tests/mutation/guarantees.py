@@ -20,6 +20,7 @@ ENDPOINT_TESTS = "tests/runtime/test_endpoints.py::"
 COMPONENT_ROLLOUT_TESTS = "tests/components/test_rollout.py::"
 FAULT_TESTS = "tests/runtime/test_faults.py::"
 SETTINGS_TESTS = "tests/runtime/test_deployment_settings.py::"
+COLLECT_TESTS = "tests/local/test_data_collection.py::"
 
 GUARANTEES: list[dict] = [
     {
@@ -921,6 +922,42 @@ GUARANTEES: list[dict] = [
                   "test_a_monitor_is_a_schedule_and_a_rerun_writes_nothing"],
     },
     # </monitoring>
+    # --- issue 22: data collection -------------------------------------------------------------
+    {
+        "name": "collection-never-breaks-scoring",
+        "promise": "a collector that cannot reach the data collector never breaks scoring",
+        "file": "azml-local/azml_local/serving/front_door.py",
+        "old": "    except OSError as error:\n",
+        "new": "    except ValueError as error:\n",
+        "tests": [COLLECT_TESTS + "test_collection_never_breaks_scoring"],
+    },
+    {
+        "name": "payload-logging-never-captures-credentials",
+        "promise": "payload logging never collects the Authorization header or keys",
+        "file": "azml-local/azml_local/serving/data_collector.py",
+        "old": "self.config.capture_headers} - set(SECRET_HEADERS)",
+        "new": "self.config.capture_headers}",
+        "tests": [COLLECT_TESTS + "test_payload_sampling_and_headers_never_captured"],
+    },
+    {
+        "name": "collected-data-rolls-by-the-rolling-rate",
+        "promise": "collected data lands in .../{collection}/{yyyy}/{MM}/{dd}/{HH}/ folders "
+                   "by the rolling rate",
+        "file": "azml-local/azml_local/serving/data_collector.py",
+        "old": "_ROLL.get(self.config.rolling_rate, _ROLL[\"Hour\"])",
+        "new": "_ROLL[\"Hour\"]",
+        "tests": [COLLECT_TESTS + "test_the_rolling_rate_sets_the_folder_depth"],
+    },
+    {
+        "name": "a-changed-data-collector-is-written",
+        "promise": "the no-op redeploy compares the data collector: a changed sampling rate "
+                   "is written",
+        "file": RT + "data_collection.py",
+        "old": "\"sampling_rate\": 1.0 if rate is None else float(rate),",
+        "new": "\"sampling_rate\": 1.0,",
+        "tests": ["tests/runtime/test_data_collection.py::"
+                  "test_a_changed_data_collector_is_written"],
+    },
 ]
 
 # Functions of the mutmut-scoped modules that call Azure: the fast tests do not reach them

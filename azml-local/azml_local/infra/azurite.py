@@ -164,6 +164,19 @@ class Azurite:
         )
         return f"{self.url}/{container}?{sas}"
 
+    def append(self, container: str, blob: str, data: bytes) -> None:
+        """Append `data` to an append blob, created on first use (the data collector's
+        JSON Lines files).
+        """
+        from azure.core.exceptions import ResourceExistsError
+
+        client = self.client().get_blob_client(container, blob)
+        try:
+            client.create_append_blob(if_none_match="*")
+        except ResourceExistsError:
+            pass
+        client.append_block(data)
+
     def read(self, container: str, blob: str) -> bytes:
         return self.client().get_blob_client(container, blob).download_blob().readall()
 

@@ -356,6 +356,11 @@ def add_routes(router: Router, ctx: Context) -> None:
                    start_pending_upload)
 
 
+def creation_order() -> int:
+    """A new version's place in creation order (what $orderBy=createdtime sorts by)."""
+    return next(_order) + _epoch()
+
+
 def _epoch() -> int:
     # Creation order that survives restarts: time-based, with the counter breaking ties.
     import time

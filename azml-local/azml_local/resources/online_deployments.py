@@ -11,7 +11,7 @@ from typing import Any
 from azml_local.infra.lro import LroFailure
 from azml_local.infra.state import PRIVATE, public
 from azml_local.infra.web import Request, Response, Router, bad_request
-from azml_local.resources import kubernetes_computes, online_settings
+from azml_local.resources import data_collector, kubernetes_computes, online_settings
 from azml_local.resources.context import (
     LOCATION,
     Context,
@@ -76,6 +76,9 @@ def add_routes(router: Router, ctx: Context) -> None:
         field_of(props, "codeConfiguration.codeId", str, required=False)
         check_string_map(props, "environmentVariables")
         props = {**props, **online_settings.deployment_settings(props)}
+        collector = data_collector.checked(props)  # data_collector.py: the REST spec's rules
+        if collector is not None:
+            props["dataCollector"] = collector
         sku = field_of(body, "sku", dict, required=False) or {}
         if "capacity" in sku:
             field_of(sku, "capacity", int)
@@ -98,6 +101,9 @@ def add_routes(router: Router, ctx: Context) -> None:
         props.update(check_compute_type(ctx, endpoint, props))
         check_scale_settings(props)  # scale_settings.py
         rid = f"{endpoint['id']}/deployments/{name}"
+        data_collector.register_missing_assets(
+            ctx, endpoint["id"].split("/onlineEndpoints/")[0], endpoint["name"], name,
+            props.get("dataCollector"), caller(request))
         with ctx.store.lock:
             previous = ctx.store.get(rid)
             refuse_if_busy(previous, request.params["ws"])

@@ -40,6 +40,9 @@ SERVER_NAME = "azureml-inference-server-http"
 # What the MLflow inference image carries (mlflow-py312-inference pins the index's newest at
 # publication); added to a no-code MLflow environment that lacks a server.
 SERVER = "azureml-inference-server-http==1.5.1"
+# Microsoft's data collector SDK (PyPI azureml-ai-monitoring), for MLflow no-code collection.
+MONITORING_NAME = "azureml-ai-monitoring"
+MONITORING = "azureml-ai-monitoring==1.0.0"
 
 
 class ProvisionError(Exception):
@@ -99,8 +102,14 @@ def find_mlmodel(model_dir: Path) -> Path:
     return found[0]
 
 
-def for_mlflow_model(model_dir: Path) -> ScoringEnvironment:
-    """An MLflow model's no-code environment (see the module docstring)."""
+def for_mlflow_model(model_dir: Path, collect: bool = False) -> ScoringEnvironment:
+    """An MLflow model's no-code environment (see the module docstring). `collect`: the
+    deployment collects model_inputs/model_outputs, which Azure's MLflow scoring script does
+    with azureml-ai-monitoring ("Collect production data ...", learn.microsoft.com: Azure ML
+    "auto-instruments your scoring script with custom logging code"; Azure's MLflow inference
+    image carries the package for its mlflow_score_script.py, azureml-assets mlflow-py312-
+    inference), so the package is added when the model's environment lacks it.
+    """
     mlmodel = find_mlmodel(model_dir)
     try:
         flavors = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors") or {}
@@ -119,6 +128,11 @@ def for_mlflow_model(model_dir: Path) -> ScoringEnvironment:
         environment.notes.append("the MLflow model has no conda environment file; its "
                                  "requirements.txt is installed instead")
     environment.server_if_missing = SERVER
+    listed = {requirement_name(line) for line in environment.conda + environment.pip}
+    if collect and MONITORING_NAME not in listed:
+        environment.pip.append(MONITORING)
+        environment.notes.append(f"data collection: {MONITORING} added for the MLflow "
+                                 "scoring script's model_inputs/model_outputs collectors")
     return environment
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
+import uuid
 from typing import Any
 
 from azml_local.infra.state import PRIVATE
@@ -26,7 +28,9 @@ from azml_local.resources.context import Context
 HEADER = "azureml-model-deployment"
 MODEL_STATUS = "ms-azureml-model-error-statuscode"
 MODEL_REASON = "ms-azureml-model-error-reason"
+log = logging.getLogger("standin")
 _FORWARD = ("content-type", "accept")
+REQUEST_ID = "x-request-id"
 
 
 class _Balancer:
@@ -108,6 +112,9 @@ def add_routes(router: Router, ctx: Context) -> None:
                     "specific header to route.",
                 )
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARD}
+        # The request's correlation id: the caller's x-request-id, else a new one (payload
+        # logging's correlationid/xrequestid; data_collector.py).
+        headers[REQUEST_ID] = request.headers.get(REQUEST_ID) or str(uuid.uuid4())
         response = _forward(ctx, endpoint["name"], deployments[target.lower()], request, headers)
         if not wanted:
             for mirror_name, percent in (props.get("mirrorTraffic") or {}).items():
@@ -127,6 +134,30 @@ def add_routes(router: Router, ctx: Context) -> None:
 
     router.add("POST", "/endpoints/{endpoint}/score", score)
     router.add("GET", "/endpoints/{endpoint}/swagger.json", swagger)
+
+
+def add_control_routes(router: Router, ctx: Context) -> None:
+    """Test controls on the scoring side (served under /_standin/ with the others)."""
+
+    def collector_down(request: Request) -> Response:
+        # The deployment's data collector stops listening (as if its sidecar were gone); the
+        # scoring process keeps its AZUREML_MDC_PORT and keeps scoring.
+        body = request.json_object()
+        endpoint, name = str(body.get("endpoint", "")).lower(), str(body.get("deployment", ""))
+        for found in ctx.store.all():
+            if not found.get("type", "").endswith("/onlineEndpoints/deployments"):
+                continue
+            if not found["id"].lower().endswith(
+                    f"/onlineendpoints/{endpoint}/deployments/{name.lower()}"):
+                continue
+            key = found[PRIVATE].get("serving_key")
+            collector = ctx.serving.collector(key) if key and ctx.serving else None
+            if collector is not None:
+                collector.stop_listening()
+                return Response(200, {"stopped": True})
+        return Response(200, {"stopped": False})
+
+    router.add("POST", "/_standin/collector-faults", collector_down)
 
 
 def _forward(
@@ -163,11 +194,32 @@ def _forward(
                    if managed else "upstream request timeout")
         return Response(408 if managed else 504, message.encode(),
                         {"Content-Type": "text/plain", **reply})
+    try:  # collection never breaks scoring (as on Azure): a lost event is logged
+        _log_payload(ctx, key, request, headers, out_headers, body)
+    except OSError as error:
+        log.warning("payload logging for %s/%s failed: %s", endpoint, name, error)
     passthrough = {k: v for k, v in out_headers.items() if k.lower() == "content-type"}
     if code != 200 and managed:
         reply = {**reply, MODEL_STATUS: str(code), MODEL_REASON: "model_error"}
         code = 424
     return Response(code, body, {**passthrough, **reply})
+
+
+def _log_payload(ctx: Context, key: str, request: Request, headers: dict[str, str],
+                 out_headers: dict[str, str], body: bytes) -> None:
+    # Payload logging (collections request and response): what the scoring container received
+    # and answered, with the correlation id and the captured headers (never credentials).
+    collector = ctx.serving.collector(key)
+    if collector is None:
+        return
+    correlation = headers.get(REQUEST_ID, "")
+    if collector.config.payload_logging("request"):
+        collector.payload("request", request.body, request.headers.get("Content-Type")
+                          or "application/json", correlation, dict(request.headers.items()))
+    if collector.config.payload_logging("response"):
+        kind = next((v for k, v in out_headers.items() if k.lower() == "content-type"),
+                    "application/json")
+        collector.payload("response", body, kind, correlation, {})
 
 
 def _mirror(

@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 
 from azml_local.serving import installer, probes
+from azml_local.serving.data_collector import Sidecar
 from azml_local.serving.environments import (
     SERVER,
     EnvironmentCache,
@@ -67,6 +68,7 @@ class _Served:
     port: int
     settings: ServingSettings
     in_flight: int = 0
+    collector: Sidecar | None = None
 
 
 class ServingManager:
@@ -90,14 +92,16 @@ class ServingManager:
     def start(self, key: str, *, model_dir: Path, code_dir: Path | None,
               scoring_script: str | None, conda_file: str | dict | None = None,
               environment: ScoringEnvironment | None = None,
-              env_vars: dict[str, str], settings: ServingSettings | None = None) -> None:
+              env_vars: dict[str, str], settings: ServingSettings | None = None,
+              collector: Sidecar | None = None) -> None:
         """Start the scoring process for `key`; block until its readiness probe succeeds or raise
         ProvisionError.
 
         The environment is `environment` if given (a curated one), else built from `conda_file`;
         `code_dir` None means MLflow no-code (the model's own environment, our scoring script).
         `settings`: the deployment's instance count, probes and request limits (Azure's defaults
-        when None).
+        when None). `collector`: the deployment's data collector (data_collector.py), started
+        beside the process, which gets its AZUREML_MDC_* variables.
         """
         settings = settings or ServingSettings()
         self.stop(key)
@@ -105,11 +109,15 @@ class ServingManager:
         extra: dict[str, str] = {}
         try:
             if code_dir is None:
-                environment = for_mlflow_model(Path(model_dir))
+                custom = collector.config.collections if collector else {}
+                environment = for_mlflow_model(Path(model_dir), collect=any(
+                    name in custom for name in ("model_inputs", "model_outputs")))
                 code_dir, scoring_script = SUPPORT, "mlflow_score.py"
                 # Azure's MLflow scoring script finds the model in this folder of the model dir.
                 folder = find_mlmodel(Path(model_dir)).parent.relative_to(model_dir)
                 extra["MLFLOW_MODEL_FOLDER"] = str(folder)
+                if collector is not None:  # Azure's MLflow script collects only with it
+                    extra["ENABLE_MDC"] = "true"
             elif environment is None:
                 environment = from_conda_file(conda_file)
             env_dir = self.environments.get(environment)
@@ -124,6 +132,8 @@ class ServingManager:
                                 "before trying again.\n")
             raise ProvisionError("no inference server", log_path.read_text())
         port = _free_port()
+        if collector is not None:  # Azure's platform variables win over the user's
+            extra.update(collector.start())
         env = {**installer.scoring_env(), **env_vars, **extra,
                "AML_APP_ROOT": str(code_dir), "AZUREML_ENTRY_SCRIPT": str(scoring_script),
                "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
@@ -134,6 +144,8 @@ class ServingManager:
             except ValueError as error:
                 log.write(f"ValueError: {error} (environment variable {WORKER_COUNT})\n")
                 log.close()
+                if collector is not None:
+                    collector.stop()
                 raise ProvisionError("scoring process exited", self.logs(key)) from error
             log.flush()
             # One container per instance, WORKER_COUNT workers in each: here one gunicorn with
@@ -147,7 +159,7 @@ class ServingManager:
                 start_new_session=True,  # its own process group, so stop() reaches every child
             )
         with self._lock:
-            self._procs[key] = _Served(process, port, settings)
+            self._procs[key] = _Served(process, port, settings, collector=collector)
         url = f"http://127.0.0.1:{port}/"
         try:
             ready = probes.wait_ready(lambda timeout: probes.ask(self._session, url, timeout),
@@ -159,6 +171,8 @@ class ServingManager:
                                  detail=str(failed)) from failed
         if not ready:
             self._forget(key)
+            if collector is not None:
+                collector.stop()
             raise ProvisionError("scoring process exited", self.logs(key))
 
     def score(self, key: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
@@ -188,6 +202,12 @@ class ServingManager:
                 if k.lower() in ("content-type", "x-ms-request-id", "x-ms-run-function-failed")}
         return response.status_code, kept, response.content
 
+    def collector(self, key: str) -> Sidecar | None:
+        """`key`'s data collector (None without data collection)."""
+        with self._lock:
+            served = self._procs.get(key)
+        return served.collector if served else None
+
     def logs(self, key: str, tail: int | None = None) -> str:
         """The scoring process's output (last `tail` lines)."""
         path = self._log_path(key)
@@ -211,6 +231,8 @@ class ServingManager:
         served = self._forget(key)
         if served is None:
             return
+        if served.collector is not None:
+            served.collector.stop()
         process = served.process
         if process.poll() is None:
             _signal_group(process, signal.SIGTERM)

@@ -101,6 +101,7 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
         raise LroFailure("BadArgument", "A deployment with a scoring script needs an environment.")
 
     env_vars = {k: str(v) for k, v in (props.get("environmentVariables") or {}).items()}
+    collector = _collector(ctx, deployment, work)
     manager = serving(ctx)
     from azml_local.serving.manager import ProvisionError
 
@@ -114,6 +115,7 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
             environment=environment,
             env_vars=env_vars,
             settings=settings.from_deployment(deployment),
+            collector=collector,
         )
     except ProvisionError as exc:
         with ctx.store.lock:
@@ -136,6 +138,27 @@ def provision(ctx: Context, deployment: dict[str, Any], key: str) -> None:
             f"User container has crashed or terminated{reason}. Please see the deployment logs "
             "(get_logs) for details.",
         ) from exc
+
+
+def _collector(ctx: Context, deployment: dict[str, Any], work: Path) -> Any:
+    """The deployment's data collector sidecar (data_collector.py), None without collection."""
+    from azml_local.resources import data_collector as rules
+    from azml_local.serving.data_collector import CollectorConfig, Sidecar
+
+    collector = deployment["properties"].get("dataCollector")
+    collections = rules.enabled(collector)
+    if not collections:
+        return None
+    endpoint = deployment["id"].split("/onlineEndpoints/")[1].split("/")[0]
+    config = CollectorConfig(
+        source=deployment["id"],
+        collections=collections,
+        destinations=rules.destinations(ctx, endpoint, deployment["name"], collector),
+        rolling_rate=collector.get("rollingRate") or "Hour",
+        capture_headers=list((collector.get("requestLogging") or {}).get("captureHeaders")
+                             or []),
+    )
+    return Sidecar(config, ctx.azurite.append, work / "mdc")
 
 
 def _environment(ctx: Context, env_id: str) -> tuple[str | None, Any]:
