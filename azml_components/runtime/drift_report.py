@@ -77,8 +77,10 @@ def azml_drift_html(title: str, facts: dict, results: list, samples: dict) -> st
         caption = f"{r.name} ({r.kind}, {r.metric} {azml_format_metric(r.value)})"
         figures.append(f"<figure>{azml_svg_histogram(caption, labels, base, prod)}"
                        f"<figcaption>{escape(caption)}</figcaption></figure>")
+    # rel=icon data:, so a browser showing the page on its own asks for no /favicon.ico.
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-            f"</title><style>{style}</style></head><body><h1>{escape(title)}</h1><ul>{items}</ul>"
+            f'</title><link rel="icon" href="data:,"><style>{style}</style></head><body><h1>'
+            f"{escape(title)}</h1><ul>{items}</ul>"
             f"{azml_drift_rows_html(results)}<h2>Histograms</h2>{''.join(figures)}</body></html>\n")
 
 
