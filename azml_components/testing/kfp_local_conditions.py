@@ -7,8 +7,8 @@ output parameter (the compiled condition reads ``pipelinechannel--TASK-OUTPUT``,
 _resolve_pipeline_channel``) reads a task output only from a channel named ``TASK-Output`` or
 ``TASK--KEY``, so a named output such as ``check-drift-drift_detected`` is not found, the
 condition counts as false and the branch never runs. Inside ``named_output_conditions()`` a
-channel kfp.local cannot resolve is tried as ``TASK-KEY`` at each hyphen, against the task
-outputs the run has. For the kfp versions listed in ``TESTED_KFP_VERSIONS`` only.
+channel is first tried as ``TASK-KEY`` at each hyphen, against the task outputs the run has,
+then resolved as kfp.local does. For the kfp versions listed in ``TESTED_KFP_VERSIONS`` only.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def named_output_conditions() -> Iterator[None]:
     original = evaluator.__dict__["_resolve_pipeline_channel"]
 
     def resolve(channel_ref, io_store):
-        value = original.__func__(channel_ref, io_store)
-        return _task_output(channel_ref, io_store) if value is None else value
+        # A task's output first (kfp.local would log a warning for it), then kfp.local's way.
+        value = _task_output(channel_ref, io_store)
+        return original.__func__(channel_ref, io_store) if value is None else value
 
     evaluator._resolve_pipeline_channel = staticmethod(resolve)
     try:
