@@ -204,8 +204,7 @@ def main(argv=None) -> int:
                 workspace_name=standin.env["AZML_LOCAL_WORKSPACE"])
             outcome = next(line for line in found["summary"].splitlines() if "outcome" in line)
             print(f"[demo] monitor: {outcome.strip('- ').replace('**', '')}; retrained and "
-                  f"rolled out: "
-                  f"{found['rolled_out']}; report: {found['report']}", flush=True)
+                  f"rolled out: {found['rolled_out']}; report: {found['report']}", flush=True)
     print(f"[demo] outputs and task logs are under {args.out}; "
           f"total {time.perf_counter() - started:.1f} s")
     return 0
