@@ -124,6 +124,8 @@ def azml_check_collection_data(field: str, data) -> dict:
         raise ValueError(f"{field}.path: {path!r} must be a datastore path, "
                          "azureml://datastores/<datastore>/paths/<path>")
     version = data.get("version", 1)
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # KFP hands dict inputs over with every number a float
     if isinstance(version, bool) or not isinstance(version, (int, str)):
         raise ValueError(f"{field}.version: {version!r} must be a version such as 1")
     return {"name": name, "path": path.rstrip("/"),

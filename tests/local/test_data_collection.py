@@ -252,6 +252,26 @@ def test_a_collection_without_a_data_asset_gets_the_one_azure_registers(
         f"/data/{endpoint}-rawmdc-model_inputs/versions/1")
 
 
+def test_a_collection_mode_outside_the_rest_spec_is_400(ml_client: MLClient,
+                                                       sample: dict) -> None:
+    # DataCollectionMode is Enabled or Disabled (the SDK only ever sends those, so the body is
+    # written by hand through its REST operation).
+    endpoint = sample["endpoint"]
+    deployment = ml_client.online_deployments.get("payload", endpoint)
+    deployment.name = "modemdc"
+    deployment.data_collector = DataCollector(
+        collections={"model_inputs": DeploymentCollection(enabled="true")})
+    rest = deployment._to_rest_object(location="westeurope")
+    rest.properties.data_collector.collections["model_inputs"].data_collection_mode = "On"
+    with pytest.raises(HttpResponseError) as refused:
+        ml_client.online_deployments._online_deployment.begin_create_or_update(
+            resource_group_name=workspace()["resource_group"],
+            workspace_name=workspace()["workspace_name"], endpoint_name=endpoint,
+            deployment_name="modemdc", body=rest).result()
+    assert refused.value.status_code == 400
+    assert "dataCollectionMode" in str(refused.value)
+
+
 BAD_COLLECTORS = {
     "rolling-rate-weekly": {"rolling_rate": "Weekly"},
     "sampling-over-1": {"sampling_rate": 1.5},

@@ -63,3 +63,16 @@ def test_the_same_data_collector_is_unchanged() -> None:
 def test_a_changed_data_collector_is_written(changed: dict) -> None:
     assert not azml_same_data_collector(_live(BASE), _wanted(changed))
     assert not azml_same_data_collector(_live(changed), _wanted(BASE))
+
+
+def test_kfp_numbers_in_a_data_collector_keep_their_meaning() -> None:
+    # KFP hands dict inputs over as protobuf Structs: every number a float.
+    checked = azml_check_data_collector({
+        "collections": {"model_inputs": {"enabled": True, "data": {
+            "name": "mine", "path": "azureml://datastores/workspaceblobstore/paths/m",
+            "version": 2.0}}},
+        "sampling_rate": 1.0})
+    assert checked["collections"]["model_inputs"] == {"enabled": True, "data": {
+        "name": "mine", "path": "azureml://datastores/workspaceblobstore/paths/m",
+        "version": "2"}}
+    assert checked["sampling_rate"] == 1.0

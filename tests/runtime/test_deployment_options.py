@@ -91,7 +91,7 @@ def test_defaults_are_azures_usual_single_instance():
         "egress_public_network_access": "enabled", "description": "", "tags": {},
         "endpoint_description": "", "endpoint_tags": {}, "public_network_access": "",
         "autoscale": {}, "scale_settings": {}, "identity_type": "",
-        "user_assigned_identities": []}
+        "user_assigned_identities": [], "data_collector": {}}
 
 
 def test_kfp_numbers_in_autoscale_and_scale_settings_are_whole_again():

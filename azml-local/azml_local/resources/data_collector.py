@@ -85,10 +85,12 @@ def _collection(path: str, value: Any) -> dict[str, Any]:
 
 
 def enabled(collector: dict[str, Any] | None) -> dict[str, float]:
-    """{collection name: sampling rate} of the enabled collections."""
+    """{collection name in lower case: sampling rate} of the enabled collections (the name
+    azureml-ai-monitoring matches: its loadConfig lower-cases the configured names).
+    """
     if not collector:
         return {}
-    return {name: float(c.get("samplingRate", 1.0))
+    return {name.lower(): float(c.get("samplingRate", 1.0))
             for name, c in collector["collections"].items()
             if c.get("dataCollectionMode") == "Enabled"}
 
@@ -151,12 +153,14 @@ def destinations(ctx: Any, endpoint: str, deployment: str,
     from azml_local.resources.assets import resolve_blob
 
     found = {}
-    for name in enabled(collector):
-        collection = collector["collections"][name] if collector else {}
+    wanted = enabled(collector)
+    for name, collection in (collector or {}).get("collections", {}).items():
+        if name.lower() not in wanted:
+            continue
         data = ctx.store.get(collection.get("dataId", "")) if collection.get("dataId") else None
         uri = (data or {}).get("properties", {}).get("dataUri")
         if uri:
-            found[name] = resolve_blob(ctx, uri)
+            found[name.lower()] = resolve_blob(ctx, uri)
         else:
-            found[name] = (ctx.blob_container, default_path(endpoint, deployment, name))
+            found[name.lower()] = (ctx.blob_container, default_path(endpoint, deployment, name))
     return found
