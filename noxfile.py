@@ -37,6 +37,22 @@ def _local_mode(session: nox.Session) -> None:
     session.run("python", "-m", "azml_local", "--install-only")
 
 
+def _chromium(session: nox.Session) -> None:
+    # check_drift's HTML report is opened in Debian's headless chromium
+    # (tests/runtime/test_drift_report_browser.py). Installed here when missing and running as
+    # root; otherwise the run stops with what to do (the test never skips).
+    import shutil
+
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() != 0:
+        session.error("chromium is missing: run `apt-get update && apt-get install -y chromium` "
+                      "as root (the drift report test opens the report in it)")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
 @nox.session(python=PYTHON, venv_backend=BACKEND)
 def lint(session: nox.Session) -> None:
     """Ruff over the whole tree."""
@@ -50,6 +66,7 @@ def tests(session: nox.Session) -> None:
     _install(session)
     session.run("ruff", "check", ".")
     _local_mode(session)
+    _chromium(session)
     # Random order (pytest-randomly, from the test extra): the seed is printed at the end, and
     # `nox -s tests -- -q --randomly-seed=N` replays an order.
     # Three pytest-xdist workers, each starting its own local Azure ML (`-- -n 0` runs one).
@@ -70,6 +87,7 @@ def tests_loaded(session: nox.Session) -> None:
 
     _install(session)
     _local_mode(session)
+    _chromium(session)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(os.cpu_count() or 2)]
     try:

@@ -5,6 +5,8 @@ imported inside the components when they run.
 """
 
 from azml_components.batch_endpoints import deploy_batch_model, score_batch
+from azml_components.check_drift import check_drift
+from azml_components.create_monitor import create_monitor
 from azml_components.credentials import use_azure_credentials
 from azml_components.delete_resources import delete_deployment, delete_endpoint
 from azml_components.deploy_model import deploy_model
@@ -21,7 +23,9 @@ from azml_components.set_traffic import set_traffic
 __version__ = "0.1.0"
 
 __all__ = [
+    "check_drift",
     "components",
+    "create_monitor",
     "delete_deployment",
     "delete_endpoint",
     "deploy_batch_model",
@@ -43,6 +47,8 @@ __all__ = [
 def components() -> dict:
     """Return every component of the package by name (what ``compiled/components`` holds)."""
     return {
+        "check_drift": check_drift,
+        "create_monitor": create_monitor,
         "delete_deployment": delete_deployment,
         "delete_endpoint": delete_endpoint,
         "deploy_batch_model": deploy_batch_model,

@@ -128,11 +128,14 @@ def _program_in_parts(component):
 def packages_for(reached: list) -> list:
     """Return the packages a component installs.
 
-    The Azure SDKs, and Azure Monitor's when the component reaches the autoscale runtime
-    (runtime/autoscale.py): only those components install it.
+    The Azure SDKs, Azure Monitor's when the component reaches the autoscale runtime
+    (runtime/autoscale.py), and numpy/scipy when it reaches the drift metrics
+    (runtime/drift_metrics.py): only those components install them.
     """
     monitor = any(f.__module__ == "azml_components.runtime.autoscale" for f in reached)
-    return [*pins.AZURE_PACKAGES, *(pins.MONITOR_PACKAGES if monitor else [])]
+    drift = any(f.__module__ == "azml_components.runtime.drift_metrics" for f in reached)
+    return [*pins.AZURE_PACKAGES, *(pins.MONITOR_PACKAGES if monitor else []),
+            *(pins.DRIFT_PACKAGES if drift else [])]
 
 
 def azure_component(func):

@@ -17,11 +17,17 @@ AZURE_PACKAGES = [AZURE_AI_ML, AZURE_IDENTITY]
 AZURE_MGMT_MONITOR = "azure-mgmt-monitor==7.0.0"
 MONITOR_PACKAGES = [AZURE_MGMT_MONITOR]
 
+#: Drift metrics (runtime/drift_metrics.py: scipy's distances and tests over numpy arrays). Only
+#: the components that reach that module (check_drift, create_monitor) install them.
+NUMPY = "numpy==2.4.6"
+SCIPY = "scipy==1.17.1"
+DRIFT_PACKAGES = [NUMPY, SCIPY]
+
 #: The kfp the components are compiled with (pyproject's dependency); kfp installs it at start.
 KFP = "kfp==2.17.3"
 
 #: What the prebuilt image (image/Dockerfile) holds, so image-mode components install nothing.
-IMAGE_PACKAGES = [*AZURE_PACKAGES, *MONITOR_PACKAGES, KFP]
+IMAGE_PACKAGES = [*AZURE_PACKAGES, *MONITOR_PACKAGES, *DRIFT_PACKAGES, KFP]
 
 #: What the example training component installs.
 EXAMPLE_PACKAGES = ["scikit-learn==1.9.1", "mlflow-skinny==3.17.2", "pandas==3.1.1"]

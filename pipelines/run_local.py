@@ -166,6 +166,28 @@ def run_azure_training_locally(pipeline_root: Path, task_log: Optional[Path] = N
     return json.loads(answers[-1].read_text())
 
 
+def run_monitor_pipeline_locally(pipeline_root: Path, task_log: Optional[Path] = None,
+                                 **arguments) -> dict:
+    """Run monitor_and_retrain with kfp.local; returns check_drift's summary and what followed."""
+    from kfp import local
+
+    from azml_components.testing.kfp_backend import kfp_backend_rules
+    from azml_components.testing.kfp_local_conditions import named_output_conditions
+    from pipelines.monitor_and_retrain import monitor_and_retrain
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    # kfp.local 2.17 cannot read a named output in dsl.If (drift_detected); the backend can.
+    with kfp_backend_rules(), named_output_conditions(), \
+            _tasks_to(task_log) if task_log else contextlib.nullcontext():
+        monitor_and_retrain(**arguments)
+    runs = sorted(pipeline_root.glob("monitor-and-retrain-*"), key=lambda p: p.stat().st_mtime)
+    if not runs or not list(runs[-1].glob("check-drift/summary")):
+        raise RuntimeError(f"no drift summary under {pipeline_root}")
+    return {"summary": next(runs[-1].glob("check-drift/summary")).read_text(),
+            "report": str(next(runs[-1].glob("check-drift/report"))),
+            "rolled_out": bool(list(runs[-1].glob("safe-rollout/report")))}
+
+
 class Example(NamedTuple):
     """One example pipeline the demo can run (a row of EXAMPLES).
 
@@ -250,6 +272,23 @@ def _azure_training() -> Example:
                    models=("diabetes-azure-trained",))
 
 
+def _monitor() -> Example:
+    # Deploy with data collection, send a day of shifted traffic, check drift, and retrain,
+    # register and roll out when it drifted.
+    def arguments(ws) -> dict:
+        return {**ws.arguments(), "model_name": ws.name("diabetes-monitored"),
+                "endpoint_name": ws.name("diabetes-monitored")}
+
+    def run(out: Path, task_log: Path, arguments: dict) -> str:
+        found = run_monitor_pipeline_locally(out, task_log=task_log, **arguments)
+        outcome = next(line for line in found["summary"].splitlines() if "outcome" in line)
+        return (f"{outcome.strip('- ').replace('**', '')}; retrained and rolled out: "
+                f"{found['rolled_out']}; report: {found['report']}")
+
+    return Example(arguments, run, endpoints=("diabetes-monitored",),
+                   models=("diabetes-monitored",))
+
+
 #: The examples by the name --formats / --batch select them with. Add a row for a new example
 #: (and a flag in _parser that selects it).
 EXAMPLES = {
@@ -258,6 +297,7 @@ EXAMPLES = {
     "batch": _batch(),
     "promote": _promote(),
     "azure-training": _azure_training(),
+    "monitor": _monitor(),
 }
 
 
@@ -273,6 +313,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="also run promote-to-production (dev -> registry -> prod)")
     parser.add_argument("--azure-training", action="store_true",
                         help="also run train-on-azure-ml (training as an Azure ML command job)")
+    parser.add_argument("--monitor", action="store_true",
+                        help="also run monitor-and-retrain (data collection, drift, retrain)")
     parser.add_argument("--out", type=Path, default=ROOT / "local_outputs",
                         help="where kfp.local writes the pipeline outputs")
     parser.add_argument("--one-after-another", action="store_true",
@@ -290,7 +332,8 @@ def _selected(args) -> list:
     names = [f.strip() for f in args.formats.split(",") if f.strip()]
     return (names + (["batch"] if args.batch else [])
             + (["promote"] if args.promote else [])
-            + (["azure-training"] if args.azure_training else []))
+            + (["azure-training"] if args.azure_training else [])
+            + (["monitor"] if args.monitor else []))
 
 
 def main(argv=None) -> int:

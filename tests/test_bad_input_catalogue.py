@@ -35,6 +35,7 @@ from azml_components.runtime.command_jobs import (
     azml_run_command_job,
 )
 from azml_components.runtime.deploy import azml_deploy_model
+from azml_components.runtime.drift import azml_check_drift
 from azml_components.runtime.endpoints import (
     azml_delete_deployment,
     azml_delete_endpoint,
@@ -46,6 +47,8 @@ from azml_components.runtime.inputs import (
     azml_payload_input,
 )
 from azml_components.runtime.invoke import azml_invoke_endpoint
+from azml_components.runtime.monitor import azml_create_monitor
+from azml_components.runtime.records import AzmlDriftSettings
 from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.registries import azml_promote_model, azml_register_in_registry
 from azml_components.runtime.rollout import azml_safe_rollout
@@ -86,6 +89,7 @@ PROMOTE = "promote_model"
 JOB, RECOVER_JOBS = "run_command_job", "recover_command_jobs"
 CURATED_ENV = "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
 JOB_OUTPUT = "azureml://datastores/workspaceblobstore/paths/azureml/job-1/model/"
+DRIFT, MONITOR = "check_drift", "create_monitor"
 
 GUID_RULE = "must be a GUID"
 NAME_RULE = "3-32 characters"
@@ -130,6 +134,15 @@ BASE: dict[Callable, dict] = {
     azml_promote_model: {"model_id": "@model_id", "registry_name": "@registry"},
     azml_register_in_registry: {"registry_name": "@registry", "model_name": "@fresh",
                                 "model_path": "@model_dir"},
+    # <monitoring: check_drift and create_monitor (issue 22)>
+    azml_check_drift: {"folder": "@drift_folder", "baseline_path": "@drift_baseline",
+                       "production_path": "@drift_production"},
+    azml_create_monitor: {"monitor_name": "@fresh", "endpoint_name": "@endpoint",
+                          "deployment_name": "blue", "baseline_data": "azureml:cat-baseline:1",
+                          "production_data": "azureml:cat-inputs:1",
+                          "outputs_data": "azureml:cat-outputs:1",
+                          "emails": ["ml-team@example.com"], "timeout_seconds": 120},
+    # </monitoring>
 }
 # Functions that take the workspace (the others are the components' input helpers).
 WORKSPACE_TAKERS = {f for f in BASE if "resource_group" in inspect.signature(f).parameters}
@@ -1001,6 +1014,74 @@ CATALOGUE: list[Row] = [
     Row(RECOVER_JOBS, azml_recover_command_jobs, {"pipeline_run_id": "run-" + "0" * 130},
         "pipeline_run_id", "at most 128"),
     *_workspace_rows(RECOVER_JOBS, azml_recover_command_jobs),
+    # <monitoring: check_drift and create_monitor (issue 22)> ------------------------------
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(numerical_metric="l_infinity")},
+        "numerical_metric", "is not a numerical drift metric"),
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(
+        categorical_metric="normalized_wasserstein_distance")}, "categorical_metric",
+        "is not a categorical drift metric"),
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(numerical_threshold=-0.1)},
+        "numerical_threshold", "a number >= 0"),
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(categorical_threshold=1.5)},
+        "categorical_threshold", "between 0 and 1"),
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(
+        null_value_rate_threshold=2.0)}, "null_value_rate_threshold", "between 0 and 1"),
+    Row(DRIFT, azml_check_drift, {"settings": AzmlDriftSettings(min_production_rows=0)},
+        "min_production_rows", ">= 1"),
+    Row(DRIFT, azml_check_drift, {"baseline_data": "azureml:cat-baseline:1"}, "baseline",
+        "exactly one"),
+    Row(DRIFT, azml_check_drift, {"baseline_path": "", "baseline_data": "train.csv"},
+        "baseline_data", "must be a data asset"),
+    Row(DRIFT, azml_check_drift, {"production_path": ""}, "production_data",
+        "exactly one production source"),
+    Row(DRIFT, azml_check_drift, {"production_path": "", "endpoint_name": "@endpoint",
+                                  "deployment_name": "blue", "collection": "request"},
+        "collection", "payload logging"),
+    Row(DRIFT, azml_check_drift, {"production_path": "", "endpoint_name": "@endpoint",
+                                  "deployment_name": "Blue_1"}, "deployment_name", NAME_RULE),
+    Row(DRIFT, azml_check_drift, {"production_path": "", "endpoint_name": "@endpoint",
+                                  "deployment_name": "blue", "lookback_window": "1 day"},
+        "lookback_window", "ISO 8601 duration"),
+    Row(DRIFT, azml_check_drift, {"production_path": "", "endpoint_name": "@endpoint",
+                                  "deployment_name": "blue", "window_end": "yesterday"},
+        "window_end", "ISO 8601 time"),
+    Row(DRIFT, azml_check_drift, {"production_path": "@drift_other"}, "baseline",
+        "no column in common"),
+    Row(DRIFT, azml_check_drift, {"features": ["weight"]}, "features",
+        "is not a column of the baseline or the production data"),
+    Row(DRIFT, azml_check_drift, {"prediction_column": "score"}, "prediction_column",
+        "is not a column of the baseline"),
+    # An empty window where data is required: the shared deployment collects nothing.
+    Row(DRIFT, azml_check_drift, {"production_path": "", "endpoint_name": "@endpoint",
+                                  "deployment_name": "blue", "require_production_data": True},
+        "endpoint_name", "too little production data: 0 rows"),
+    Row(MONITOR, azml_create_monitor, {"monitor_name": "my monitor"}, "monitor_name",
+        "1-255 characters"),
+    Row(MONITOR, azml_create_monitor, {"baseline_data": "train.csv"}, "baseline_data",
+        "azureml:NAME:VERSION"),
+    Row(MONITOR, azml_create_monitor, {"production_data": "azureml:inputs"}, "production_data",
+        "azureml:NAME:VERSION"),
+    Row(MONITOR, azml_create_monitor, {"emails": ["ml-team"]}, "emails", "e-mail addresses"),
+    Row(MONITOR, azml_create_monitor, {"emails": [f"person{i}@example.com" for i in range(30)]},
+        "emails", "499 characters"),
+    Row(MONITOR, azml_create_monitor, {"ml_task": "forecasting"}, "ml_task",
+        "is not one of classification, regression"),
+    Row(MONITOR, azml_create_monitor, {"frequency": "fortnight"}, "frequency", "is not one of"),
+    Row(MONITOR, azml_create_monitor, {"interval": 0}, "interval", "at least 1"),
+    Row(MONITOR, azml_create_monitor, {"hour": 24}, "hour", "between 0 and 23"),
+    Row(MONITOR, azml_create_monitor, {"minute": 60}, "minute", "between 0 and 59"),
+    Row(MONITOR, azml_create_monitor, {"lookback_window": "P0D"}, "lookback_window",
+        "longer than zero"),
+    Row(MONITOR, azml_create_monitor, {"settings": AzmlDriftSettings(
+        numerical_metric="chebyshev")}, "numerical_metric", "is not a numerical drift metric"),
+    Row(MONITOR, azml_create_monitor, {"endpoint_name": "my endpoint"}, "endpoint_name",
+        NAME_RULE),
+    Row(MONITOR, azml_create_monitor, {"deployment_name": "ghost"}, "deployment_name",
+        "is not a deployment of endpoint"),
+    Row(MONITOR, azml_create_monitor, {"production_data": ""}, "production_data",
+        "does not collect model_inputs"),
+    *_workspace_rows(MONITOR, azml_create_monitor),
+    # </monitoring>
 ]
 
 
@@ -1101,7 +1182,22 @@ def resources(standin, tmp_path_factory) -> dict:
             f"azureml://registries/{standin.registry}/models/{unique('no-model')}/versions/1",
         "missing_registry_env":
             f"azureml://registries/{standin.registry}/environments/{unique('no-env')}/versions/1",
+        **_monitoring_resources(root),
     }
+
+
+def _monitoring_resources(root) -> dict:
+    # check_drift's files (issue 22): a baseline, production data with the same columns, and
+    # production data with none in common.
+    folder = root / "drift"
+    folder.mkdir()
+    (folder / "baseline.csv").write_text("age,bmi,prediction\n50,25.0,151.5\n40,22.5,130.0\n")
+    (folder / "production.csv").write_text("age,bmi\n51,24.0\n")
+    (folder / "other.csv").write_text("height,weight\n180,75\n")
+    (folder / "work").mkdir()
+    return {"drift_folder": str(folder / "work"), "drift_baseline": str(folder / "baseline.csv"),
+            "drift_production": str(folder / "production.csv"),
+            "drift_other": str(folder / "other.csv")}
 
 
 def _resolve(value: Any, resources: dict) -> Any:

@@ -35,6 +35,7 @@ def test_pyproject_pins_equal_component_pins():
     assert sorted(extras["azure"]) == sorted(pins.AZURE_PACKAGES)
     assert sorted(extras["monitor"]) == sorted(pins.MONITOR_PACKAGES)
     assert sorted(extras["example"]) == sorted(pins.EXAMPLE_PACKAGES)
+    assert sorted(extras["drift"]) == sorted(pins.DRIFT_PACKAGES)
     assert sorted(extras["tracking"]) == sorted(pins.MLFLOW_TRACKING_PACKAGES)
     assert sorted(extras["training-job"]) == sorted(pins.TRAINING_JOB_PACKAGES)
 
@@ -48,8 +49,9 @@ def test_tracking_server_runs_the_mlflow_of_the_tracking_pins():
 
 
 def test_every_pin_is_exact():
-    for requirement in (pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.EXAMPLE_PACKAGES
-                        + pins.MLFLOW_TRACKING_PACKAGES + pins.TRAINING_JOB_PACKAGES):
+    for requirement in (pins.AZURE_PACKAGES + pins.MONITOR_PACKAGES + pins.DRIFT_PACKAGES
+                        + pins.EXAMPLE_PACKAGES + pins.MLFLOW_TRACKING_PACKAGES
+                        + pins.TRAINING_JOB_PACKAGES):
         name, _, version = requirement.partition("==")
         assert name and version and version[0].isdigit(), requirement
 

@@ -26,6 +26,7 @@ from azml_local.resources import (
     online_deployments,
     online_endpoints,
     registries,
+    schedules,
     workspace,
 )
 from azml_local.resources.context import (
@@ -121,6 +122,7 @@ class Service:
         self.controls_router.add("POST", "/_standin/tracking/job-environment",
                                  self._job_environment)
         self.controls_router.add("POST", "/_standin/tracking/finish-run", self._finish_run)
+        schedules.add_routes(self.router, self.ctx)
         workspace.seed(self.ctx)
         registries.seed(self.ctx)
         kubernetes_computes.seed(self.ctx, workspace.workspace_id(self.ctx))

@@ -24,11 +24,16 @@ from azml_components.runtime import (
     deployment_options,
     deployment_settings,
     deployment_writes,
+    drift,
+    drift_data,
+    drift_metrics,
+    drift_report,
     endpoints,
     inputs,
     invoke,
     links,
     lookups,
+    monitor,
     records,
     register,
     registries,
@@ -50,6 +55,11 @@ MODULES = (
     links,  # Azure ML studio links
     inputs,  # component inputs that come as an artifact or a string
     report,  # the Markdown report
+    drift_metrics,  # drift and data-quality metrics (numpy/scipy), as Azure ML monitoring's
+    drift_data,  # tables from files, data assets and a deployment's collected data
+    drift_report,  # check_drift's HTML (inline SVG) and Markdown reports
+    drift,  # check_drift
+    monitor,  # create_monitor: Azure ML model monitoring schedules
     autoscale,  # Azure Monitor autoscale settings of managed online deployments
     lookups,  # what an input names in the workspace, looked up before the first write
     traffic,  # traffic rules, planning and writing

@@ -107,3 +107,57 @@ class AzmlCommandJobOptions(NamedTuple):
     inputs: Optional[dict] = None  # name -> literal, or {"type": ..., "path": ...}
     outputs: Optional[dict] = None  # name -> output type
     timeout_seconds: int = 86400
+
+
+# <monitoring: check_drift and create_monitor (issue 22)>
+class AzmlDriftSettings(NamedTuple):
+    # What check_drift compares with, as Azure ML model monitoring's defaults set it
+    # (azure-ai-ml 1.35.2 entities/_monitoring/thresholds.py: NumericalDriftMetrics and
+    # CategoricalDriftMetrics._get_default_thresholds, DataQualityMetrics*: 0.0).
+    numerical_metric: str = "normalized_wasserstein_distance"
+    numerical_threshold: float = 0.1
+    categorical_metric: str = "jensen_shannon_distance"
+    categorical_threshold: float = 0.1
+    null_value_rate_threshold: float = 0.0
+    data_type_error_rate_threshold: float = 0.0
+    out_of_bounds_rate_threshold: float = 0.0
+    min_production_rows: int = 30
+
+
+class AzmlFeatureDrift(NamedTuple):
+    # One feature's (or the prediction's) result: the drift metric, its threshold and whether
+    # it breached, and the data-quality rates with the ones over their thresholds.
+    name: str
+    signal: str
+    kind: str
+    metric: str
+    value: Optional[float]
+    threshold: float
+    drifted: bool
+    null_value_rate: float
+    data_type_error_rate: float
+    out_of_bounds_rate: float
+    quality_breaches: list
+    baseline_rows: int
+    production_rows: int
+
+
+class AzmlTable(NamedTuple):
+    # Rows read from files or collected data: column name -> values (None for a missing cell),
+    # what was read and what was skipped (records that were not tabular).
+    columns: dict
+    rows: int
+    sources: list
+    skipped: int = 0
+
+
+class AzmlDriftOutcome(NamedTuple):
+    # check_drift's answer: whether any drift signal breached, why (or why nothing could be
+    # measured), the per-feature results, the KFP metrics and both reports.
+    drift_detected: bool
+    reason: str
+    results: list
+    metrics: dict
+    html: str
+    markdown: str
+# </monitoring>

@@ -919,6 +919,39 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/test_try_on_your_cluster.py::"
                   "test_page_tables_are_the_compiled_pipelines_inputs"],
     },
+    # <monitoring: check_drift and create_monitor (issue 22)>
+    {
+        "name": "no-drift-on-identical-distributions",
+        # The normalization off by ten: samples of one distribution read as drifted.
+        "promise": "identical distributions (fixed seed) give no drift; a shift gives drift",
+        "file": RT + "drift_metrics.py",
+        "old": "wasserstein_distance(baseline, production) / max(spread, 0.001))",
+        "new": "wasserstein_distance(baseline, production) / max(spread, 0.001) * 10)",
+        "tests": ["tests/runtime/test_drift.py::"
+                  "test_identical_distributions_give_no_drift_and_a_shift_gives_drift"],
+    },
+    {
+        "name": "too-little-production-data-is-an-outcome",
+        "promise": "too little production data is an outcome (drift_detected false and a "
+                   "reason), not a crash and not a drift verdict",
+        "file": RT + "drift.py",
+        "old": "    if production.rows < settings.min_production_rows:\n",
+        "new": "    if production.rows < 0:\n",
+        "tests": ["tests/runtime/test_drift.py::"
+                  "test_too_little_production_data_is_an_outcome_not_a_crash"],
+    },
+    {
+        "name": "a-monitor-rerun-writes-nothing",
+        "promise": "create_monitor run again with the same inputs writes nothing",
+        "file": RT + "monitor.py",
+        "old": "    if existing is not None and (existing.tags or {}).get("
+               "\"azml_monitor_spec\") == fingerprint \\\n",
+        "new": "    if False and (existing.tags or {}).get(\"azml_monitor_spec\") == "
+               "fingerprint \\\n",
+        "tests": ["tests/runtime/test_monitor.py::"
+                  "test_a_monitor_is_a_schedule_and_a_rerun_writes_nothing"],
+    },
+    # </monitoring>
     # --- issue 22: data collection -------------------------------------------------------------
     {
         "name": "collection-never-breaks-scoring",
