@@ -137,30 +137,6 @@ class Identity:
         return path.lower().split("/mferp/managementfrontend")[-1].startswith(scope) or (
             path.lower().rstrip("/") == scope.rstrip("/"))
 
-
-def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
-    """ARM's 403 for a caller without a role on the scope (RBAC), as Azure words it.
-
-    Source: learn.microsoft.com "Troubleshoot Azure RBAC" / "Resolve errors for
-    AuthorizationFailed": "The client '<id>' with object id '<id>' does not have authorization
-    to perform action '<action>' over scope '<scope>' or the scope is invalid. If access was
-    recently granted, please refresh your credentials."
-    """
-    parts = [p for p in path.split("/") if p]
-    provider = next((i for i, p in enumerate(parts) if p.lower() == "providers"), None)
-    # Microsoft.X/type/name/subtype/name -> Microsoft.X/type/subtype (the action's form).
-    kinds = ([parts[provider + 1], *parts[provider + 2 :: 2]] if provider is not None
-             else ["Microsoft.Resources", "subscriptions", "resourceGroups"])
-    verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(
-        method, "action")
-    action = "/".join(kinds) + "/" + verb
-    return ApiError(
-        403, "AuthorizationFailed",
-        f"The client '{client_id}' with object id '{client_id}' does not have authorization to "
-        f"perform action '{action}' over scope '{path}' or the scope is invalid. If access was "
-        "recently granted, please refresh your credentials.")
-
-
     def check_workspace_bearer(self, request: Request, workspace_id: str) -> None:
         """The workspace data plane's (MLflow, run history) answer to a missing or bad token.
 
@@ -185,6 +161,29 @@ def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
         """A job's run token (AZUREML_RUN_TOKEN): this workspace's data plane, not ARM."""
         token, _ = self.issue(f"{RUN_AUDIENCE}{workspace_id.lower()}/runs/{run_id}")
         return token
+
+
+def authorization_failed(client_id: str, method: str, path: str) -> ApiError:
+    """ARM's 403 for a caller without a role on the scope (RBAC), as Azure words it.
+
+    Source: learn.microsoft.com "Troubleshoot Azure RBAC" / "Resolve errors for
+    AuthorizationFailed": "The client '<id>' with object id '<id>' does not have authorization
+    to perform action '<action>' over scope '<scope>' or the scope is invalid. If access was
+    recently granted, please refresh your credentials."
+    """
+    parts = [p for p in path.split("/") if p]
+    provider = next((i for i, p in enumerate(parts) if p.lower() == "providers"), None)
+    # Microsoft.X/type/name/subtype/name -> Microsoft.X/type/subtype (the action's form).
+    kinds = ([parts[provider + 1], *parts[provider + 2 :: 2]] if provider is not None
+             else ["Microsoft.Resources", "subscriptions", "resourceGroups"])
+    verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(
+        method, "action")
+    action = "/".join(kinds) + "/" + verb
+    return ApiError(
+        403, "AuthorizationFailed",
+        f"The client '{client_id}' with object id '{client_id}' does not have authorization to "
+        f"perform action '{action}' over scope '{path}' or the scope is invalid. If access was "
+        "recently granted, please refresh your credentials.")
 
 
 class DataPlaneError(ApiError):
