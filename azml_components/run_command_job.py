@@ -75,7 +75,8 @@ def run_command_job(
         inputs: More job inputs: NAME -> a literal, or {"type": uri_file, uri_folder,
             mlflow_model or custom_model, "path": an azureml:// URI, azureml:NAME:VERSION or an
             https URL}.
-        outputs: Job outputs: NAME -> uri_file, uri_folder, mlflow_model or custom_model.
+        outputs: Job outputs: NAME -> uri_file, uri_folder, mlflow_model or custom_model, or
+            {"type": one of those}, as a job YAML writes it.
         model_output: The output handed on as the ``model`` artifact (one of ``outputs``).
         download_outputs: Copy ``model_output``'s files into the ``model`` artifact too (off:
             large models stay where they are; their metadata is enough to register them).

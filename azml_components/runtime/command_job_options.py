@@ -65,10 +65,16 @@ def azml_check_job_inputs(inputs: Optional[dict]) -> dict:
 
 def azml_check_job_outputs(outputs: Optional[dict]) -> dict:
     # name -> output type (mfe.json JobOutputType: uri_file, uri_folder, mlflow_model,
-    # custom_model).
+    # custom_model), given as the type or as a job YAML writes an output, {"type": ...} (CLI
+    # (v2) command job YAML schema, "Job outputs"; azureml-examples' job.yml files).
     checked = {}
     for name, kind in (outputs or {}).items():
         azml_check_job_io_name("outputs", name)
+        if isinstance(kind, dict):
+            if set(kind) != {"type"}:
+                raise ValueError(f"outputs: {name!r} must be an output type or {{'type': ...}}; "
+                                 f"got {kind!r}")
+            kind = kind["type"]
         azml_check_choice(f"outputs.{name}", str(kind), list(azml_job_input_types()))
         checked[name] = str(kind)
     return checked

@@ -1049,6 +1049,17 @@ GUARANTEES: list[dict] = [
         "tests": ["tests/runtime/test_command_jobs.py::"
                   "test_the_exit_task_cancels_what_a_killed_run_left"],
     },
+    {
+        "name": "a-job-yml-runs-as-written",
+        "promise": "a single-step job written as azureml-examples write them runs through "
+                   "run_command_job with its command, inputs and outputs as they are "
+                   "(docs/training.md)",
+        "file": RT + "command_job_options.py",
+        "old": "            kind = kind[\"type\"]\n",
+        "new": "            raise ValueError(f\"outputs: {name!r} must be a type\")\n",
+        "tests": ["tests/pipelines/test_single_step_sample.py::"
+                  "test_an_azureml_examples_style_job_trains_registers_and_deploys"],
+    },
     # --- issue 24: MLflow tracking in local mode (azml-local/README.md, "MLflow tracking") ---
     {
         "name": "mlflow-routes-check-the-token",
