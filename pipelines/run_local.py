@@ -309,8 +309,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="also run train-register-batch-score (batch endpoint example)")
     parser.add_argument("--promote", action="store_true",
                         help="also run promote-to-production (dev -> registry -> prod)")
-    parser.add_argument("--promote", action="store_true",
-                        help="also run promote-to-production (dev -> registry -> prod)")
     parser.add_argument("--azure-training", action="store_true",
                         help="also run train-on-azure-ml (training as an Azure ML command job)")
     parser.add_argument("--monitor", action="store_true",
