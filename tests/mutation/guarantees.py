@@ -895,7 +895,7 @@ GUARANTEES: list[dict] = [
         "promise": "the demo on your own workspace removes everything it created at the end, "
                    "also on Ctrl-C",
         "file": "pipelines/run_local.py",
-        "old": "        left = own_workspace.clean_up(ws, endpoints, models)\n",
+        "old": "        left = own_workspace.clean_up(ws, endpoints, models, batch)\n",
         "new": "        left = []\n",
         "tests": ["tests/pipelines/test_own_workspace.py::"
                   "test_own_workspace_demo_cleans_up_after_ctrl_c"],

@@ -17,7 +17,8 @@ def test_row_patches_exactly_one_place_and_names_existing_tests(row):
     assert source.count(row["old"]) == 1, f"{row['name']}: 'old' must occur exactly once"
     mutated = source.replace(row["old"], row["new"])
     assert mutated != source
-    ast.parse(mutated)  # the mutant is valid Python: a test must fail on its behaviour
+    if row["file"].endswith(".py"):  # a Python mutant parses: a test must fail on behaviour
+        ast.parse(mutated)
     for node_id in row["tests"]:
         path, _, name = node_id.partition("::")
         assert (ROOT / path).is_file(), node_id
