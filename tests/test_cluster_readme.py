@@ -86,6 +86,10 @@ def test_standalone_component_yaml_has_no_secret_and_caching_on_as_documented():
                                           ("pipeline_name", "pipeline_job_name")],
                         "recover-rollout": [("pipeline_run_id", "pipeline_job_uuid")],
                         "recover-batch-jobs": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "recover-command-jobs": [("pipeline_run_id", "pipeline_job_uuid")],
+                        "run-command-job": [("pipeline_run_id", "pipeline_job_uuid"),
+                                            ("pipeline_name", "pipeline_job_name"),
+                                            ("pipeline_task_name", "pipeline_task_name")],
                         "score-batch": [("pipeline_run_id", "pipeline_job_uuid"),
                                         ("pipeline_task_name", "pipeline_task_name")]}
         expected[:0] = [f"pipeline input {name}: default '{{{{$.{value}}}}}' stays literal"

@@ -82,6 +82,9 @@ DEPLOY = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": 
 BATCH = {**WS, "endpoint_name": "ep-1", "deployment_name": "blue", "model_id": "azureml:m:1",
          "compute": "cpu-cluster", "endpoint": "@Artifact", "report": "@Markdown"}
 SCORE = {**WS, "endpoint_name": "ep-1", "predictions": "@Dataset", "report": "@Markdown"}
+DRIFT = {**WS, "metrics": "@Metrics", "report": "@HTML", "summary": "@Markdown"}
+MONITOR = {**WS, "monitor_name": "mon", "baseline_data": "azureml:b:1", "endpoint_name": "ep-1",
+           "deployment_name": "blue", "production_data": "azureml:p:1", "monitor": "@Artifact"}
 JOB = {**WS, "command": "python train.py", "environment": "azureml:training:1",
        "job": "@Artifact", "model": "@Model", "metrics": "@Metrics", "report": "@Markdown"}
 BAD_INPUT = {
@@ -97,6 +100,15 @@ BAD_INPUT = {
          "endpoint / endpoint_name: give exactly one"),
         ({**SCORE, "input_uri": "azureml://x", "pipeline_run_id": "r" * 129},
          "pipeline_run_id: ")],
+    "check_drift": [
+        ({**DRIFT, "numerical_metric": "l_infinity"},
+         "numerical_metric: 'l_infinity' is not a numerical drift metric"),
+        ({**DRIFT, "numerical_threshold": -0.1}, "numerical_threshold: -0.1 is out of range"),
+        (DRIFT, "baseline: give exactly one of baseline")],
+    "create_monitor": [
+        ({**MONITOR, "frequency": "fortnight"}, "frequency: 'fortnight' is not one of"),
+        ({**MONITOR, "monitor_name": "bad name"}, "monitor_name: 'bad name' is not a valid"),
+        ({**MONITOR, "emails": ["not-an-email"]}, "emails: ['not-an-email'] must be a list")],
     "delete_deployment": [({**WS, "endpoint_name": "ab", "deployment_name": "blue"},
                            "endpoint_name: 'ab' is not a valid name")],
     "delete_endpoint": [({**WS, "endpoint_name": "ab"}, "endpoint_name: 'ab' is not a valid")],
