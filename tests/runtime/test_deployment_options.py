@@ -134,6 +134,15 @@ def test_serving_settings_are_checked_and_kept_as_given():
     assert (options.tags, options.endpoint_tags) == ({"team": "ml"}, {"cost": "3"})
 
 
+def test_the_data_collector_is_checked_and_kept_with_the_options():
+    options = azml_deployment_options(data_collector={
+        "collections": {"model_inputs": {"enabled": "True"}}, "sampling_rate": 0.5})
+    assert options.data_collector == {"collections": {"model_inputs": {"enabled": True}},
+                                      "sampling_rate": 0.5}
+    with pytest.raises(ValueError, match=r"^data_collector"):
+        azml_deployment_options(data_collector={"collections": {}, "sampling_rate": 2})
+
+
 def test_the_environment_is_checked_with_the_options(tmp_path):
     (tmp_path / "score.py").write_text("def init(): pass\ndef run(raw): return []\n")
     (tmp_path / "conda.yaml").write_text("dependencies: [pip]\n")

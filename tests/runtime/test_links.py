@@ -25,3 +25,9 @@ def test_a_model_link_names_its_version_and_quotes_names():
     assert azml_studio_url("s", "rg", "ws", "endpoint", "a b") == (
         "https://ml.azure.com/endpoints/realtime/a%20b/detail?wsid=/subscriptions/s/"
         "resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws")
+
+
+def test_a_job_link_is_its_run_page():
+    assert azml_studio_url("s", "rg", "ws", "job", "azml-run 1") == (
+        "https://ml.azure.com/runs/azml-run%201?wsid=/subscriptions/s/resourceGroups/rg/"
+        "providers/Microsoft.MachineLearningServices/workspaces/ws")

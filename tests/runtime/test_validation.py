@@ -10,8 +10,10 @@ from azml_components.runtime.validation import (
     azml_check_model_id,
     azml_check_online_name,
     azml_check_range,
+    azml_check_registry_name,
     azml_check_resource_group,
     azml_check_workspace_name,
+    azml_parse_registry_asset,
     azml_string_map,
     azml_whole_numbers,
 )
@@ -211,3 +213,36 @@ def test_whole_numbers_from_kfp_become_ints_at_any_depth():
     assert type(converted["a"]) is int and type(converted["b"][1]["c"]) is int
     assert type(converted["d"]) is float and converted["f"] is True
     assert azml_whole_numbers([4.0]) == [4] and type(azml_whole_numbers(5.0)) is int
+
+
+# Registry names: the REST spec's RegistryNameParameter (registries.json, stable 2024-04-01),
+# ^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$.
+@pytest.mark.parametrize("name", ["abc", "ABC", "my-registry_1", "1ab", "A" + "b" * 32])
+def test_registry_names_azure_accepts(name):
+    assert azml_check_registry_name("registry_name", name) == name
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 34, "-abc", "_abc", "my registry", "r!x", "", None])
+def test_registry_names_azure_refuses_name_the_field_and_rule(name):
+    with pytest.raises(ValueError, match=r"^registry_name: .* is not a registry name: 3-33 "
+                       r"characters, letters, digits, '-' and '_', starting with a letter or "
+                       r"digit$"):
+        azml_check_registry_name("registry_name", name)
+
+
+def test_registry_asset_ids_parse_by_kind():
+    model = "azureml://registries/shared-reg/models/churn/versions/3"
+    environment = "azureml://registries/shared-reg/environments/sklearn/versions/1"
+    assert azml_parse_registry_asset(model) == ("shared-reg", "churn", "3")
+    assert azml_parse_registry_asset(environment, "environments") == (
+        "shared-reg", "sklearn", "1")
+    assert azml_parse_registry_asset(environment) is None  # models by default
+    assert azml_parse_registry_asset("azureml:churn:3") is None
+    assert azml_parse_registry_asset(model + "/extra") is None
+
+
+def test_a_registry_model_version_is_a_model_id_and_an_environment_is_not():
+    model = "azureml://registries/shared-reg/models/churn/versions/3"
+    assert azml_check_model_id(model) == model
+    with pytest.raises(ValueError, match=r"^model_id: .* registry model azureml://registries/"):
+        azml_check_model_id("azureml://registries/shared-reg/environments/sklearn/versions/1")
