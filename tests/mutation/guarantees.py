@@ -1122,6 +1122,9 @@ OUT_OF_FAST_SCOPE = {
 
 # mutmut survivors that behave exactly like the original: (function, mutated line) -> why.
 EQUIVALENT = {
+    ("azml_check_model_id",
+     "if azml_parse_registry_asset(model_id, ):  # a registry's model version"):
+        "azml_parse_registry_asset's kind defaults to models",
     ("azml_same_live_traffic", "return {k.upper(): v for k, v in weights.items() if v}"):
         "both maps are folded to the same case: upper or lower compares the same",
     ("azml_resolve_environment",
