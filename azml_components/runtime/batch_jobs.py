@@ -105,6 +105,14 @@ def azml_find_batch_job(client, endpoint_name: str, prefix: str) -> tuple:
     return (taken[3] if taken else "", max((a[2] for a in attempts), default=0) + 1)
 
 
+def azml_cancel_job(client, kind: str, name: str, status: str, run_id: str,
+                    timeout_seconds: int) -> None:
+    # Cancel one job a KFP run left active (a batch or a command job) and say so.
+    azml_wait(f"cancelling {kind} job {name!r}",
+              lambda: client.jobs.begin_cancel(name).result(), timeout_seconds)
+    print(f"cancelled {kind} job {name} ({status}) of run {run_id}")
+
+
 def azml_cancel_run_batch_jobs(client, endpoint_name: str, run_id: str,
                                timeout_seconds: int) -> list:
     # Cancel the jobs of the run still running on the endpoint; returns their names.
@@ -112,12 +120,7 @@ def azml_cancel_run_batch_jobs(client, endpoint_name: str, run_id: str,
     cancelled = []
     for name, status in azml_endpoint_jobs(client, endpoint_name):
         if name.lower().startswith(prefix) and azml_batch_job_active(status):
-            azml_wait(
-                f"cancelling batch job {name!r}",
-                lambda name=name: client.jobs.begin_cancel(name).result(),
-                timeout_seconds,
-            )
-            print(f"cancelled batch job {name} ({status}) of run {run_id}")
+            azml_cancel_job(client, "batch", name, status, run_id, timeout_seconds)
             cancelled.append(name)
     return cancelled
 

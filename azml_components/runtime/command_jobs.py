@@ -18,7 +18,11 @@ from typing import Optional
 
 from azml_components.runtime.azure_client import azml_ml_client, azml_subscription_id
 from azml_components.runtime.batch_inputs import azml_upload_once
-from azml_components.runtime.batch_jobs import azml_batch_job_active, azml_batch_job_run_prefix
+from azml_components.runtime.batch_jobs import (
+    azml_batch_job_active,
+    azml_batch_job_run_prefix,
+    azml_cancel_job,
+)
 from azml_components.runtime.calls import (
     azml_best_effort,
     azml_call,
@@ -356,9 +360,6 @@ def azml_recover_command_jobs(
     for job in jobs:
         status = azml_enum_text(job.status or "")
         if (job.tags or {}).get("azml-kfp-run") == run_id and azml_batch_job_active(status):
-            azml_wait(f"cancelling command job {job.name!r}",
-                      lambda name=job.name: client.jobs.begin_cancel(name).result(),
-                      timeout_seconds)
-            print(f"cancelled command job {job.name} ({status}) of run {run_id}")
+            azml_cancel_job(client, "command", job.name, status, run_id, timeout_seconds)
             cancelled.append(job.name)
     return {"cancelled": cancelled}
