@@ -238,6 +238,28 @@ class _InBackground:
         self.thread.join()
 
 
+def _install_unless_done(session: nox.Session, phases: _Phases, phase: str, *args: str) -> None:
+    """session.install(*args), skipped when this venv already holds that same install.
+
+    The same install is the same arguments and the same pyproject.toml files (our checkouts
+    install editable, so their code is always current; their requirements are in those files).
+    A second `nox -s demo` then spends no time on installs; a changed requirement reinstalls.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(args).encode())
+    for manifest in (ROOT / "pyproject.toml", ROOT / "azml-local" / "pyproject.toml"):
+        digest.update(manifest.read_bytes())
+    slug = "".join(c if c.isalnum() else "-" for c in phase)
+    stamp = Path(session.virtualenv.location) / f".azml-installed-{slug}"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        session.log(f"{phase}: installed already (same requirements)")
+        phases.record(phase, 0.0)
+        return
+    phases.timed(phase, session.install, *args)
+    stamp.write_text(digest.hexdigest())
+
+
 def _example_scoring_packages() -> list:
     import runpy
 
@@ -257,11 +279,11 @@ def demo(session: nox.Session) -> None:
     own_workspace = any(a.split("=")[0] == "--subscription" for a in session.posargs)
     # Local mode's own distribution first (a few small packages): it starts, Azurite's install
     # included, while the components and the example's packages install.
-    phases.timed("install azml-local", session.install, "pip", "-e", "./azml-local")
+    _install_unless_done(session, phases, "install azml-local", "pip", "-e", "./azml-local")
     background = None if own_workspace else _LocalModeInBackground(session, phases)
     prepare = imports = None
     try:
-        phases.timed("install components + example", session.install, "-e.[demo]")
+        _install_unless_done(session, phases, "install components + example", "-e.[demo]")
         # What the tasks import, compiled to bytecode once, in a new venv (uv installs without
         # it, and compiling every installed file takes longer than these few): not in a task.
         marker = Path(session.virtualenv.location) / ".azml-imports-compiled"

@@ -1,6 +1,7 @@
 """The decorator every Azure-facing component uses, so base image, pins and runtime are set once."""
 
 import ast
+import functools
 import inspect
 import textwrap
 
@@ -9,10 +10,11 @@ from kfp import dsl
 from azml_components import pins, runtime
 
 
-def _names_used(function) -> set:
+@functools.cache
+def _names_used(function) -> frozenset:
     # Every name the function's source reads (calls, or functions passed as values).
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
 
 
 def runtime_functions_for(func) -> list:

@@ -7,6 +7,8 @@
 # and typing annotations), which the component source gets ahead of the functions. A component
 # embeds exactly the runtime functions and records it reaches, worked out from the source when
 # it is built (azml_components._component). Tests import them from here or from their module.
+import ast
+import functools
 import inspect
 
 from azml_components.runtime import (
@@ -84,18 +86,32 @@ MODULES = (
 )
 
 
-def functions() -> dict:
-    """Return every runtime function and record by name, in MODULES order, then source order."""
-    found = {}
+def _source_order(module) -> dict:
+    # Each top-level name's line, from one parse of the module (inspect.getsourcelines per
+    # function re-tokenizes the file each time: seconds for every component built at import).
+    tree = ast.parse(inspect.getsource(module))
+    return {node.name: node.lineno for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+@functools.cache
+def _functions() -> tuple:
+    found = []
     for module in MODULES:
+        order = _source_order(module)
         defined = [
             f
             for f in vars(module).values()
             if (inspect.isfunction(f) or inspect.isclass(f)) and f.__module__ == module.__name__
         ]
-        for function in sorted(defined, key=lambda f: inspect.getsourcelines(f)[1]):
-            found[function.__name__] = function
-    return found
+        found += sorted(defined, key=lambda f: order.get(f.__name__)
+                        or inspect.getsourcelines(f)[1])
+    return tuple(found)
+
+
+def functions() -> dict:
+    """Return every runtime function and record by name, in MODULES order, then source order."""
+    return {function.__name__: function for function in _functions()}
 
 
 globals().update(functions())

@@ -58,17 +58,34 @@ def azml_upload_once(client, input_path: str, timeout_seconds: int) -> str:
         f"hashing the files of {input_path!r}", lambda: azml_content_hash(input_path),
         timeout_seconds,
     )
-    uploaded = azml_wait(
-        f"uploading {input_path!r} to the workspace's datastore",
-        lambda: _upload_to_datastore(
+    from azure.core.exceptions import ResourceExistsError
+
+    def upload():
+        return _upload_to_datastore(
             client._operation_scope, client.datastores, input_path,
             artifact_type=ErrorTarget.ARTIFACT, datastore_name="workspaceblobstore",
-            show_progress=False, asset_hash=content_hash,
+            # With a progress bar only does the SDK look at each file's upload: without one, a
+            # file whose upload failed is never counted and the SDK waits for it forever
+            # (azure-ai-ml 1.35.2 _utils/_asset_utils.py upload_directory calls future.result()
+            # only when show_progress; _blob_storage_helper.py upload loops until the count).
+            # The SDK's own uploads (models, code) show it too: MLClient's default.
+            show_progress=True, asset_hash=content_hash,
             # The name goes into the upload's confirmation metadata only (the SDK's own job
             # input upload gives a random one, _upload_and_generate_remote_uri).
             asset_name=content_hash,
-        ),
-        timeout_seconds,
-    )
+        )
+
+    def upload_or_take_over():
+        try:
+            return upload()
+        except ResourceExistsError:
+            # Another attempt of the task is uploading the same content: the SDK writes with
+            # overwrite off (If-None-Match: *, 409 BlobAlreadyExists) until it finds an upload
+            # without its confirmation. Asked again, it finds that upload: confirmed, nothing
+            # is sent; not yet, it is written over with the same bytes and confirmed.
+            return upload()
+
+    uploaded = azml_wait(f"uploading {input_path!r} to the workspace's datastore",
+                         upload_or_take_over, timeout_seconds)
     uri = f"azureml://datastores/workspaceblobstore/paths/{uploaded.relative_path}"
     return uri + "/" if os.path.isdir(input_path) else uri

@@ -22,3 +22,23 @@ def test_the_mlflow_environment_built_ahead_is_the_one_a_saved_model_asks_for(tm
                               signature=infer_signature(x, regressor.predict(x)),
                               serialization_format="cloudpickle")
     assert mlflow_recorded_environment().key() == for_mlflow_model(tmp_path / "model").key()
+
+
+def test_the_training_step_records_what_mlflow_inference_would(tmp_path):
+    # pipelines/diabetes_training.py gives MLflow the requirements instead of letting it infer
+    # them (inference loads the model in a new process); the saved model must ask for the same
+    # environment as an inferred one, which is the one prepared ahead.
+    from kfp import dsl
+
+    from pipelines.diabetes_training import train_diabetes_model
+
+    outputs = {name: cls(uri=str(tmp_path / name)) for name, cls in (
+        ("model", dsl.Model), ("code", dsl.Artifact), ("smoke_request", dsl.Artifact),
+        ("metrics", dsl.Metrics))}
+    for artifact in outputs.values():
+        artifact.path = str(tmp_path / artifact.uri.rsplit("/", 1)[-1])
+    train_diabetes_model.python_func(scoring_requirements=[], model_format="mlflow", **outputs)
+    saved = tmp_path / "model"
+    recorded = (saved / "requirements.txt").read_text().splitlines()
+    assert recorded == mlflow_recorded_environment().pip
+    assert for_mlflow_model(saved).key() == mlflow_recorded_environment().key()

@@ -205,7 +205,7 @@ class EnvironmentCache:
         listed.write_text("\n".join(lines) + "\n")
         command, env = installer.install_command(
             venv, listed, uv=uv, wheelhouse=self.wheelhouse,
-            uv_cache=self.cache_dir / ".uv-cache", settings=self._settings)
+            settings=self._settings)
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         if result.returncode != 0:
             self._fail(f"installing the environment's {what}", lines, result)
