@@ -72,10 +72,10 @@ def train_diabetes_model(
     rows = x_test.head(smoke_rows)
     os.makedirs(code.path, exist_ok=True)
     if model_format == "mlflow":
+        from importlib.metadata import PackageNotFoundError, version
+
         import mlflow.sklearn
         from mlflow.models import infer_signature
-
-        from importlib.metadata import PackageNotFoundError, version
 
         signature = infer_signature(x_train, regressor.predict(x_train))
         # The requirements MLflow's inference records for this model, given so that it need not
