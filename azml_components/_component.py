@@ -52,6 +52,25 @@ def _with_records(component, records: list):
     return component
 
 
+# Appended to every component's program. The Azure SDK leaves about 170,000 objects; the
+# interpreter's last garbage collections at exit take half a second of every task (measured:
+# `import azure.ai.ml` then exit, 1.55 s; with gc.freeze() first, 1.09 s). Frozen objects are
+# left out of those collections; the program has written its outputs by then (the executor
+# writes them before returning), and atexit's other handlers (logging's flush) still run.
+_FREEZE_AT_EXIT = (
+    "\n\n# Skip the final garbage collections of the SDK's objects at exit (azml-components).\n"
+    "import atexit as _azml_atexit\nimport gc as _azml_gc\n\n"
+    "_azml_atexit.register(_azml_gc.freeze)\n"
+)
+
+
+def _freeze_at_exit(component):
+    container = component.component_spec.implementation.container
+    *head, source = container.command
+    container.command = [*head, source.rstrip("\n") + _FREEZE_AT_EXIT]
+    return component
+
+
 def _exec_into_python(component):
     # kfp starts the component as `sh -c "pip install ... && "$0" "$@"" sh -ec "... python3 ..."`;
     # neither shell passes SIGTERM on, so a cancelled run could not put traffic back (see
@@ -154,9 +173,8 @@ def azure_component(func):
         packages_to_install=packages_for(reached),
         additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _program_in_parts(
-        _exec_into_python(_with_records(component, [f for f in reached if inspect.isclass(f)]))
-    )
+    return _program_in_parts(_exec_into_python(_freeze_at_exit(
+        _with_records(component, [f for f in reached if inspect.isclass(f)]))))
 
 
 def for_image(component, image: str):
@@ -176,6 +194,5 @@ def for_image(component, image: str):
         install_kfp_package=False,
         additional_funcs=[f for f in reached if not inspect.isclass(f)],
     )
-    return _program_in_parts(
-        _exec_into_python(_with_records(rebuilt, [f for f in reached if inspect.isclass(f)]))
-    )
+    return _program_in_parts(_exec_into_python(_freeze_at_exit(
+        _with_records(rebuilt, [f for f in reached if inspect.isclass(f)]))))

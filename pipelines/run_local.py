@@ -365,7 +365,10 @@ def _run(args) -> int:
     started = time.perf_counter()
     if args.subscription or args.resource_group or args.workspace:
         return _on_own_workspace(args, started)
-    if os.environ.get("AZML_LOCAL_URL"):  # a local mode is running already (nox -s demo)
+    if os.environ.get(READY_FILE) and not os.environ.get("AZML_LOCAL_URL"):
+        # nox -s demo starts local mode while the examples start: each waits for it (_run_child)
+        return _run_examples(args, None, started)
+    if os.environ.get("AZML_LOCAL_URL"):  # a local mode is running already
         print(f"[demo] using local mode's Azure ML at {os.environ['AZML_LOCAL_URL']}", flush=True)
         return _run_examples(args, _local_workspace(), started)
     from azml_local import local_azure_ml
@@ -375,6 +378,22 @@ def _run(args) -> int:
         print(f"[demo] local Azure ML ready at {standin.url} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
         return _run_examples(args, _local_workspace(), started)
+
+
+#: Set by `nox -s demo`, which starts local mode while the examples start: the file local mode
+#: writes when it is ready (its variables under "env"); `<file>.failed` says why it did not start.
+READY_FILE = "AZML_LOCAL_READY_FILE"
+
+
+def wait_for_local_mode() -> None:
+    """Wait for the local mode `nox -s demo` is starting, then take the variables it exports."""
+    ready = Path(os.environ[READY_FILE])
+    failed = ready.with_name(ready.name + ".failed")
+    while not ready.exists():
+        if failed.exists():
+            raise SystemExit(f"[demo] local mode did not start:\n{failed.read_text()[-3000:]}")
+        time.sleep(0.05)
+    os.environ.update(json.loads(ready.read_text())["env"])
 
 
 def _local_workspace():
@@ -416,6 +435,7 @@ def _on_own_workspace(args, started: float) -> int:
 
 def _run_examples(args, ws, started: float) -> int:
     # Each example in its own process (kfp.local's configuration is per process), all at once.
+    # ws None: local mode is still starting; each child names its workspace once it is up.
     names = _selected(args)
     children = {}
     failed = []
@@ -423,9 +443,11 @@ def _run_examples(args, ws, started: float) -> int:
         for name in names:
             # name=value: a suffix or name starting with "-" is not taken for an option.
             command = [sys.executable, "-m", "pipelines.run_local", f"--child={name}",
-                       f"--out={args.out}", f"--suffix={ws.suffix}",
-                       f"--subscription={ws.subscription_id}",
-                       f"--resource-group={ws.resource_group}", f"--workspace={ws.workspace_name}"]
+                       f"--out={args.out}"]
+            if ws is not None:
+                command += [f"--suffix={ws.suffix}", f"--subscription={ws.subscription_id}",
+                            f"--resource-group={ws.resource_group}",
+                            f"--workspace={ws.workspace_name}"]
             # Its own session: a Ctrl-C reaches this process only, which stops each child's
             # whole group (kfp.local's task processes too) and waits for it.
             children[name] = subprocess.Popen(
@@ -433,6 +455,10 @@ def _run_examples(args, ws, started: float) -> int:
                 env={**os.environ, "AZML_DEMO_LABEL": name})
             if args.one_after_another and children[name].wait():
                 failed.append(name)
+        if ws is None:
+            wait_for_local_mode()
+            print(f"[demo] using local mode's Azure ML at {os.environ['AZML_LOCAL_URL']}",
+                  flush=True)
         for name, child in children.items():
             if child.wait() and name not in failed:
                 failed.append(name)
@@ -466,6 +492,14 @@ def _run_child(args) -> int:
 
     name = args.child
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if os.environ.get(READY_FILE) and not args.workspace:
+        import kfp.local  # noqa: F401
+
+        import azml_components  # noqa: F401 - the slow imports while local mode starts
+
+        wait_for_local_mode()
+        args.resource_group = os.environ["AZML_LOCAL_RESOURCE_GROUP"]
+        args.workspace = os.environ["AZML_LOCAL_WORKSPACE"]
     ws = Workspace(args.subscription, args.resource_group, args.workspace, args.suffix)
     out = args.out / name
     task_log = args.out / "logs" / f"{name}.log"

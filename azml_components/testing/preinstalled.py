@@ -4,9 +4,9 @@ Every compiled task starts with kfp's install step, ``sh -c "pip install <pins> 
 pip install kfp==... && exec "$0" "$@"" sh -ec "<launcher>" <program>``, which on a cluster
 installs the pins into a fresh container. In kfp.local with ``SubprocessRunner(use_venv=False)``
 the task runs in this environment, where the pins already are, so those two pip runs only check
-that and cost about 2 s of every task. ``preinstalled`` compiles the pipeline, checks once that
-every requirement the tasks would install is satisfied here (a pin that is not is an error that
-names it: pip would have installed it), and returns the pipeline with each task's command cut to
+that and cost about 2 s of every task. ``preinstalled`` checks once that every requirement the
+tasks would install is satisfied here (a pin that is not is an error that names it: pip would
+have installed it), and returns the pipeline with each task's command cut to
 the ``sh -ec "<launcher>" <program>`` that follows the install step, which is what
 ``for_image`` (``nox -s compile_image``) compiles for the prebuilt image. Same program, same
 inputs and outputs, same KFP launcher rules.
@@ -20,10 +20,6 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import shlex
-import tempfile
-from pathlib import Path
-
-import yaml
 
 # kfp's install step: `sh -c "<script>" ...` whose script ends by handing over to the launcher.
 _HANDOVER = re.compile(r'&&\s+(exec\s+)?"\$0" "\$@"\s*$')
@@ -73,14 +69,13 @@ def without_install_step(command: list[str]) -> tuple[list[str], list[str]]:
     return list(command[3:]), install_requirements(command[2])
 
 
-def preinstalled_spec(documents: list[dict]) -> list[dict]:
-    """The compiled pipeline's YAML documents with every executor's install step cut.
+def cut_install_steps(executors: dict) -> None:
+    """Cut kfp's install step from each executor of a pipeline's deploymentSpec, in place.
 
     Raises:
         NotInstalled: a requirement a task would install is not satisfied here; names each.
     """
     problems: list[str] = []
-    executors = documents[0]["deploymentSpec"]["executors"]
     for name, executor in sorted(executors.items()):
         container = executor.get("container")
         if not container:
@@ -92,21 +87,23 @@ def preinstalled_spec(documents: list[dict]) -> list[dict]:
                            "cannot run as from the prebuilt image; install them (`pip install "
                            "-e '.[demo]'`) or run the compiled commands:\n  "
                            + "\n  ".join(problems))
-    return documents
 
 
 def preinstalled(pipeline):
-    """Return ``pipeline`` compiled and loaded back with every task's install step cut.
+    """Return a copy of ``pipeline`` (a ``@dsl.pipeline``) with every task's install step cut.
 
     Call the result as the pipeline itself, under ``kfp.local.init(runner=SubprocessRunner(
-    use_venv=False))``.
+    use_venv=False))``: kfp.local runs the copy's pipeline spec, whose executors are edited
+    here (the same spec the compiler writes to YAML; no YAML is written or read).
     """
-    from kfp import compiler
-    from kfp.components import load_component_from_text
+    import copy
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "pipeline.yaml"
-        compiler.Compiler().compile(pipeline, str(path))
-        documents = list(yaml.safe_load_all(path.read_text()))
-    return load_component_from_text(yaml.safe_dump_all(preinstalled_spec(documents),
-                                                       sort_keys=False))
+    from google.protobuf import json_format
+
+    clone = copy.deepcopy(pipeline)
+    spec = clone.component_spec.implementation.graph
+    deployment = json_format.MessageToDict(spec.deployment_spec)
+    cut_install_steps(deployment["executors"])
+    spec.deployment_spec.Clear()
+    spec.deployment_spec.update(deployment)
+    return clone

@@ -25,6 +25,7 @@ _TARGET = re.compile(r"^[a-z0-9]{3,24}\.blob\.core\.localhost:(\d+)$", re.IGNORE
 
 class _Handler(socketserver.StreamRequestHandler):
     server: _Server
+    disable_nagle_algorithm = True  # relayed writes go on at once (web.py says why)
 
     def handle(self) -> None:
         line = self.rfile.readline(8192).decode("latin-1").strip()
@@ -37,6 +38,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         try:
             upstream = socket.create_connection(("127.0.0.1", int(match.group(1))), timeout=10)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             return

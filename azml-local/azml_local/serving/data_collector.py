@@ -115,6 +115,8 @@ class Sidecar:
         sidecar = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # infra/web.py says why
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
