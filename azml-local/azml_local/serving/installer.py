@@ -44,8 +44,13 @@ def base_python() -> str:
 
 
 def scoring_env() -> dict[str, str]:
-    """The environment of scoring processes: they talk only to loopback, never via a proxy."""
-    drop = {*_PROXIES, "PYTHONPATH", "VIRTUAL_ENV"}
+    """The environment of scoring processes: they talk only to loopback, never via a proxy.
+
+    Environments are installed without bytecode (compiling all of MLflow's stack took most of
+    a minute-long build); a scoring process writes the bytecode of what it imports, once, so
+    PYTHONDONTWRITEBYTECODE is not passed on: with it, every start would compile that again.
+    """
+    drop = {*_PROXIES, "PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"}
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
@@ -145,8 +150,7 @@ def install_command(venv: Path, requirements_file: Path, *, uv: str | None,
     python = str(venv / "bin" / "python")
     if uv:
         command = [uv, "pip", "install", "--no-config", "--no-python-downloads", "--python",
-                   python, *(["--cache-dir", str(uv_cache)] if uv_cache else []),
-                   "--compile-bytecode"]  # pip does; else every start compiles the stack
+                   python, *(["--cache-dir", str(uv_cache)] if uv_cache else [])]
         if wheelhouse is not None:
             command += ["--offline", "--no-index", "--find-links", str(wheelhouse)]
         else:
@@ -154,7 +158,7 @@ def install_command(venv: Path, requirements_file: Path, *, uv: str | None,
             command += flags
             env.update(extra)
     else:
-        command = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+        command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile"]
         if wheelhouse is not None:
             env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
             env["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
