@@ -87,7 +87,9 @@ def tests(session: nox.Session) -> None:
     # Random order (pytest-randomly, from the test extra): the seed is printed at the end, and
     # `nox -s tests -- -q --randomly-seed=N` replays an order.
     # Three pytest-xdist workers, each starting its own local Azure ML (`-- -n 0` runs one).
-    session.run("python", "-m", "pytest", "-p", "randomly", "-n", "3",
+    # worksteal: an idle worker takes queued tests from a busy one, so a few long tests
+    # (storage's retry backoff, rollouts) do not leave one worker running alone at the end.
+    session.run("python", "-m", "pytest", "-p", "randomly", "-n", "3", "--dist", "worksteal",
                 *(session.posargs or ["-q"]))
 
 

@@ -122,10 +122,19 @@ README_TIMES = re.compile(
     r"(?P<load>[0-9.]+) before it", re.S)
 
 
+# The README's sentence on the suite's time in the same run (`--tests`).
+README_TESTS = re.compile(r"`nox -s tests` took \*\*(?P<minutes>[0-9.]+) min\*\*")
+
+
 def readme_numbers(results: dict) -> dict:
     """Return the numbers the README quotes, as it writes them."""
     return {"cold": f"{results['cold_total_s']:.0f}", "warm": f"{results['warm_total_s']:.0f}",
             "cpus": str(results["cpus"]), "load": f"{results['load_before'][0]:.1f}"}
+
+
+def readme_tests_minutes(results: dict) -> str:
+    """Return the suite's minutes as the README quotes them ("" when the run did not time it)."""
+    return f"{results['tests']['seconds'] / 60:.1f}" if "tests" in results else ""
 
 
 def update_readme(results: dict) -> None:
@@ -139,6 +148,9 @@ def update_readme(results: dict) -> None:
 
     readme = ROOT / "README.md"
     text, count = README_TIMES.subn(sentence, readme.read_text())
+    minutes = readme_tests_minutes(results)
+    if minutes:
+        text = README_TESTS.sub(f"`nox -s tests` took **{minutes} min**", text)
     if count == 1:
         readme.write_text(text)
 

@@ -34,6 +34,7 @@ from azml_components.runtime.register import azml_register_model
 from azml_components.runtime.rollout import azml_safe_rollout
 from azml_components.runtime.rollout_state import azml_read_rollout
 from azml_components.testing.kfp_backend import kfp_backend_rules
+from azml_components.testing.preinstalled import preinstalled
 from pipelines.blue_green_rollout import blue_green_rollout
 from tests.crash import kill_rollout_mid_shift, kill_rollout_while_deploying
 from tests.helpers import (
@@ -88,7 +89,10 @@ def _run_rollout(tmp_path, endpoint: str, compiled: bool = False, **arguments) -
     # artifact rules; returns the tasks those checked.
     ws = workspace()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
-    pipeline = load_component_from_file(str(COMPILED)) if compiled else blue_green_rollout
+    # The pipeline function runs as from the prebuilt image (its pins are installed here; the
+    # compiled YAML's rows keep kfp's install step): azml_components/testing/preinstalled.py.
+    pipeline = load_component_from_file(str(COMPILED)) if compiled else preinstalled(
+        blue_green_rollout)
     with kfp_backend_rules() as rules:
         pipeline(resource_group=ws["resource_group"], workspace_name=ws["workspace_name"],
                  endpoint_name=endpoint, new_deployment_name="green",
@@ -363,7 +367,8 @@ def test_set_traffic_component_and_cleanup_in_exit_handler_after_failure(
     # Only the smoke test failed: deploy_model and set_traffic went through.
     with pytest.raises(RuntimeError, match=r"FAILURE.*Inner task failed: .*'invoke-endpoint'"), \
             kfp_backend_rules():
-        cleanup_after_failure(model_id=blue_model["asset_id"], code_dir=str(code_dir))
+        preinstalled(cleanup_after_failure)(model_id=blue_model["asset_id"],
+                                            code_dir=str(code_dir))
     # The endpoint's traffic reached blue (set_traffic wrote it): the answer came back 200 and
     # failed only the schema check.
     (response,) = [p for p in tmp_path.rglob("response") if p.is_file()]

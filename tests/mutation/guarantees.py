@@ -587,8 +587,8 @@ GUARANTEES: list[dict] = [
                    "same files are found there and not uploaded again, and are scored from the "
                    "same URI",
         "file": RT + "batch_inputs.py",
-        "old": "            show_progress=False, asset_hash=content_hash,\n",
-        "new": "            show_progress=False, asset_hash=__import__('uuid').uuid4().hex,\n",
+        "old": "            show_progress=True, asset_hash=content_hash,\n",
+        "new": "            show_progress=True, asset_hash=__import__('uuid').uuid4().hex,\n",
         "tests": ["tests/runtime/test_batch.py::test_a_dataset_is_uploaded_once_per_content"],
     },
     {
@@ -660,6 +660,17 @@ GUARANTEES: list[dict] = [
         "new": "    checked[\"tags\"] = dict(checked[\"tags\"])\n",
         "tests": ["tests/runtime/test_batch.py::"
                   "test_the_custom_outputs_sample_deploys_and_its_files_are_the_predictions"],
+    },
+    {
+        "name": "batch-upload-takes-over-another-attempts-file",
+        "promise": "Two attempts of one score_batch task at the same time ... one meets the "
+                   "other's file there first (409 BlobAlreadyExists), asks again and takes that "
+                   "upload, and the two submit one job between them",
+        "file": RT + "batch_inputs.py",
+        "old": "        except ResourceExistsError:\n",
+        "new": "        except ImportError:\n",
+        "tests": ["tests/runtime/test_faults.py::"
+                  "test_a_batch_input_another_attempt_uploaded_first_is_taken"],
     },
     {
         "name": "register-retries-a-version-another-run-took",

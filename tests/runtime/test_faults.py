@@ -603,6 +603,28 @@ def test_an_upload_another_run_made_first_is_registered_again(standin, client, t
     _same_files(folder, tmp_path / "down" / name / "model")
 
 
+def test_a_batch_input_another_attempt_uploaded_first_is_taken(standin, client, tmp_path):
+    # Two attempts of a score_batch task uploading the same input at once: the later Put Blob is
+    # 409 BlobAlreadyExists (here the first answer is injected). The upload is asked again and
+    # completes; the SDK without its progress bar never looked at the failed file and waited
+    # for it forever (the deadline below only ends such a wait).
+    from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+
+    from azml_components.runtime.batch_inputs import azml_upload_once
+
+    folder = tmp_path / unique("race")
+    folder.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (folder / name).write_text(f"x,y\n{name},{unique('row')}\n")
+    upload = rf"/LocalUpload/[0-9a-f]+/{folder.name}/b\.csv$"
+    standin.clear_requests()
+    standin.blob_fault("PUT", upload, status=409)
+    uri = azml_upload_once(client, str(folder), timeout_seconds=120)
+    assert _blob_statuses(standin, "PUT", upload) == [409, 201]
+    download_artifact_from_aml_uri(uri, str(tmp_path / "down"), client.datastores)
+    _same_files(folder, tmp_path / "down")
+
+
 def test_a_timed_out_blob_read_of_code_in_model_is_retried(standin, client, tmp_path):
     # deploy_model's code_in_model downloads the registered model (list, then one GET a blob).
     folder = _model_folder(tmp_path)

@@ -316,7 +316,12 @@ def cluster_name(compute_id: str) -> str:
 
 
 def recover(ctx: Context) -> None:
-    """After a restart: interrupted operations end Failed, healthy deployments re-provision."""
+    """After a restart: interrupted operations end Failed, healthy deployments re-provision.
+
+    The deployments start again side by side, and local mode is ready once they all serve (or
+    failed): a deployment that reads Succeeded answers its scoring requests.
+    """
+    starting = []
     for body in ctx.store.all():
         kind = body.get("type", "")
         state = (body.get("properties") or {}).get("provisioningState")
@@ -327,9 +332,11 @@ def recover(ctx: Context) -> None:
         elif state in ("Creating", "Updating"):
             set_state(ctx, body["id"], "Failed")
         elif state == "Succeeded" and kind.endswith("/deployments"):
-            threading.Thread(
-                target=_reprovision, args=(ctx, body), name="reprovision", daemon=True
-            ).start()
+            starting.append(threading.Thread(
+                target=_reprovision, args=(ctx, body), name="reprovision", daemon=True))
+            starting[-1].start()
+    for thread in starting:
+        thread.join()
 
 
 def _reprovision(ctx: Context, body: dict[str, Any]) -> None:
