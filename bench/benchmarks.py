@@ -193,6 +193,7 @@ def main(argv=None) -> int:
     from azml_local.resources.compute_clusters import COMPUTE_NAME
 
     from azml_components import pins
+    from azml_components._component import program_of
     from tests.helpers import data_payload, diabetes_rows, write_custom_model
     from tools.compile_all import compile_all
 
@@ -366,7 +367,8 @@ def main(argv=None) -> int:
             sources = {}
             for name in calls:
                 sources[name] = root / f"{name}.py"
-                sources[name].write_text(_compiled_command(compiled / f"{name}.yaml")[-1])
+                # The whole program: a large one is passed in parts (_component.program_parts).
+                sources[name].write_text(program_of(_compiled_command(compiled / f"{name}.yaml")))
             # Two baselines: a bare SDK script, and the same in a hand-written KFP lightweight
             # component (which imports kfp before anything else, as every component does).
             print(f"\n{'process start -> first Azure request':<40} {'SDK':>7} "
