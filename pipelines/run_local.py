@@ -381,19 +381,27 @@ def _run(args) -> int:
 
 
 #: Set by `nox -s demo`, which starts local mode while the examples start: the file local mode
-#: writes when it is ready (its variables under "env"); `<file>.failed` says why it did not start.
+#: writes when it is ready (its variables under "env"); `<file>.failed` says why it did not start;
+#: `<file>.installed` that Azurite is installed (npm's install is over).
 READY_FILE = "AZML_LOCAL_READY_FILE"
 
 
-def wait_for_local_mode() -> None:
-    """Wait for the local mode `nox -s demo` is starting, then take the variables it exports."""
+def wait_for_local_mode(step: str = "") -> None:
+    """Wait for the local mode `nox -s demo` is starting, then take the variables it exports.
+
+    With ``step="installed"``, wait only until Azurite's install is over (or local mode is up).
+    """
     ready = Path(os.environ[READY_FILE])
     failed = ready.with_name(ready.name + ".failed")
+    installed = ready.with_name(ready.name + ".installed")
     while not ready.exists():
         if failed.exists():
             raise SystemExit(f"[demo] local mode did not start:\n{failed.read_text()[-3000:]}")
+        if step == "installed" and installed.exists():
+            return
         time.sleep(0.05)
-    os.environ.update(json.loads(ready.read_text())["env"])
+    if not step:
+        os.environ.update(json.loads(ready.read_text())["env"])
 
 
 def _local_workspace():
@@ -493,9 +501,12 @@ def _run_child(args) -> int:
     name = args.child
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if os.environ.get(READY_FILE) and not args.workspace:
+        # The slow imports while local mode starts, but after Azurite's npm install: on a first
+        # run they compile bytecode, and on 2 cores that held up npm, which local mode waits for.
+        wait_for_local_mode("installed")
         import kfp.local  # noqa: F401
 
-        import azml_components  # noqa: F401 - the slow imports while local mode starts
+        import azml_components  # noqa: F401
 
         wait_for_local_mode()
         args.resource_group = os.environ["AZML_LOCAL_RESOURCE_GROUP"]
