@@ -86,10 +86,10 @@ def tests(session: nox.Session) -> None:
     _chromium(session)
     # Random order (pytest-randomly, from the test extra): the seed is printed at the end, and
     # `nox -s tests -- -q --randomly-seed=N` replays an order.
-    # Three pytest-xdist workers, each starting its own local Azure ML (`-- -n 0` runs one).
-    # worksteal: an idle worker takes queued tests from a busy one, so a few long tests
-    # (storage's retry backoff, rollouts) do not leave one worker running alone at the end.
-    # Four workers on 2 cores (each with its own local mode): 710 s against 775 s with three.
+    # Four pytest-xdist workers on 2 cores, each starting its own local Azure ML (`-- -n 0` runs
+    # one): 710 s against 775 s with three. worksteal: an idle worker takes queued tests from a
+    # busy one, so a few long tests (storage's retry backoff, rollouts) do not leave one worker
+    # running alone at the end.
     session.run("python", "-m", "pytest", "-p", "randomly", "-n", "4", "--dist", "worksteal",
                 *(session.posargs or ["-q"]))
 
@@ -196,7 +196,7 @@ class _LocalModeInBackground:
         self.python = str(bindir / "python")
         self.env = _process_env(session)
         self.env["PATH"] = f"{bindir}{os.pathsep}{self.env.get('PATH', '')}"
-        self.phases, self.process, self.error = phases, None, None
+        self.phases, self.process = phases, None
         # pipelines/run_local.py waits for these (AZML_LOCAL_READY_FILE), so the examples start
         # while local mode does.
         self.ready_file = self.state / "state" / "ready.json"
@@ -218,14 +218,12 @@ class _LocalModeInBackground:
             self.process = subprocess.Popen(
                 [self.python, "-m", "azml_local", "--state-dir", str(self.state / "state")],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env)
-            ready = self.ready_file
-            while not ready.exists() and self.process.poll() is None:
+            while not self.ready_file.exists() and self.process.poll() is None:
                 time.sleep(0.05)
             self.phases.record("local mode start (background)", time.perf_counter() - started)
-            if not ready.exists():
+            if not self.ready_file.exists():
                 raise RuntimeError(f"local mode exited with {self.process.returncode}")
-        except BaseException as error:  # reported by wait(), and to run_local by the file
-            self.error = error
+        except BaseException as error:  # reported to run_local by the file
             log = self.state / "standin.log"
             detail = (getattr(error, "stderr", b"") or b"").decode(errors="replace")[-2000:]
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""

@@ -509,9 +509,9 @@ def _run_child(args) -> int:
         import azml_components  # noqa: F401
 
         wait_for_local_mode()
-        args.resource_group = os.environ["AZML_LOCAL_RESOURCE_GROUP"]
-        args.workspace = os.environ["AZML_LOCAL_WORKSPACE"]
-    ws = Workspace(args.subscription, args.resource_group, args.workspace, args.suffix)
+        ws = _local_workspace()
+    else:
+        ws = Workspace(args.subscription, args.resource_group, args.workspace, args.suffix)
     out = args.out / name
     task_log = args.out / "logs" / f"{name}.log"
     print(f"[demo] {name}: running (full task logs: {task_log})", flush=True)

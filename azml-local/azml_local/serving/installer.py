@@ -136,21 +136,21 @@ def create_venv(venv: Path, uv: str | None, online: bool) -> subprocess.Complete
 
 
 def install_command(venv: Path, requirements_file: Path, *, uv: str | None,
-                    wheelhouse: Path | None, uv_cache: Path | None = None,
+                    wheelhouse: Path | None,
                     settings: dict[str, list[str]] | None = None,
                     ) -> tuple[list[str], dict[str, str]]:
     """(command, environment) installing `requirements_file` (pip's -r) into `venv`.
 
     `settings`: pip's index settings for uv (default: read now with pip_settings()).
-    `uv_cache`: uv's cache; None is uv's own (UV_CACHE_DIR, else ~/.cache/uv), which the
-    installs of the venv that runs local mode fill too, so the packages both hold (MLflow,
-    scikit-learn, pandas for the example) are not downloaded twice.
+    uv uses its own cache (UV_CACHE_DIR, else ~/.cache/uv), which the installs of the venv that
+    runs local mode fill too, so the packages both hold (MLflow, scikit-learn, pandas for the
+    example) are not downloaded twice.
     """
     env = installer_env()
     python = str(venv / "bin" / "python")
     if uv:
         command = [uv, "pip", "install", "--no-config", "--no-python-downloads", "--python",
-                   python, *(["--cache-dir", str(uv_cache)] if uv_cache else [])]
+                   python]
         if wheelhouse is not None:
             command += ["--offline", "--no-index", "--find-links", str(wheelhouse)]
         else:
